@@ -1,0 +1,1 @@
+"""The ``pneumonet`` command line: classify, evaluate, train, info, scan-info, gui."""

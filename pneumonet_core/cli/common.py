@@ -1,0 +1,49 @@
+"""Helpers shared by the command modules: model loading and one-line result printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pneumonet_core.results import ScanResult
+
+
+def add_model_argument(parser) -> None:
+    parser.add_argument("--model", type=Path, default=None, help="model package (.pneumonet); default: the active model")
+
+
+def load_classifier(model_path: Path | None):
+    """Load the named or active model, or raise a one-line ModelPackageError."""
+    from pneumonet_core.inference.classifier import Classifier
+
+    return Classifier.load(model_path)
+
+
+def model_summary(classifier) -> dict:
+    """The model block of JSON outputs."""
+    card = classifier.card
+    return {
+        "name": card.name,
+        "version": card.version,
+        "hash": card.hash,
+        "threshold": card.threshold,
+        "threshold_rule": card.threshold_rule,
+        "approach": card.approach,
+        "backbone": card.backbone,
+        "class_names": card.class_names,
+        "path": str(classifier.package.path) if classifier.package.path else None,
+    }
+
+
+def result_line(result: ScanResult) -> str:
+    """One line per scan for the terminal."""
+    if result.error:
+        return f"{result.path}: ERROR: {result.error}"
+    warn = f"  [{'; '.join(result.warnings)}]" if result.warnings else ""
+    return f"{result.path}: {result.label} p={result.probability:.4f} (threshold {result.threshold:.4f}){warn}"
+
+
+def write_json(document: dict, stream=None) -> None:
+    json.dump(document, stream or sys.stdout, indent=2, default=str)
+    (stream or sys.stdout).write("\n")

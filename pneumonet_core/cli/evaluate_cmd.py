@@ -1,0 +1,86 @@
+"""``pneumonet evaluate``: the study's metrics for a model on a labelled folder."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from pneumonet_core.cli.common import add_model_argument, load_classifier, write_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="measure a model on a labelled folder (NORMAL/ and PNEUMONIA/)",
+        description="Accuracy, sensitivity, specificity, precision, F1, ROC-AUC and the confusion matrix "
+        "at the model's threshold (or --threshold).",
+    )
+    p.add_argument("data_dir", type=Path, metavar="DIR")
+    add_model_argument(p)
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON document")
+    p.add_argument("--threshold", type=float, default=None, help="override the model's stored threshold")
+    p.add_argument("--held-out", action="store_true",
+                   help="only the patients the model's card lists as held out (never used in training)")
+    p.add_argument("--predictions", type=Path, metavar="CSV", help="write each image's probability to CSV")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=run)
+
+
+def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
+                    batch_size: int = 16):
+    """Classify every labelled image and return (metrics, rows, errors)."""
+    from pneumonet_core.data.discovery import find_labelled_images
+    from pneumonet_core.errors import DatasetError
+    from pneumonet_core.evaluation.metrics import evaluate_predictions
+    from pneumonet_core.inference.batch import classify_paths
+
+    images = find_labelled_images(data_dir)
+    if held_out:
+        keep = set(classifier.card.data.get("test_patients", []))
+        if not keep:
+            raise DatasetError("the model's card lists no held-out patients")
+        images = [im for im in images if im.patient in keep]
+    if not images:
+        raise DatasetError(f"{data_dir}: no labelled images to evaluate")
+    threshold = classifier.threshold if threshold is None else threshold
+    rows, errors, y, p = [], [], [], []
+    for im, result in zip(images, classify_paths([im.path for im in images], classifier, batch_size=batch_size)):
+        if result.error:
+            errors.append(f"{result.path}: {result.error}")
+            continue
+        rows.append((im, result.probability))
+        y.append(int(im.label == "PNEUMONIA"))
+        p.append(result.probability)
+    if not rows:
+        raise DatasetError(f"{data_dir}: no image could be read")
+    return evaluate_predictions(y, p, threshold), rows, errors
+
+
+def run(args) -> int:
+    from pneumonet_core.evaluation.metrics import headline
+
+    classifier = load_classifier(args.model)
+    metrics, rows, errors = evaluate_folder(args.data_dir, classifier, args.threshold, args.held_out, args.batch_size)
+    for err in errors:
+        print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)
+    if args.predictions:
+        args.predictions.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.predictions.with_name(args.predictions.name + ".partial")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["path", "patient", "label", "probability"])
+            for im, prob in rows:
+                writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}"])
+        tmp.replace(args.predictions)
+    if args.json:
+        write_json({**headline(metrics), "model": {"name": classifier.card.name, "hash": classifier.card.hash},
+                    "errors": errors})
+    else:
+        cm = metrics["confusion_matrix"]
+        print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, threshold {metrics['threshold']:.4f}")
+        for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc"):
+            value = metrics[key]
+            print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")
+        print(f"  confusion    [[tn {cm[0][0]}, fp {cm[0][1]}], [fn {cm[1][0]}, tp {cm[1][1]}]]")
+        print(metrics["classification_report"])
+    return 3 if errors else 0

@@ -1,0 +1,42 @@
+"""``pneumonet models``: list installed models, choose the active one, delete a user model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pneumonet_core.cli.common import write_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("models", help="list installed models and choose the active one",
+                              description="List bundled and user models; 'use FILE' makes a model active "
+                              "for the CLI and the app; 'use default' goes back to the bundled default.")
+    p.add_argument("action", nargs="?", default="list", choices=("list", "use", "install", "delete"))
+    p.add_argument("path", nargs="?", help="model file (for use/install/delete), or 'default' with use")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pneumonet_core.models import registry
+
+    if args.action in ("use", "install", "delete") and not args.path:
+        print(f"pneumonet models {args.action}: a model file is needed")
+        return 2
+    if args.action == "use":
+        registry.set_active_model(None if args.path == "default" else Path(args.path))
+    elif args.action == "install":
+        print(f"installed {registry.install_user_model(Path(args.path))}")
+    elif args.action == "delete":
+        registry.delete_user_model(Path(args.path))
+    models = registry.installed_models()
+    if args.json:
+        write_json({"models": [{"path": str(m.path), "bundled": m.bundled, "active": m.active, "name": m.card.name,
+                                "approach": m.card.approach, "hash": m.card.hash, "metrics": m.card.metrics} for m in models]})
+        return 0
+    for m in models:
+        auc = m.card.metrics.get("roc_auc")
+        mark = "*" if m.active else " "
+        kind = "bundled" if m.bundled else "user"
+        print(f"{mark} {m.card.name:40s} {m.card.approach:9s} {kind:7s} AUC={auc if auc is None else f'{auc:.4f}'}  {m.path}")
+    return 0

@@ -1,0 +1,1 @@
+"""Labelled data sets: discovery, patient ids, patient-level splits and training batches."""

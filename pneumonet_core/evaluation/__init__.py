@@ -1,0 +1,1 @@
+"""Metrics the study reports: accuracy, confusion matrix, classification report, ROC and AUC."""

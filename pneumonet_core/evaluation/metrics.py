@@ -1,0 +1,56 @@
+"""Binary metrics at an operating threshold, the confusion matrix and the ROC curve.
+
+The CLI, the reports and the wizard all call :func:`evaluate_predictions`, so they show
+the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+from pneumonet_core.models.threshold import is_pneumonia
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return float(num / den) if den else None
+
+
+def evaluate_predictions(y_true, probability, threshold: float, class_names=("NORMAL", "PNEUMONIA")) -> dict:
+    """All reported figures for labels (1 = pneumonia) and pneumonia probabilities.
+
+    Returns a JSON-ready dict: n, accuracy, sensitivity, specificity, precision, f1,
+    roc_auc, threshold, confusion_matrix [[tn, fp], [fn, tp]], the ROC curve points and
+    the classification report text.
+    """
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(probability, dtype=np.float64)
+    pred = is_pneumonia(p, threshold).astype(int)
+    tn, fp, fn, tp = (int(v) for v in skm.confusion_matrix(y, pred, labels=[0, 1]).ravel())
+    sensitivity = _ratio(tp, tp + fn)
+    precision = _ratio(tp, tp + fp)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    both = len(np.unique(y)) == 2
+    roc_auc = float(skm.roc_auc_score(y, p)) if both else None
+    fpr, tpr, thr = skm.roc_curve(y, p) if both else (np.array([]), np.array([]), np.array([]))
+    report = skm.classification_report(
+        y, pred, labels=[0, 1], target_names=["NORMAL", "PNEUMONIA"], digits=4, zero_division=0
+    )
+    return {
+        "n": int(len(y)),
+        "accuracy": _ratio(tp + tn, len(y)),
+        "sensitivity": sensitivity,
+        "specificity": _ratio(tn, tn + fp),
+        "precision": precision,
+        "f1": f1,
+        "roc_auc": roc_auc,
+        "threshold": float(threshold),
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "roc_curve": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": np.where(np.isfinite(thr), thr, 1.0).tolist()},
+        "classification_report": report,
+    }
+
+
+def headline(m: dict) -> dict:
+    """The metrics without the curve and report text, for cards and one-line printing."""
+    return {k: v for k, v in m.items() if k not in ("roc_curve", "classification_report")}

@@ -1,0 +1,141 @@
+"""PNG and JPEG scans, decoded with Pillow into grayscale in [0, 1].
+
+Pillow is never allowed to hand back a partly decoded image: the whole image is decoded
+with ``load()`` (``ImageFile.LOAD_TRUNCATED_IMAGES`` stays off), and the declared size is
+checked against the pixel limit before decoding. EXIF orientation is applied, so the
+pixels, width and height are the image as it should be displayed.
+
+Alpha policy: transparency is dropped, not composited. Exported radiographs that carry
+an alpha channel are opaque in practice, and compositing a transparent area on black
+would invent dark pixels that the model would read as anatomy; when some pixels are
+not opaque a warning says the transparency was ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pneumonet_core.errors import ScanError
+from pneumonet_core.imaging.clinical_warnings import colour_warning
+from pneumonet_core.imaging.scan import METADATA_KEYS, Scan, SourceInfo
+
+#: Weights of ITU-R BT.601 luma, the usual float grayscale of an RGB image.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_PNG_COLOUR_TYPES_WITH_CHANNELS = (2, 4, 6)  # RGB, gray + alpha, RGBA
+
+
+def luminance(rgb: np.ndarray, full_scale: float) -> tuple[np.ndarray, float]:
+    """Return (grayscale in [0, 1] as float32, mean channel spread in [0, 1]).
+
+    ``rgb`` is (H, W, 3) in stored units whose white is ``full_scale``. The spread tells
+    a grayscale image saved as RGB (spread 0) from a real colour image.
+    """
+    channels = np.asarray(rgb)[..., :3]
+    gray = channels.astype(np.float32) @ LUMA_WEIGHTS / np.float32(full_scale)
+    spread = float(np.mean(np.ptp(channels, axis=-1), dtype=np.float64)) / full_scale
+    return np.clip(gray, 0.0, 1.0), spread
+
+
+def load_raster(path: Path, fmt: str, max_pixels: int) -> Scan:
+    """Decode a PNG or JPEG file (``fmt`` as sniffed) into a :class:`Scan`."""
+    warnings: list[str] = []
+    try:
+        with Image.open(path, formats=[fmt]) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ScanError(
+                    path,
+                    f"image declares {width} x {height} = {width * height:,} pixels, more than "
+                    f"the {max_pixels:,}-pixel limit (possible decompression bomb)",
+                )
+            try:
+                image.load()
+            except MemoryError:
+                raise
+            except Exception as exc:  # truncated or corrupt data: Pillow raises several types
+                raise ScanError(path, f"truncated or corrupt {fmt} file: {one_line(exc)}") from exc
+            photometric = image.mode
+            bits = _bits_per_sample(path, fmt, image, warnings)
+            image = _apply_exif_orientation(image, warnings)
+            pixels, spread, alpha_dropped = _to_gray(image)
+    except Image.DecompressionBombError as exc:
+        raise ScanError(path, f"image too large to decode safely: {one_line(exc)}") from exc
+    except UnidentifiedImageError as exc:
+        raise ScanError(path, f"not a valid {fmt} file") from exc
+    except (ScanError, MemoryError):
+        raise
+    except Exception as exc:  # a header Pillow cannot parse (cut short, bad marker...)
+        raise ScanError(path, f"corrupt {fmt} file: {one_line(exc)}") from exc
+
+    if alpha_dropped:
+        warnings.append("Transparency ignored: the alpha channel was dropped")
+    colour = colour_warning(spread, photometric)
+    if colour:
+        warnings.append(colour)
+    height, width = pixels.shape
+    source = SourceInfo(format=fmt, width=width, height=height, photometric=photometric, bits_stored=bits)
+    return Scan(
+        path=path,
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
+        source=source,
+        metadata={key: None for key in METADATA_KEYS},
+        warnings=tuple(warnings),
+    )
+
+
+def _to_gray(image: Image.Image) -> tuple[np.ndarray, float, bool]:
+    """Return (grayscale in [0, 1], colour spread, whether non-opaque alpha was dropped)."""
+    mode = image.mode
+    alpha_dropped = False
+    if mode in ("LA", "RGBA", "PA"):
+        alpha_dropped = bool(np.any(np.asarray(image.getchannel("A")) < 255))
+    elif mode in ("L", "RGB", "P") and "transparency" in image.info:  # tRNS chunk
+        alpha_dropped = bool(np.any(np.asarray(image.convert("RGBA").getchannel("A")) < 255))
+    if mode == "1":
+        return np.asarray(image, dtype=np.float32), 0.0, alpha_dropped
+    if mode in ("L", "LA"):
+        return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0, 0.0, alpha_dropped
+    if mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image).astype(np.float32)
+        return np.clip(values / 65535.0, 0.0, 1.0), 0.0, alpha_dropped
+    if mode not in ("RGB", "RGBA", "RGBX"):
+        image = image.convert("RGBA" if mode in ("P", "PA") else "RGB")  # palette, CMYK, YCbCr...
+    gray, spread = luminance(np.asarray(image), 255.0)
+    return gray, spread, alpha_dropped
+
+
+def _bits_per_sample(path: Path, fmt: str, image: Image.Image, warnings: list[str]) -> int:
+    """Bits per sample as stored; warns when Pillow keeps 8 of 16 bits (RGB, RGBA, LA PNG)."""
+    if image.mode == "1":
+        return 1
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return 16
+    if fmt == "PNG":
+        with open(path, "rb") as handle:
+            header = handle.read(26)  # signature, IHDR length/type, width, height, depth, type
+        if len(header) == 26 and header[24] == 16 and header[25] in _PNG_COLOUR_TYPES_WITH_CHANNELS:
+            warnings.append("16-bit PNG read at 8 bits per channel (Pillow limitation)")
+            return 16
+    return 8
+
+
+def _apply_exif_orientation(image: Image.Image, warnings: list[str]) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception as exc:  # unreadable EXIF must not hide an otherwise good image
+        warnings.append(f"EXIF orientation could not be read ({one_line(exc)}): image shown as stored")
+        return image
+
+
+def one_line(exc: BaseException) -> str:
+    """Return an exception's message on one line, for a ScanError reason.
+
+    Decoder libraries (pydicom's plugin errors in particular) raise multi-line messages,
+    and ScanError keeps only the first line, which alone often says nothing.
+    """
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,81 @@
+"""The in-memory scan every part of Pneumonet works on, whatever file it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Metadata keys shown to users, in display order. Values are strings or None.
+METADATA_KEYS = (
+    "patient_name",
+    "patient_id",
+    "patient_birth_date",
+    "patient_age",
+    "patient_sex",
+    "study_date",
+    "modality",
+    "body_part",
+    "view_position",
+    "manufacturer",
+)
+
+#: Metadata keys that identify a patient; hidden on screen on request and left out of
+#: de-identified reports.
+IDENTIFYING_KEYS = ("patient_name", "patient_id", "patient_birth_date")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the pixels came from: file format and how they were decoded."""
+
+    format: str  # "PNG", "JPEG", "DICOM"
+    width: int
+    height: int
+    photometric: str  # "MONOCHROME2", "MONOCHROME1", "RGB", "L", "P", "CMYK", ...
+    inverted: bool = False  # True when MONOCHROME1 was inverted to look like MONOCHROME2
+    bits_stored: int | None = None
+    transfer_syntax: str | None = None  # DICOM transfer syntax name
+    frames: int = 1
+    modality: str | None = None
+    body_part: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "photometric": self.photometric,
+            "inverted": self.inverted,
+            "bits_stored": self.bits_stored,
+            "transfer_syntax": self.transfer_syntax,
+            "frames": self.frames,
+            "modality": self.modality,
+            "body_part": self.body_part,
+        }
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A decoded scan at full resolution.
+
+    ``pixels`` is float32, shape (height, width), 0 = black and 1 = white in the
+    MONOCHROME2 sense, with the modality and VOI LUT (or window) already applied: it is
+    what the model sees before resizing. ``raw`` keeps the modality values (after
+    rescale slope/intercept, before windowing) for window/level in the viewer, and
+    ``default_window`` is the (centre, width) in those units that produced ``pixels``.
+    For PNG/JPEG, ``raw`` is None and the window is the full 0..1 range.
+    """
+
+    path: Path
+    pixels: np.ndarray
+    source: SourceInfo
+    metadata: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    raw: np.ndarray | None = None
+    default_window: tuple[float, float] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.pixels.shape)  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Inference: batched prediction, the classifier facade, Grad-CAM and batch classification."""

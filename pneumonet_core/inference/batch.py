@@ -1,0 +1,219 @@
+"""Classify many files: decoding runs in threads ahead of batched inference.
+
+Scans are decoded and preprocessed by a thread pool up to ``prefetch`` batches ahead of
+the model, so the CPU decodes while the model computes. Unless the caller asks for whole
+scans (``on_scan``), only the 224 x 224 model input and the few fields a result needs are
+kept of each scan, so memory stays flat over any number of files. A file that fails gets
+its error and the batch goes on. Results come back in the order of the input paths.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging.scan import Scan
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.preprocessing import preprocess
+from pneumonet_core.results import ScanResult, file_sha256
+
+#: How often (seconds) a waiting batch run looks at ``should_stop``.
+_POLL_S = 0.05
+
+
+@dataclass
+class _Decoded:
+    path: Path
+    model_input: np.ndarray | None
+    error: str | None
+    sha256: str | None
+    warnings: list = field(default_factory=list)
+    source: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    scan: Scan | None = None  # only kept when the caller wants whole scans
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def header_metadata(path: Path) -> dict:
+    """Patient fields of a DICOM file that failed to decode, so reports can still leave them out."""
+    try:
+        import pydicom
+
+        from pneumonet_core.imaging.dicom import read_metadata
+
+        return read_metadata(pydicom.dcmread(path, stop_before_pixels=True, force=False))
+    except Exception:  # not DICOM or unreadable header: nothing to hide
+        return {}
+
+
+def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None) -> _Decoded:
+    from pneumonet_core.imaging import load_scan
+
+    digest = file_sha256(path)
+    try:
+        scan = load_scan(path)
+        model_input = preprocess(scan.pixels)
+    except PneumonetError as exc:
+        return _Decoded(path, None, getattr(exc, "reason", str(exc)), digest, metadata=header_metadata(path))
+    except MemoryError:
+        return _Decoded(path, None, "not enough memory to decode this image", digest)
+    except ValueError as exc:  # preprocess refuses a non-2-D image
+        return _Decoded(path, None, str(exc).splitlines()[0], digest)
+    if on_decoded is not None:
+        try:
+            on_decoded(path, scan)
+        except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
+            pass
+    return _Decoded(path, model_input, None, digest, list(scan.warnings), scan.source.to_dict(),
+                    dict(scan.metadata), scan if keep_scan else None)
+
+
+def _result(d: _Decoded, classifier: Classifier, prediction=None) -> ScanResult:
+    if not d.ok:
+        return ScanResult(path=str(d.path), threshold=classifier.threshold, error=d.error, file_sha256=d.sha256,
+                          metadata=d.metadata)
+    return ScanResult(
+        path=str(d.path),
+        probability=prediction.probability,
+        label=prediction.label,
+        threshold=prediction.threshold,
+        warnings=d.warnings,
+        source=d.source,
+        metadata=d.metadata,
+        file_sha256=d.sha256,
+        class_probabilities=prediction.class_probabilities,
+    )
+
+
+def default_workers() -> int:
+    """Decoding threads: enough to keep the model fed, leaving cores to the model itself."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
+def classify_paths(
+    paths: Iterable[Path],
+    classifier: Classifier,
+    batch_size: int = 16,
+    workers: int | None = 2,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_scan: Callable[[ScanResult, Scan], None] | None = None,
+    on_decoded: Callable[[Path, Scan], None] | None = None,
+    prefetch: int = 2,
+) -> Iterator[ScanResult]:
+    """Yield one :class:`ScanResult` per path, in order; stops early when ``should_stop()``.
+
+    ``on_scan`` is called with each successful result and its full scan while the scan is
+    still in memory (the CLI uses it to write heat maps). ``on_decoded(path, scan)`` is
+    called in a decoding thread as soon as a scan is decoded (thumbnails are made there,
+    in parallel); it must be thread-safe. ``workers`` None picks :func:`default_workers`.
+    ``should_stop`` is checked between batches and while waiting for decoding, so a stop
+    takes at most one model batch; every result already computed is still yielded.
+    """
+    paths = [Path(p) for p in paths]
+    chunks = [paths[i : i + batch_size] for i in range(0, len(paths), max(1, batch_size))]
+    keep = on_scan is not None
+    pool = ThreadPoolExecutor(max_workers=max(1, workers or default_workers()), thread_name_prefix="pneumonet-decode")
+    queued: collections.deque[list[Future]] = collections.deque()
+    next_chunk = 0
+
+    def fill() -> None:
+        nonlocal next_chunk
+        while next_chunk < len(chunks) and len(queued) < max(1, prefetch):
+            queued.append([pool.submit(_decode, p, keep, on_decoded) for p in chunks[next_chunk]])
+            next_chunk += 1
+
+    stopped = False
+    try:
+        fill()
+        while queued:
+            current = queued.popleft()
+            fill()  # keep decoding ahead while this batch waits for the model
+            while not stopped and not all(f.done() for f in current):
+                wait([f for f in current if not f.done()], timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                stopped = should_stop()
+            if stopped or should_stop():
+                stopped = True
+                return
+            decoded = [f.result() for f in current]
+            good = [d for d in decoded if d.ok]
+            predictions: dict[int, object] = {}
+            if good:
+                outputs = classifier.predict_inputs(np.stack([d.model_input for d in good]))
+                for d, pred in zip(good, classifier.predictions_from_outputs(outputs)):
+                    predictions[id(d)] = pred
+            for d in decoded:
+                result = _result(d, classifier, predictions.get(id(d)))
+                if on_scan is not None and d.scan is not None:
+                    on_scan(result, d.scan)
+                d.scan = d.model_input = None  # let the full scan go as soon as it is reported
+                yield result
+    finally:
+        for chunk in queued:
+            for f in chunk:
+                f.cancel()
+        # A stop (or an abandoned generator) must not wait for queued decodes.
+        pool.shutdown(wait=not stopped, cancel_futures=True)
+
+
+class BatchProgress:
+    """Counts finished scans and estimates the rate and the time left of a batch run.
+
+    The rate is measured over the most recent scans (a sliding window), so the first
+    batch, which also compiles the model, does not distort the estimate for long.
+    """
+
+    def __init__(self, total: int, window: int = 64, clock: Callable[[], float] = time.monotonic):
+        self.total = total
+        self.done = 0
+        self._clock = clock
+        self.started = clock()
+        self._stamps: collections.deque[tuple[float, int]] = collections.deque(maxlen=window)
+        self._stamps.append((self.started, 0))
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        self._stamps.append((self._clock(), self.done))
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock() - self.started
+
+    @property
+    def rate(self) -> float | None:
+        """Scans per second over the window, None before the first scan."""
+        (t0, n0), (t1, n1) = self._stamps[0], self._stamps[-1]
+        return (n1 - n0) / (t1 - t0) if n1 > n0 and t1 > t0 else None
+
+    @property
+    def seconds_left(self) -> float | None:
+        rate = self.rate
+        return (self.total - self.done) / rate if rate else None
+
+    def text(self) -> str:
+        """``"37 / 200 · 12.3 scans/s · about 0:14 left"``."""
+        parts = [f"{self.done} / {self.total}"]
+        if self.rate:
+            parts.append(f"{self.rate:.1f} scans/s")
+        left = self.seconds_left
+        if left is not None and self.done < self.total:
+            parts.append(f"about {format_duration(left)} left")
+        return " · ".join(parts)
+
+
+def format_duration(seconds: float) -> str:
+    """``m:ss`` or ``h:mm:ss``."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,47 @@
+"""Batched forward passes with one static batch shape, and the pneumonia probability."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pneumonet_core.data.batches import padded_batches
+
+
+def as_float_inputs(inputs: np.ndarray) -> np.ndarray:
+    """Accept packed uint8 or float [0, 1] model inputs; return float32."""
+    if inputs.dtype == np.uint8:
+        return inputs.astype(np.float32) / 255.0
+    return np.asarray(inputs, dtype=np.float32)
+
+
+def predict_class_probabilities(model, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Return (N, n_outputs) model outputs, padding the last batch to ``batch_size``.
+
+    Padding keeps one input shape, so compiled backends (XLA, JAX) compile once.
+    """
+    n = len(inputs)
+    if n == 0:
+        return np.zeros((0, int(model.output.shape[-1])), dtype=np.float32)
+    batch_size = max(1, min(batch_size, n)) if n < batch_size else batch_size
+    outs = []
+    for start, stop in padded_batches(n, batch_size):
+        x = as_float_inputs(inputs[start:stop])
+        if len(x) < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), np.float32)])
+        y = np.asarray(model.predict_on_batch(x), dtype=np.float32)
+        outs.append(y[: stop - start])
+    return np.concatenate(outs).reshape(n, -1)
+
+
+def pneumonia_probability(outputs: np.ndarray, class_names) -> np.ndarray:
+    """P(pneumonia) from model outputs: the sigmoid, or 1 - P(NORMAL) for the three-label head."""
+    outputs = np.asarray(outputs, dtype=np.float32)
+    if outputs.shape[-1] == 1:
+        return outputs[:, 0]
+    normal = list(class_names).index("NORMAL")
+    return 1.0 - outputs[:, normal]
+
+
+def predict_pneumonia(model, class_names, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Pneumonia probability for each input, batched."""
+    return pneumonia_probability(predict_class_probabilities(model, inputs, batch_size), class_names)

@@ -1,0 +1,1 @@
+"""Model architectures, the model package file format, the threshold rule and the registry."""

@@ -1,0 +1,103 @@
+"""The model card: what a model is, how it was trained, and how well it does on patients it never saw."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class ModelCard:
+    """Everything a user or an auditor needs to know about one model package.
+
+    ``metrics`` are measured on held-out patients never used for training, for choosing
+    the epoch, or for choosing ``threshold``; ``validation`` holds the numbers on the
+    validation patients that did choose them.
+    """
+
+    name: str = "unnamed"
+    version: str = "1"
+    approach: str = "cnn"
+    backbone: str = "custom-cnn"
+    spec: dict = field(default_factory=dict)
+    input: dict = field(default_factory=dict)
+    class_names: list = field(default_factory=lambda: ["NORMAL", "PNEUMONIA"])
+    threshold: float = 0.5
+    threshold_rule: str = "default 0.5 (no validation data)"
+    gradcam_layer: str = ""
+    metrics: dict = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    weights_init: str = ""
+    compression: str = "float32"
+    code_version: str = ""
+    created: str = ""
+    hash: str = ""
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_jsonable)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelCard":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    def summary_lines(self) -> list[str]:
+        """A human-readable card, as ``pneumonet info`` prints it."""
+        lines = [
+            f"Model:        {self.name} (version {self.version})",
+            f"Approach:     {self.approach}   Backbone: {self.backbone}",
+            f"Weights init: {self.weights_init or 'n/a'}",
+            f"Classes:      {', '.join(self.class_names)}",
+            f"Input:        {self.input.get('size')} x{self.input.get('channels', 1)} ch, "
+            f"preprocessing {self.input.get('preprocessing')}",
+            f"Threshold:    {self.threshold:.4f} ({self.threshold_rule})",
+        ]
+        m = self.metrics
+        if m:
+            lines.append(
+                f"Held-out:     n={m.get('n')} patients={m.get('patients', 'n/a')}  ROC-AUC={_f(m.get('roc_auc'))}  "
+                f"accuracy={_f(m.get('accuracy'))}  sensitivity={_f(m.get('sensitivity'))}  "
+                f"specificity={_f(m.get('specificity'))}"
+            )
+        else:
+            lines.append("Held-out:     no held-out metrics recorded")
+        if self.data:
+            lines.append(f"Data:         {json.dumps(self.data.get('summary', self.data), default=_jsonable)}")
+        if self.training:
+            for key in ("command", "seed", "epochs", "best_epoch", "backend", "device", "duration_s"):
+                if key in self.training:
+                    lines.append(f"Training {key}: {self.training[key]}")
+        lines += [
+            f"Compression:  {self.compression}",
+            f"Code version: {self.code_version}   Created: {self.created}",
+            f"Hash:         sha256:{self.hash}",
+        ]
+        lines += [f"Note:         {note}" for note in self.notes]
+        return lines
+
+
+def _f(value) -> str:
+    return "n/a" if value is None else f"{float(value):.4f}"
+
+
+def _jsonable(value):
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)

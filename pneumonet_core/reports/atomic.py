@@ -1,0 +1,55 @@
+"""Atomic file writing: readers see the old file or the complete new one, never a part."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def _default_mode() -> int:
+    # mkstemp makes 0600 files; reports should get the permissions a plain open() gives.
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _default_mode()
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
+
+    The temporary file lives in the same folder so ``os.replace`` is a rename on one file
+    system; on any exception it is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with contextlib.suppress(OSError):
+            os.chmod(tmp_path, _MODE)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    with atomic_path(path) as tmp:
+        # newline="" keeps the caller's line endings (CSV writes \r\n itself).
+        with open(tmp, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+    return Path(path)

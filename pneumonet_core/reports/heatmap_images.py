@@ -1,0 +1,91 @@
+"""Images for reports: the heat-map overlay, grayscale renders and thumbnails, as uint8 arrays."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pneumonet_core.imaging.scan import Scan
+from pneumonet_core.reports.atomic import write_bytes_atomic
+from pneumonet_core.reports.deidentify import safe_stem
+
+#: Strongest opacity of the colour map, reached where the heat map is 1; cool regions stay
+#: plain gray so the anatomy under the map remains readable.
+OVERLAY_ALPHA = 0.55
+#: Side of the largest images embedded in PDFs; more adds megabytes, not detail on paper.
+MAX_REPORT_SIDE = 1024
+_LUT: np.ndarray | None = None
+
+
+def _colormap_lut() -> np.ndarray:
+    """256 x 3 uint8 'jet' colours (blue = cool, red = hot), as radiology Grad-CAMs use."""
+    global _LUT
+    if _LUT is None:
+        from matplotlib import colormaps
+
+        _LUT = np.round(colormaps["jet"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    return _LUT
+
+
+def _fit(image: Image.Image, max_side: int | None) -> Image.Image:
+    if max_side and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def gray_image(pixels: np.ndarray, max_side: int | None = MAX_REPORT_SIDE) -> Image.Image:
+    """The scan's pixels (0..1) as an 8-bit grayscale PIL image, at most ``max_side``."""
+    arr = np.round(np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    return _fit(Image.fromarray(arr, mode="L"), max_side)
+
+
+def overlay_image(pixels: np.ndarray, heatmap: np.ndarray, max_side: int | None = MAX_REPORT_SIDE,
+                  alpha: float = OVERLAY_ALPHA) -> Image.Image:
+    """The scan in gray with the heat map blended on top in colour (RGB PIL image)."""
+    gray = gray_image(pixels, max_side)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != (gray.height, gray.width):
+        heat = np.asarray(Image.fromarray(heat, mode="F").resize(gray.size, Image.Resampling.BILINEAR))
+    heat = np.clip(np.nan_to_num(heat), 0.0, 1.0)
+    colour = _colormap_lut()[np.round(heat * 255).astype(np.uint8)].astype(np.float32)
+    base = np.asarray(gray, dtype=np.float32)[..., None]
+    weight = (alpha * heat)[..., None]
+    blended = base * (1.0 - weight) + colour * weight
+    return Image.fromarray(np.round(blended).astype(np.uint8), mode="RGB")
+
+
+def thumbnail(pixels: np.ndarray, size: int = 64) -> np.ndarray:
+    """A small uint8 grayscale copy (longest side ``size``) for tables; kept instead of scans."""
+    arr = np.asarray(pixels, dtype=np.float32)
+    # Reduce in two steps: a cheap box filter to about 4x the target, then a good filter.
+    image = Image.fromarray(np.round(np.clip(arr, 0.0, 1.0) * 255).astype(np.uint8), mode="L")
+    if max(image.size) > 4 * size:
+        image = image.reduce(max(1, max(image.size) // (4 * size)))
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def heatmap_file_name(scan: Scan, deidentify: bool = True, file_hash: str | None = None) -> str:
+    """``<input stem>-gradcam.png``; a hash replaces a stem naming the patient when de-identifying."""
+    return f"{safe_stem(scan.path, scan.metadata, deidentify, file_hash)}-gradcam.png"
+
+
+def write_heatmap_overlay(scan: Scan, heatmap: np.ndarray, out_dir: str | Path, deidentify: bool = True,
+                          name: str | None = None, file_hash: str | None = None) -> Path:
+    """Write the overlay at the scan's full resolution into ``out_dir``; return its path.
+
+    ``name`` overrides the file name (the CLI uses it to keep same-named files from two
+    folders apart).
+    """
+    out = Path(out_dir) / (name or heatmap_file_name(scan, deidentify, file_hash))
+    return write_bytes_atomic(out, png_bytes(overlay_image(scan.pixels, heatmap, max_side=None)))

@@ -1,0 +1,177 @@
+"""The single-study PDF: scan and heat map side by side, the decision, warnings, metadata, model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from xml.sax.saxutils import escape
+
+from pneumonet_core.imaging.scan import METADATA_KEYS, Scan
+from pneumonet_core.models.card import ModelCard
+from pneumonet_core.reports import pdf_common as pc
+from pneumonet_core.reports.atomic import atomic_path
+from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
+from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
+from pneumonet_core.reports.summary import format_pair
+from pneumonet_core.results import file_sha256
+
+METADATA_TITLES = {
+    "patient_name": "Patient name",
+    "patient_id": "Patient ID",
+    "patient_birth_date": "Birth date",
+    "patient_age": "Age",
+    "patient_sex": "Sex",
+    "study_date": "Study date",
+    "modality": "Modality",
+    "body_part": "Body part",
+    "view_position": "View",
+    "manufacturer": "Manufacturer",
+}
+
+
+def _decision_band(prediction, card: ModelCard, width: float) -> Table:
+    st = pc.styles()
+    regular, bold = pc.fonts()
+    colour = pc.LABEL_COLOURS.get(prediction.label, pc.INK)
+    label = prediction.label + (f" ({prediction.subtype.lower()})" if getattr(prediction, "subtype", None) else "")
+    p_text, t_text = format_pair(prediction.probability, prediction.threshold)
+    sign = "\u2265" if prediction.probability >= prediction.threshold else "<"
+    cells = [
+        [Paragraph("DECISION AT THE MODEL'S THRESHOLD", st["muted"]),
+         Paragraph("PROBABILITY OF PNEUMONIA", st["muted"]),
+         Paragraph("OPERATING THRESHOLD", st["muted"])],
+        [Paragraph(f'<font name="{bold}" size="18" color="{colour.hexval()}">{escape(label)}</font>', st["body"]),
+         Paragraph(f'<font name="{bold}" size="18">{prediction.probability * 100:.1f} %</font>', st["body"]),
+         Paragraph(f'<font name="{bold}" size="18">{t_text}</font>', st["body"])],
+        [Paragraph(escape(f"p = {p_text} {sign} threshold {t_text}"), st["muted"]),
+         Paragraph(f"p = {p_text}", st["muted"]),
+         Paragraph(escape(_short(card.threshold_rule)), st["muted"])],
+    ]
+    band = Table(cells, colWidths=[width * 0.40, width * 0.32, width * 0.28], rowHeights=[None, 9 * mm, None])
+    band.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), pc.PANEL),
+        ("LINEBEFORE", (0, 0), (0, -1), 3, colour),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, 0), 6),
+        ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
+    ]))
+    return band
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = str(text or "")
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
+    st = pc.styles()
+    gap = 5 * mm
+    col = (width - gap) / 2
+    max_h = 70 * mm
+    left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
+    if heatmap is not None:
+        right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
+        caption = "Grad-CAM heat map: the regions that drove the model's decision (red = strongest)"
+    else:
+        right = Paragraph('<font color="white">Heat map unavailable for this scan</font>', st["caption"])
+        caption = "No Grad-CAM heat map could be computed; the decision above still holds"
+    table = Table(
+        [[left, "", right],
+         [Paragraph("Scan", st["caption"]), "", Paragraph(caption, st["caption"])]],
+        colWidths=[col, gap, col],
+    )
+    table.setStyle(TableStyle([
+        ("ALIGN", (0, 0), (-1, 0), "CENTER"),
+        ("VALIGN", (0, 0), (-1, 0), "MIDDLE"),
+        ("BACKGROUND", (0, 0), (0, 0), colors.black),
+        ("BACKGROUND", (2, 0), (2, 0), colors.black),
+        ("TOPPADDING", (0, 0), (-1, 0), 0),
+        ("BOTTOMPADDING", (0, 0), (-1, 0), 0),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("TOPPADDING", (0, 1), (-1, 1), 3),
+    ]))
+    return table
+
+
+def metadata_rows(scan: Scan, deidentify: bool) -> list[tuple[str, str]]:
+    """The study's metadata as (key, value) rows, without identifiers when de-identifying."""
+    metadata = scrub_metadata(scan.metadata, deidentify)
+    rows = [(METADATA_TITLES.get(k, k), str(metadata[k])) for k in METADATA_KEYS if metadata.get(k) not in (None, "")]
+    return rows or [("Metadata", "none in this file (PNG/JPEG carry no study header)")]
+
+
+def file_rows(scan: Scan, deidentify: bool, file_hash: str | None) -> list[tuple[str, str]]:
+    """Where the pixels came from: file, format and size, content hash."""
+    src = scan.source
+    rows = [("File", report_path(scan.path, scan.metadata, deidentify, file_hash))]
+    detail = f"{src.format}, {src.width} × {src.height} px, {src.photometric}"
+    if src.bits_stored:
+        detail += f", {src.bits_stored} bits"
+    if src.inverted:
+        detail += " (MONOCHROME1 inverted for display)"
+    if src.transfer_syntax:
+        detail += f", {src.transfer_syntax}"
+    rows.append(("Image", detail))
+    if file_hash:
+        rows.append(("File SHA-256", file_hash))
+    if deidentify:
+        rows.append(("De-identified", "patient name, ID and birth date are left out of this report"))
+    return rows
+
+
+def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None) -> str:
+    """A file name to suggest for the report: ``<scan stem>-report.pdf``, hashed if it names the patient."""
+    if deidentify and file_hash is None:
+        file_hash = file_sha256(scan.path)
+    return f"{safe_stem(scan.path, scan.metadata, deidentify, file_hash)}-report.pdf"
+
+
+def write_study_report(path: str | Path, scan: Scan, prediction, heatmap: np.ndarray | None, card: ModelCard,
+                       deidentify: bool = False, app_version: str | None = None,
+                       file_hash: str | None = None) -> Path:
+    """Write the one-study PDF report to ``path`` (atomically) and return the path.
+
+    ``heatmap`` (H x W, 0..1, as :meth:`Classifier.heatmap` returns it) may be None when it
+    could not be computed; ``deidentify`` leaves the patient's name, ID and birth date out.
+    """
+    from pneumonet_core import __version__
+
+    app_version = app_version or __version__
+    file_hash = file_hash or file_sha256(scan.path)
+    st = pc.styles()
+    width = pc.PAGE[0] - 2 * pc.MARGIN
+    story = [
+        Paragraph("Chest X-ray decision support report", st["title"]),
+        Paragraph(escape(f"Pneumonet {app_version} · generated {pc.now_text()} · single study"), st["subtitle"]),
+        Spacer(1, 4 * mm),
+        _decision_band(prediction, card, width),
+        Spacer(1, 2.5 * mm),
+        pc.disclaimer_box(width),
+        Spacer(1, 3 * mm),
+        _images(scan, heatmap, width),
+        Paragraph("Warnings", st["h2"]),
+    ]
+    warnings = [scrub_text(w, scan.metadata, deidentify) for w in scan.warnings]
+    if warnings:
+        story += [Paragraph(f"• {escape(w)}", st["body"]) for w in warnings]
+    else:
+        story.append(Paragraph("None: the image was read without anything to report.", st["muted"]))
+    story += [
+        KeepTogether([Paragraph("Study", st["h2"]), pc.grid_table(metadata_rows(scan, deidentify), width),
+                      Spacer(1, 1.5 * mm), pc.key_value_table(file_rows(scan, deidentify, file_hash), width, 26 * mm)]),
+        KeepTogether([Paragraph("Model", st["h2"]), pc.key_value_table(pc.card_rows(card), width, 26 * mm)]),
+    ]
+    with atomic_path(path) as tmp:
+        doc = SimpleDocTemplate(
+            str(tmp), pagesize=pc.PAGE, leftMargin=pc.MARGIN, rightMargin=pc.MARGIN, topMargin=pc.MARGIN,
+            bottomMargin=pc.MARGIN, title="Chest X-ray decision support report", author=f"Pneumonet {app_version}",
+            subject=pc.DISCLAIMER_SHORT, creator=f"Pneumonet {app_version}",
+        )
+        doc.build(story, canvasmaker=pc.numbered_canvas(f"Pneumonet {app_version}"))
+    return Path(path)

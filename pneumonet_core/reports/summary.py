@@ -1,0 +1,79 @@
+"""Counts over batch results and the filters a results table offers, shared by GUI and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from pneumonet_core.results import ScanResult
+
+#: Filter names, in the order the batch panel offers them.
+FILTERS = ("all", "pneumonia", "normal", "errors", "warnings")
+FILTER_TITLES = {
+    "all": "All scans",
+    "pneumonia": "Only PNEUMONIA",
+    "normal": "Only NORMAL",
+    "errors": "Only errors",
+    "warnings": "Only warnings",
+}
+
+
+def format_pair(probability: float, threshold: float, min_decimals: int = 3) -> tuple[str, str]:
+    """Probability and threshold with the fewest decimals (at least ``min_decimals``, at most 6)
+    that keep them apart, so a printed probability never seems to equal the threshold."""
+    p = t = ""
+    for decimals in range(min_decimals, 7):
+        p, t = f"{probability:.{decimals}f}", f"{threshold:.{decimals}f}"
+        if p != t:
+            break
+    return p, t
+
+
+def matches(result: ScanResult, name: str) -> bool:
+    """True when ``result`` passes the named filter (see :data:`FILTERS`)."""
+    if name == "all":
+        return True
+    if name == "pneumonia":
+        return result.ok and result.label == "PNEUMONIA"
+    if name == "normal":
+        return result.ok and result.label == "NORMAL"
+    if name == "errors":
+        return not result.ok
+    if name == "warnings":
+        return bool(result.warnings)
+    raise ValueError(f"unknown filter {name!r}: use one of {', '.join(FILTERS)}")
+
+
+@dataclass
+class BatchSummary:
+    """How many scans were classified, per label, with warnings, and failed."""
+
+    total: int = 0
+    labels: dict = field(default_factory=dict)
+    warnings: int = 0
+    errors: int = 0
+
+    @classmethod
+    def of(cls, results: Iterable[ScanResult]) -> "BatchSummary":
+        s = cls(labels={"PNEUMONIA": 0, "NORMAL": 0})
+        for r in results:
+            s.total += 1
+            if r.ok:
+                s.labels[r.label] = s.labels.get(r.label, 0) + 1
+            else:
+                s.errors += 1
+            if r.warnings:
+                s.warnings += 1
+        return s
+
+    @property
+    def classified(self) -> int:
+        return self.total - self.errors
+
+    def line(self) -> str:
+        """One line for a status bar or a terminal."""
+        parts = [f"{self.total} scan{'s' if self.total != 1 else ''}"]
+        parts += [f"{n} {label}" for label, n in self.labels.items()]
+        parts.append(f"{self.warnings} with warnings")
+        parts.append(f"{self.errors} error{'s' if self.errors != 1 else ''}")
+        return " · ".join(parts)

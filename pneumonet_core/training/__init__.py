@@ -1,0 +1,1 @@
+"""Training: configuration, the Keras loop with progress and cancellation, and packaging."""

@@ -1,0 +1,201 @@
+"""Start the desktop app, or run it as a script: ``--screenshot`` and ``--selftest``.
+
+``run_app`` is what ``pneumonet gui`` calls; ``entry_point`` is the ``pneumonet-gui``
+script and the frozen app's entry, which also passes CLI commands through
+(``Pneumonet classify scan.dcm`` works in a built app as ``pneumonet classify`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+#: How long a scripted run waits for a model load plus one analysis before giving up.
+SCRIPT_TIMEOUT_S = 600
+SCREENSHOT_SIZE = (1440, 900)
+
+
+def _err(message: str) -> None:
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _out(message: str) -> None:
+    if sys.stdout is not None:
+        print(message, flush=True)
+
+
+def icon_path() -> Path | None:
+    from pneumonet_core.models.registry import resources_dir
+
+    for name in ("pneumonet-256.png", "pneumonet.svg"):
+        path = resources_dir() / "icons" / name
+        if path.exists():
+            return path
+    return None
+
+
+def make_application(offscreen: bool = False):
+    """The QApplication with Pneumonet's name, icon and dark theme (created once)."""
+    if offscreen and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from pneumonet_gui.theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setApplicationName("Pneumonet")
+        QApplication.setOrganizationName("Pneumonet")
+        QApplication.setApplicationDisplayName("Pneumonet")
+        app = QApplication(sys.argv[:1])
+    apply_theme(app)
+    icon = icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def _wait_for(signal_sources, timeout_s: float) -> bool:
+    """Run the event loop until one of the signals fires or ``timeout_s`` passes; True if fired."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    fired = []
+
+    def done(*_args):
+        fired.append(True)
+        loop.quit()
+
+    for signal in signal_sources:
+        signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    for signal in signal_sources:
+        signal.disconnect(done)
+    return bool(fired)
+
+
+def run_app(file=None, model=None, screenshot=None, selftest: bool = False) -> int:
+    """Run the viewer; returns the process exit code."""
+    if selftest:
+        return run_selftest(model)
+    if screenshot is not None:
+        return run_screenshot(file, model, screenshot)
+    app = make_application()
+    from pneumonet_gui.error_hook import install_excepthook
+    from pneumonet_gui.main_window import MainWindow
+
+    install_excepthook()
+    window = MainWindow(model=model)
+    window.show()
+    if file is not None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: window.show_scan(file))
+    return int(app.exec())
+
+
+def run_screenshot(file, model, out) -> int:
+    """Open ``file``, wait for the result and heat map, save the window as ``out``; exit code."""
+    if file is None:
+        _err("pneumonet gui: --screenshot needs a FILE to open")
+        return 2
+    app = make_application(offscreen=True)
+    from pneumonet_gui.main_window import MainWindow
+
+    window = MainWindow(model=model)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    app.processEvents()
+    window.show_scan(file)
+    finished = window.study.done or _wait_for([window.studyFinished], SCRIPT_TIMEOUT_S)
+    for _ in range(5):  # let the final layout and repaint settle before grabbing
+        app.processEvents()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = window.grab().save(str(out))
+    study = window.study
+    window.close()
+    if not finished:
+        _err(f"pneumonet gui: {file}: no result after {SCRIPT_TIMEOUT_S} s")
+        return 1
+    if not saved:
+        _err(f"pneumonet gui: could not write {out}")
+        return 1
+    if study.error:
+        _err(f"pneumonet gui: {study.error}")
+        return 1
+    if study.heatmap is None:
+        _err(f"pneumonet gui: {file}: heat map failed: {study.heatmap_error}")
+        return 1
+    _out(f"{file}: {study.prediction.label} p={study.prediction.probability:.4f} "
+         f"(threshold {study.prediction.threshold:.4f}); screenshot saved to {out}")
+    return 0
+
+
+def selftest_scan():
+    """A synthetic chest-like image (dark lungs, bright mediastinum) made with numpy."""
+    import numpy as np
+
+    from pneumonet_core.imaging.scan import Scan, SourceInfo
+
+    height, width = 480, 400
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = 0.55 + 0.25 * (y / height)
+    for cx in (0.3 * width, 0.7 * width):
+        lung = ((x - cx) / (0.16 * width)) ** 2 + ((y - 0.5 * height) / (0.33 * height)) ** 2 < 1.0
+        image[lung] -= 0.35
+    image += np.random.default_rng(0).normal(0, 0.02, image.shape).astype(np.float32)
+    pixels = np.clip(image, 0.0, 1.0).astype(np.float32)
+    source = SourceInfo(format="PNG", width=width, height=height, photometric="L")
+    return Scan(path=Path("selftest.png"), pixels=pixels, source=source)
+
+
+def run_selftest(model=None) -> int:
+    """Load the model, classify and explain a synthetic image in the viewer; 0 when it all works."""
+    started = time.perf_counter()
+    app = make_application(offscreen=True)
+    from pneumonet_gui.main_window import MainWindow
+
+    window = MainWindow(model=model, start_model=False, extensions=False)
+    window.set_model(model)
+    if not _wait_for([window.service.modelLoaded, window.service.modelFailed], SCRIPT_TIMEOUT_S) \
+            or window.model_card is None:
+        message = window.error_banner.text() or "no answer from the model loader"
+        window.close()
+        _err(f"selftest FAILED: {message}")
+        return 1
+    loaded = time.perf_counter()
+    window.show_loaded_scan(selftest_scan())
+    finished = window.study.done or _wait_for([window.studyFinished], SCRIPT_TIMEOUT_S)
+    study, card, path = window.study, window.model_card, window.model_path
+    app.processEvents()
+    window.close()
+    if not finished or study.error or study.prediction is None:
+        _err(f"selftest FAILED: {study.error or 'no result'}")
+        return 1
+    if study.heatmap is None:
+        _err(f"selftest FAILED: heat map: {study.heatmap_error}")
+        return 1
+    done = time.perf_counter()
+    _out(f"selftest ok: model {card.name} version {card.version} ({path}); "
+         f"p={study.prediction.probability:.4f} {study.prediction.label}; heat map {study.heatmap.shape[1]}x"
+         f"{study.heatmap.shape[0]}; model load {loaded - started:.1f} s, analysis {done - loaded:.1f} s")
+    return 0
+
+
+def entry_point() -> None:
+    """``pneumonet-gui [FILE] [--model M] [--screenshot OUT] [--selftest]``, or any ``pneumonet`` command."""
+    from pneumonet_core.cli.main import build_parser, main
+
+    argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]  # macOS Finder adds -psn_X_Y
+    commands = set()
+    for action in build_parser()._subparsers._group_actions:  # noqa: SLF001 - argparse keeps them here
+        commands.update(getattr(action, "choices", {}) or {})
+    if argv and (argv[0] in ("--version", "-h", "--help") or (argv[0] in commands and not Path(argv[0]).exists())):
+        sys.exit(main(argv))
+    sys.exit(main(["gui", *argv]))

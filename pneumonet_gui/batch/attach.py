@@ -1,0 +1,81 @@
+"""Wire the batch panel into the viewer's main window (no change to the window's own code).
+
+Adds File > "Open folder…" (Ctrl+Shift+O), docks the panel at the bottom (hidden until
+the first batch), sends dropped folders, and several dropped files, to the panel, shows
+the scan of a selected row in the viewer, and follows the window's model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from pneumonet_gui.batch.panel import BatchPanel
+
+
+class _WindowFilter(QObject):
+    """Takes drops that contain a folder before the window (which opens single scans) sees
+    them, and stops a running batch when the window closes."""
+
+    def __init__(self, open_paths, panel: BatchPanel, parent=None):
+        super().__init__(parent)
+        self._open_paths = open_paths
+        self._panel = panel
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Close:
+            self._panel.shutdown()
+        elif event.type() == QEvent.Type.Drop:
+            mime = event.mimeData()
+            paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+            if any(p.is_dir() for p in paths):
+                event.acceptProposedAction()
+                self._open_paths(paths)
+                return True
+        return False
+
+
+def attach_to_main_window(window) -> BatchPanel:
+    """Add the batch panel and its menu entry to ``window``; return the panel."""
+    panel = BatchPanel(model_path=getattr(window, "model_path", None))
+    dock = window.add_panel(panel, "Batch", Qt.DockWidgetArea.BottomDockWidgetArea)
+    dock.hide()
+
+    def reveal() -> None:
+        dock.show()
+        dock.raise_()
+
+    def open_folder() -> None:
+        reveal()
+        panel.choose_folder()
+
+    def open_paths(paths) -> None:
+        reveal()
+        paths = [Path(p) for p in paths]
+        if len(paths) == 1 and paths[0].is_dir():
+            panel.open_folder(paths[0])
+        else:
+            panel.start(paths)
+
+    action = QAction("Open &folder\u2026", window)
+    action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+    action.setToolTip("Classify every scan in a folder and its sub-folders (Ctrl+Shift+O)")
+    action.setStatusTip(action.toolTip())
+    action.triggered.connect(open_folder)
+    actions = window.file_menu.actions()
+    open_action = getattr(window, "open_action", None)
+    after = actions.index(open_action) + 1 if open_action in actions else 0
+    window.file_menu.insertAction(actions[after] if after < len(actions) else None, action)
+    window.open_folder_action = action
+
+    window_filter = _WindowFilter(open_paths, panel, window)
+    window.installEventFilter(window_filter)
+    if hasattr(window, "filesDropped"):
+        window.filesDropped.connect(open_paths)  # several files dropped: the first is shown, all are classified
+    panel.scanSelected.connect(window.show_scan)
+    if hasattr(window, "modelChanged"):
+        window.modelChanged.connect(lambda _card, path: panel.set_model_path(path))
+    window.batch_panel, window.batch_dock = panel, dock
+    return panel

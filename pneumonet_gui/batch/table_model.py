@@ -1,0 +1,160 @@
+"""The results table: a Qt model over a plain list of ScanResult, and its sort/filter proxy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor, QPixmap
+
+from pneumonet_core.reports.summary import format_pair, matches
+from pneumonet_core.results import ScanResult
+from pneumonet_gui import theme
+from pneumonet_gui.qimage import gray_to_qimage
+
+COLUMNS = ("", "File", "Probability", "Decision", "Warnings", "Error")
+THUMB, FILE, PROBABILITY, DECISION, WARNINGS, ERROR = range(len(COLUMNS))
+#: Role holding the value a column sorts by (numbers for probability, text otherwise).
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+#: Role holding the row's ScanResult.
+RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
+THUMB_SIZE = 48
+
+_LABEL_COLOURS = {"PNEUMONIA": QColor(theme.PNEUMONIA), "NORMAL": QColor(theme.NORMAL)}
+_ERROR_COLOUR = QColor(theme.ERROR_FG)
+_WARNING_COLOUR = QColor(theme.WARNING_FG)
+
+
+class BatchTableModel(QAbstractTableModel):
+    """Rows are :class:`ScanResult` objects in a plain Python list (``results``), in arrival order.
+
+    Thumbnails (small uint8 arrays) are kept per path and turned into pixmaps only when a
+    row is drawn, so thousands of rows cost little memory.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.results: list[ScanResult] = []
+        self.thumbnails: dict[str, np.ndarray] = {}
+        self._pixmaps: dict[str, QPixmap] = {}
+        self.root: Path | None = None
+
+    # --- editing (GUI thread) ----------------------------------------------------------
+    def clear(self, root: Path | None = None) -> None:
+        self.beginResetModel()
+        self.results, self.thumbnails, self._pixmaps = [], {}, {}
+        self.root = root
+        self.endResetModel()
+
+    def append(self, result: ScanResult, thumbnail: np.ndarray | None = None) -> None:
+        row = len(self.results)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.results.append(result)
+        if thumbnail is not None:
+            self.thumbnails[result.path] = thumbnail
+        self.endInsertRows()
+
+    def result_at(self, row: int) -> ScanResult:
+        return self.results[row]
+
+    def display_name(self, result: ScanResult) -> str:
+        """The file relative to the batch folder (full path when it lies elsewhere)."""
+        if self.root is not None and Path(result.path).is_relative_to(self.root):
+            return os.path.relpath(result.path, self.root)
+        return result.path
+
+    # --- Qt model API ------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.results)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.results[index.row()]
+        col = index.column()
+        if role == RESULT_ROLE:
+            return r
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(r, col)
+        if role == SORT_ROLE:
+            return self._sort_key(r, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
+            return self._pixmap(r.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col in (THUMB, FILE):
+                return r.path
+            return self._text(r, col) or None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == DECISION:
+                return _LABEL_COLOURS.get(r.label, _ERROR_COLOUR if not r.ok else None)
+            if col == ERROR:
+                return _ERROR_COLOUR
+            if col == WARNINGS:
+                return _WARNING_COLOUR
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _text(self, r: ScanResult, col: int) -> str:
+        if col == FILE:
+            return self.display_name(r)
+        if col == PROBABILITY:
+            if r.probability is None:
+                return ""
+            return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0]
+        if col == DECISION:
+            return r.label or "ERROR"
+        if col == WARNINGS:
+            return "; ".join(r.warnings)
+        if col == ERROR:
+            return r.error or ""
+        return ""
+
+    def _sort_key(self, r: ScanResult, col: int):
+        if col == PROBABILITY:
+            return -1.0 if r.probability is None else float(r.probability)  # errors sort below 0
+        if col == THUMB:
+            col = FILE  # the picture column sorts like the file names beside it
+        return self._text(r, col).lower()
+
+    def _pixmap(self, path: str) -> QPixmap | None:
+        pixmap = self._pixmaps.get(path)
+        if pixmap is None:
+            thumb = self.thumbnails.get(path)
+            if thumb is None:
+                return None
+            pixmap = self._pixmaps[path] = QPixmap.fromImage(gray_to_qimage(thumb))
+        return pixmap
+
+
+class BatchFilterProxy(QSortFilterProxyModel):
+    """Sorts by :data:`SORT_ROLE` and keeps the rows that pass the chosen filter."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._filter = "all"
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def filter_name(self) -> str:
+        return self._filter
+
+    def set_filter(self, name: str) -> None:
+        matches(ScanResult(path=""), name)  # raises on an unknown filter name
+        self._filter = name
+        self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        return matches(model.result_at(source_row), self._filter)

@@ -1,0 +1,141 @@
+"""The scan's DICOM metadata and how its pixels were decoded, with patient identifiers
+hideable on screen (for teaching, screen sharing, screenshots).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from pneumonet_core.imaging.scan import IDENTIFYING_KEYS, METADATA_KEYS
+from pneumonet_gui import theme
+
+HIDDEN = "hidden"
+
+LABELS = {
+    "patient_name": "Patient name",
+    "patient_id": "Patient ID",
+    "patient_birth_date": "Birth date",
+    "patient_age": "Age",
+    "patient_sex": "Sex",
+    "study_date": "Study date",
+    "modality": "Modality",
+    "body_part": "Body part",
+    "view_position": "View",
+    "manufacturer": "Manufacturer",
+}
+
+
+def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
+    """(section, label, value) rows for a scan; identifying values become ``hidden``."""
+    rows = []
+    metadata = dict(scan.metadata or {})
+    keys = list(METADATA_KEYS) + [k for k in metadata if k not in METADATA_KEYS]
+    for key in keys:
+        value = metadata.get(key)
+        if key in IDENTIFYING_KEYS and hide_identifiers:
+            shown = HIDDEN
+        else:
+            shown = "\u2014" if value in (None, "") else str(value)
+        rows.append(("Patient and study", LABELS.get(key, key.replace("_", " ").capitalize()), shown))
+    source = scan.source
+    height, width = scan.pixels.shape
+    image = [
+        ("File", scan.path.name if hasattr(scan.path, "name") else str(scan.path)),
+        ("Format", source.format),
+        ("Size", f"{width} \u00d7 {height} px"),
+        ("Photometric", source.photometric + (" (inverted for display)" if source.inverted else "")),
+        ("Bits stored", "\u2014" if source.bits_stored is None else str(source.bits_stored)),
+        ("Transfer syntax", source.transfer_syntax or "\u2014"),
+        ("Frames", str(source.frames)),
+    ]
+    if scan.default_window is not None:
+        centre, w = scan.default_window
+        image.append(("File window", f"C {centre:g} / W {w:g}"))
+    rows += [("Image", label, value) for label, value in image]
+    return rows
+
+
+class MetadataPanel(QWidget):
+    """A two-column table of the scan's metadata and source, with a hide-identifiers switch."""
+
+    hideIdentifiersChanged = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._scan = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 8)
+        self.hide_identifiers = QCheckBox("Hide patient identifiers")
+        self.hide_identifiers.setToolTip("Show patient name, ID and birth date as 'hidden' on screen")
+        self.hide_identifiers.toggled.connect(self._on_hide_toggled)
+        self.table = QTableWidget(0, 2)
+        self.table.horizontalHeader().hide()
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        layout.addWidget(self.hide_identifiers)
+        layout.addWidget(self.table, 1)
+
+    def set_scan(self, scan) -> None:
+        self._scan = scan
+        self._fill()
+
+    def clear(self) -> None:
+        self._scan = None
+        self.table.setRowCount(0)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        if self._scan is None:
+            return []
+        return metadata_rows(self._scan, self.hide_identifiers.isChecked())
+
+    def shown_values(self) -> dict[str, str]:
+        """Label -> value as displayed in the table (what a person sees)."""
+        shown = {}
+        for row in range(self.table.rowCount()):
+            label, value = self.table.item(row, 0), self.table.item(row, 1)
+            if label is not None and value is not None:
+                shown[label.text()] = value.text()
+        return shown
+
+    def _on_hide_toggled(self, hide: bool) -> None:
+        self._fill()
+        self.hideIdentifiersChanged.emit(hide)
+
+    def _fill(self) -> None:
+        self.table.setRowCount(0)
+        if self._scan is None:
+            return
+        section_font = QFont(self.font())
+        section_font.setBold(True)
+        current = None
+        for section, label, value in self.rows():
+            if section != current:
+                current = section
+                row = self.table.rowCount()
+                self.table.insertRow(row)
+                header = QTableWidgetItem(section.upper())
+                header.setFont(section_font)
+                header.setForeground(QColor(theme.MUTED))
+                self.table.setItem(row, 0, header)
+                self.table.setSpan(row, 0, 1, 2)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            key_item = QTableWidgetItem(label)
+            key_item.setForeground(QColor(theme.MUTED))
+            value_item = QTableWidgetItem(value)
+            value_item.setToolTip(value)
+            if value == HIDDEN:
+                value_item.setForeground(QColor(theme.MUTED))
+                italic = QFont(self.font())
+                italic.setItalic(True)
+                value_item.setFont(italic)
+            self.table.setItem(row, 0, key_item)
+            self.table.setItem(row, 1, value_item)

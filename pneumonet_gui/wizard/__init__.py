@@ -1,0 +1,51 @@
+"""The training wizard: a guide over ``pneumonet train`` (see :mod:`pneumonet_gui.wizard.wizard`).
+
+Importing this package is cheap (no matplotlib, no Keras): the main window imports it at
+start-up to enable Model -> Train a model; the pages load when the wizard first opens.
+"""
+
+from __future__ import annotations
+
+
+def __getattr__(name):
+    if name == "TrainingWizard":
+        from pneumonet_gui.wizard.wizard import TrainingWizard
+
+        return TrainingWizard
+    raise AttributeError(name)
+
+
+def open_training_wizard(window, data_dir=None):
+    """Open the wizard over the viewer; a saved model made active is loaded into the viewer."""
+    from PySide6.QtCore import Qt
+    from shiboken6 import isValid
+
+    from pneumonet_gui.wizard.wizard import TrainingWizard
+
+    existing = getattr(window, "training_wizard", None)
+    if existing is not None and isValid(existing) and existing.isVisible():
+        existing.raise_()
+        existing.activateWindow()
+        return existing
+    wizard = TrainingWizard(window, data_dir=data_dir)
+
+    def saved(path: str, active: bool) -> None:
+        if active:
+            window.set_model(path)
+
+    wizard.modelSaved.connect(saved)
+    wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    window.training_wizard = wizard
+    wizard.show()
+    return wizard
+
+
+def attach_to_main_window(window) -> None:
+    """Enable Model -> Train a model... (called by the main window for its extensions)."""
+    action = window.model_menu.train_action
+    action.setEnabled(True)
+    action.setToolTip("Train a model on a labelled folder, step by step")
+    action.triggered.connect(lambda _checked=False: open_training_wizard(window))
+
+
+__all__ = ["TrainingWizard", "attach_to_main_window", "open_training_wizard"]

@@ -1,0 +1,300 @@
+"""Page 3, Approach: custom CNN, transfer learning or fine-tuning, the backbone weights, the
+hyper-parameters, and how long the run will take on this machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizardPage,
+)
+
+from pneumonet_core.data.report import estimate_training_time, format_duration
+from pneumonet_gui.wizard.common import MessageLabel
+
+APPROACH_TITLES = {"cnn": "Custom CNN", "transfer": "Transfer learning", "finetune": "Fine-tuning"}
+WEIGHT_SOURCES = (
+    ("imagenet", "ImageNet (needs an internet connection the first time)"),
+    ("file", "A local Keras weights file"),
+    ("model", "An installed Pneumonet model"),
+    ("none", "None: random initialisation"),
+)
+THRESHOLD_RULES = (("youden", "Youden's J (balances sensitivity and specificity)"),
+                   ("sensitivity>=0.95", "Sensitivity at least 0.95 (fewer missed pneumonias)"))
+
+
+class ApproachPage(QWizardPage):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        # architectures imports Keras: only when the wizard opens (the viewer has usually
+        # imported it already on its model thread), never when the package is imported.
+        from pneumonet_core.models.architectures import APPROACH_DESCRIPTIONS, APPROACHES, RESNET_BLOCKS
+
+        self.approaches = APPROACHES
+        self.setTitle("Approach")
+        self.setSubTitle("How the model learns. Every approach ends with the same evaluation on held-out patients.")
+
+        self.approach_group = QButtonGroup(self)
+        approach_box = QGroupBox("Approach")
+        approach_layout = QVBoxLayout(approach_box)
+        self.approach_buttons: dict[str, QRadioButton] = {}
+        for i, approach in enumerate(APPROACHES):
+            # "Title: explanation." -> a radio button and the sentence under it.
+            title, _, sentence = APPROACH_DESCRIPTIONS[approach].partition(": ")
+            button = QRadioButton(title if sentence else APPROACH_TITLES[approach])
+            text = QLabel((sentence[:1].upper() + sentence[1:]) if sentence else title)
+            text.setObjectName("muted")
+            text.setWordWrap(True)
+            text.setContentsMargins(24, 0, 0, 4)
+            self.approach_group.addButton(button, i)
+            self.approach_buttons[approach] = button
+            approach_layout.addWidget(button)
+            approach_layout.addWidget(text)
+        self.approach_buttons["cnn"].setChecked(True)
+        self.approach_group.idToggled.connect(lambda _id, on: on and self._approach_changed())
+
+        # Backbone weights (transfer and fine-tuning only).
+        self.weights_combo = QComboBox()
+        for key, text in WEIGHT_SOURCES:
+            self.weights_combo.addItem(text, key)
+        self.weights_combo.currentIndexChanged.connect(self._weights_changed)
+        self.weights_file = QLineEdit()
+        self.weights_file.setPlaceholderText("ResNet152V2 weights file (.h5 / .weights.h5)")
+        self.weights_file.textChanged.connect(lambda: self.completeChanged.emit())
+        browse = QPushButton("Browse\u2026")
+        browse.clicked.connect(self._browse_weights)
+        self.file_row = QWidget()
+        file_layout = QHBoxLayout(self.file_row)
+        file_layout.setContentsMargins(0, 0, 0, 0)
+        file_layout.addWidget(self.weights_file, 1)
+        file_layout.addWidget(browse)
+        self.model_combo = QComboBox()
+        self.weights_note = QLabel()
+        self.weights_note.setObjectName("muted")
+        self.weights_note.setWordWrap(True)
+        self.weights_box = QGroupBox("Backbone weights")
+        weights_layout = QVBoxLayout(self.weights_box)
+        weights_layout.addWidget(self.weights_combo)
+        weights_layout.addWidget(self.file_row)
+        weights_layout.addWidget(self.model_combo)
+        weights_layout.addWidget(self.weights_note)
+
+        # Hyper-parameters.
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setValue(20)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 512)
+        self.batch_spin.setValue(32)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(6)
+        self.lr_spin.setRange(0.000001, 0.1)
+        self.lr_spin.setSingleStep(0.0001)
+        self.augment_check = QCheckBox("Augmentation (small rotations, zoom, shifts, brightness and contrast)")
+        self.augment_check.setChecked(True)
+        self.unfreeze_spin = QSpinBox()
+        self.unfreeze_spin.setRange(0, len(RESNET_BLOCKS))
+        self.unfreeze_spin.setValue(10)
+        self.unfreeze_all = QCheckBox("all")
+        self.unfreeze_all.toggled.connect(lambda on: self.unfreeze_spin.setEnabled(not on))
+        unfreeze_row = QWidget()
+        unfreeze_layout = QHBoxLayout(unfreeze_row)
+        unfreeze_layout.setContentsMargins(0, 0, 0, 0)
+        unfreeze_layout.addWidget(self.unfreeze_spin)
+        unfreeze_layout.addWidget(self.unfreeze_all)
+        unfreeze_layout.addStretch(1)
+        self.unfreeze_row = unfreeze_row
+        self.width_spin = QSpinBox()
+        self.width_spin.setRange(4, 128)
+        self.width_spin.setValue(32)
+        self.width_spin.setToolTip("Filters of the first convolution block; the later blocks have 2x and 4x")
+        self.patience_spin = QSpinBox()
+        self.patience_spin.setRange(1, 200)
+        self.patience_spin.setValue(6)
+        self.rule_combo = QComboBox()
+        for key, text in THRESHOLD_RULES:
+            self.rule_combo.addItem(text, key)
+        params_box = QGroupBox("Training")
+        self.form = QFormLayout(params_box)
+        self.form.addRow("Epochs", self.epochs_spin)
+        self.form.addRow("Batch size", self.batch_spin)
+        self.form.addRow("Learning rate", self.lr_spin)
+        self.form.addRow("CNN width", self.width_spin)
+        self.form.addRow("Blocks to unfreeze", unfreeze_row)
+        self.form.addRow("Early stop after", self.patience_spin)
+        self.form.addRow("Threshold rule", self.rule_combo)
+        self.form.addRow("", self.augment_check)
+        self.patience_spin.setSuffix(" epochs without gain")
+        for widget in (self.epochs_spin, self.width_spin):
+            widget.valueChanged.connect(self._update_estimate)
+
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        self.estimate_basis = QLabel()
+        self.estimate_basis.setObjectName("muted")
+        self.estimate_basis.setWordWrap(True)
+        estimate_box = QGroupBox("Estimated time")
+        estimate_layout = QVBoxLayout(estimate_box)
+        estimate_layout.addWidget(self.estimate_label)
+        estimate_layout.addWidget(self.estimate_basis)
+        self.messages = MessageLabel()
+
+        left = QVBoxLayout()
+        left.addWidget(approach_box)
+        left.addWidget(self.weights_box)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(params_box)
+        right.addWidget(estimate_box)
+        right.addWidget(self.messages)
+        right.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 1)
+        self._approach_changed()
+
+    # --- reactions ----------------------------------------------------------------------
+
+    @property
+    def approach(self) -> str:
+        return self.approaches[self.approach_group.checkedId()]
+
+    def set_approach(self, approach: str) -> None:
+        self.approach_buttons[approach].setChecked(True)
+
+    def _approach_changed(self) -> None:
+        approach = self.approach
+        resnet = approach != "cnn"
+        self.weights_box.setEnabled(resnet)
+        unused = " (not used: the CNN starts from random weights)"
+        self.weights_box.setTitle("Backbone weights" + ("" if resnet else unused))
+        self._set_row_visible(self.width_spin, approach == "cnn")
+        self._set_row_visible(self.unfreeze_row, approach == "finetune")
+        self.lr_spin.setValue(self._options_preview().default_learning_rate())
+        self._weights_changed()
+        self._update_estimate()
+
+    def _set_row_visible(self, field: QWidget, visible: bool) -> None:
+        self.form.setRowVisible(field, visible)
+
+    def _weights_changed(self) -> None:
+        source = self.weights_combo.currentData()
+        self.file_row.setVisible(source == "file")
+        self.model_combo.setVisible(source == "model")
+        if source == "model":
+            self._fill_models()
+        notes = {
+            "imagenet": "Keras downloads the ImageNet weights (about 230 MB) on first use and keeps them in "
+                        "~/.keras/models; later runs work offline.",
+            "file": "ResNet152V2 weights without the top (.h5). Layers are matched by name; a classification "
+                    "head in the file is ignored.",
+            "model": "Starts from that model's ResNet152V2 backbone: how a hospital adapts a model to its own images.",
+            "none": "Without pretrained weights a ResNet152V2 needs far more images and epochs; for experiments.",
+        }
+        self.weights_note.setText(notes[source])
+        if self.approach != "cnn":
+            self.lr_spin.setValue(self._options_preview().default_learning_rate())
+        self.completeChanged.emit()
+
+    def _fill_models(self) -> None:
+        from pneumonet_core.models.registry import installed_models
+
+        self.model_combo.clear()
+        for model in installed_models():
+            if model.card.backbone == "ResNet152V2":
+                kind = "bundled" if model.bundled else "yours"
+                self.model_combo.addItem(f"{model.card.name} ({kind})", str(model.path))
+        if not self.model_combo.count():
+            self.model_combo.addItem("No installed ResNet152V2 model", None)
+
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Backbone weights", "",
+                                              "Keras weights (*.h5 *.keras);;All files (*)")
+        if path:
+            self.weights_file.setText(path)
+
+    def _weights_value(self) -> str | None:
+        if self.approach == "cnn":
+            return None
+        source = self.weights_combo.currentData()
+        if source == "file":
+            return self.weights_file.text().strip() or None
+        if source == "model":
+            return self.model_combo.currentData()
+        return source
+
+    def _options_preview(self):
+        from pneumonet_gui.wizard.options import TrainingOptions
+
+        return TrainingOptions(approach=self.approach, weights=self._weights_value())
+
+    # --- the estimate -------------------------------------------------------------------
+
+    def initializePage(self) -> None:
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        wizard = self.wizard()
+        split = getattr(getattr(wizard, "explore_page", None), "split", None)
+        if split is None:
+            self.estimate_label.setText("")
+            return
+        estimate = estimate_training_time(self.approach, len(split.train), len(split.validation), len(split.test),
+                                          self.epochs_spin.value(), self.width_spin.value())
+        self.estimate_label.setText(
+            f"<b>On this machine: {format_duration(estimate.seconds)}</b> for "
+            f"{self.epochs_spin.value()} epochs of {len(split.train)} training images "
+            f"({format_duration(estimate.per_epoch_s)} per epoch; early stopping can end it sooner).")
+        gpu = " A GPU is many times faster." if self.approach != "cnn" else ""
+        self.estimate_basis.setText(f"Rough: {estimate.basis}.{gpu}")
+
+    def isComplete(self) -> bool:
+        return self._weights_problem() is None
+
+    def _weights_problem(self) -> str | None:
+        if self.approach == "cnn":
+            return None
+        source = self.weights_combo.currentData()
+        value = self._weights_value()
+        if source == "file" and (not value or not Path(value).is_file()):
+            return "choose an existing weights file"
+        if source == "model" and not value:
+            return "no installed ResNet152V2 model to start from"
+        return None
+
+    def cleanupPage(self) -> None:
+        pass  # keep the user's choices when going back
+
+    def validatePage(self) -> bool:
+        problem = self._weights_problem()
+        self.messages.show_messages(problem)
+        if problem:
+            return False
+        o = self.wizard().options
+        o.approach = self.approach
+        o.weights = self._weights_value()
+        o.epochs = self.epochs_spin.value()
+        o.batch_size = self.batch_spin.value()
+        o.learning_rate = self.lr_spin.value()
+        o.augment = self.augment_check.isChecked()
+        o.unfreeze = "all" if self.unfreeze_all.isChecked() else self.unfreeze_spin.value()
+        o.cnn_width = self.width_spin.value()
+        o.patience = self.patience_spin.value()
+        o.threshold_rule = self.rule_combo.currentData()
+        return True
+
+    def configure(self, approach: str = "cnn", epochs: int | None = None, batch_size: int | None = None,
+                  cnn_width: int | None = None, augment: bool | None = None) -> None:
+        """Set the main choices at once (scripts and tests)."""
+        self.set_approach(approach)
+        if epochs is not None:
+            self.epochs_spin.setValue(epochs)
+        if batch_size is not None:
+            self.batch_spin.setValue(batch_size)
+        if cnn_width is not None:
+            self.width_spin.setValue(cnn_width)
+        if augment is not None:
+            self.augment_check.setChecked(augment)
+

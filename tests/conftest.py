@@ -1,0 +1,36 @@
+"""Fixtures shared by the test modules: the training data and a DICOM maker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
+
+#: The training split beside the checkout (read-only; a copy in CI).
+SHARED_TRAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chest_xray" / "train"
+
+
+@pytest.fixture(scope="session")
+def shared_train_dir() -> Path:
+    """The training folder holding NORMAL/ and PNEUMONIA/ (tests only read it)."""
+    if not (SHARED_TRAIN_DIR / "NORMAL").is_dir():
+        pytest.fail(f"training data not found at {SHARED_TRAIN_DIR} (see shared/data/README.md)")
+    return SHARED_TRAIN_DIR
+
+
+@pytest.fixture(scope="session")
+def some_training_jpeg(shared_train_dir: Path) -> Path:
+    """One real training image: the first NORMAL JPEG by name (224 x 224, RGB)."""
+    return sorted((shared_train_dir / "NORMAL").glob("*.jpeg"))[0]
+
+
+@pytest.fixture(scope="session")
+def make_dicom_from_image():
+    """``make_dicom_from_image(path_or_array, tmp_path, **options) -> Path``.
+
+    See tests/dicom_factory.py for the options (transfer syntax, photometric, rescale,
+    window, VOI LUT, header keywords, no preamble...).
+    """
+    return _make_dicom_from_image

@@ -1,0 +1,262 @@
+"""The batch panel, driven through its real widgets (offscreen Qt, pytest-qt).
+
+The panel classifies the mixed folder the CLI tests use and must give the same numbers;
+it filters, sorts, selects, cancels (keeping what was done) and exports de-identified
+files. The last test wires it into the real main window. Screenshots go to
+``$PNEUMONET_SCREENSHOTS`` (or the test's folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from pneumonet_core.cli.main import main as cli_main
+from pneumonet_core.reports.summary import BatchSummary
+from pneumonet_gui.batch import BatchPanel
+from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, PROBABILITY
+from pneumonet_gui.theme import apply_theme
+from tests.helpers import SHARED_TRAIN
+from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
+
+pytestmark = pytest.mark.gui
+
+WAIT_MS = 120_000  # generous for 2-core CI; each wait ends as soon as its condition holds
+IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_batch_folder(tmp_path_factory.mktemp("gui"))
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, folder) -> Path:
+    return make_split_model(tmp_path_factory.mktemp("model"), folder.good)
+
+
+@pytest.fixture(scope="module")
+def classifier(model_path):
+    from pneumonet_core.inference.classifier import Classifier
+
+    return Classifier.load(model_path)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("PNEUMONET_HOME", str(home))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    return home
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def panel(qtbot, qapp, classifier):
+    apply_theme(qapp)
+    widget = BatchPanel(classifier=classifier)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 640)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+
+
+def run_folder(qtbot, panel: BatchPanel, root: Path) -> None:
+    with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS):
+        assert panel.open_folder(root)
+
+
+def export(qtbot, panel: BatchPanel, kind: str, path: Path) -> Path:
+    with qtbot.waitSignal(panel.exportFinished, timeout=WAIT_MS) as blocker:
+        assert panel.export(kind, path)
+    assert blocker.args == [str(path), ""], blocker.args
+    return path
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def cell(panel: BatchPanel, row: int, column: int) -> str:
+    return panel.proxy.index(row, column).data() or ""
+
+
+def test_panel_gives_the_cli_numbers_and_lists_failures(qtbot, panel, folder, model_path, tmp_path, shots):
+    run_folder(qtbot, panel, folder.root)
+    total = len(folder.good) + len(folder.bad)
+    assert len(panel.results) == total and not panel.cancelled
+    assert panel.progress_bar.value() == panel.progress_bar.maximum() == total
+    summary = BatchSummary.of(panel.results)
+    assert panel.summary_label.text() == summary.line()
+    assert summary.errors == len(folder.bad) and summary.warnings == 1
+    assert f"{summary.labels['PNEUMONIA']} PNEUMONIA" in summary.line()
+
+    # Every failing file is a row with its reason; the good files were still classified.
+    errors = {Path(r.path): r.error for r in panel.results if not r.ok}
+    assert set(errors) == set(folder.bad)
+    for path, word in folder.bad.items():
+        assert word.lower() in errors[path].lower()
+    shown_errors = {cell(panel, row, ERROR) for row in range(panel.proxy.rowCount())} - {""}
+    assert shown_errors == set(errors.values())
+
+    # The same folder through the CLI: identical rows.
+    cli_csv = tmp_path / "cli.csv"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli_main(["classify", str(folder.root), "--recursive", "--model", str(model_path),
+                         "--csv", str(cli_csv)]) == 3
+    gui_rows = read_rows(export(qtbot, panel, "csv", tmp_path / "gui.csv"))
+    cli_rows = read_rows(cli_csv)
+    assert [r["path"] for r in gui_rows] == [r["path"] for r in cli_rows]
+    for g, c in zip(gui_rows, cli_rows):
+        for key in ("file_sha256", "label", "threshold", "warnings", "error", "model_hash"):
+            assert g[key] == c[key], (g["path"], key)
+        if c["probability"]:
+            assert float(g["probability"]) == pytest.approx(float(c["probability"]), abs=1e-5)
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+    panel.select_row(0)
+    assert panel.grab().save(str(shots / "batch-panel.png"))
+
+
+def test_filters_and_sorting(qtbot, panel, folder):
+    run_folder(qtbot, panel, folder.root)
+    summary = BatchSummary.of(panel.results)
+    expected = {"all": summary.total, "pneumonia": summary.labels["PNEUMONIA"], "normal": summary.labels["NORMAL"],
+                "errors": summary.errors, "warnings": summary.warnings}
+    for name, count in expected.items():
+        panel.filter_box.setCurrentIndex(panel.filter_box.findData(name))  # as a user picks it
+        shown = panel.visible_results()
+        assert len(shown) == panel.proxy.rowCount() == count, name
+        if name == "pneumonia":
+            assert {cell(panel, row, DECISION) for row in range(count)} == {"PNEUMONIA"}
+        if name == "errors":
+            assert all(not r.ok for r in shown)
+        if name == "warnings":
+            assert [Path(r.path) for r in shown] == [folder.patient_files[0]]
+    panel.set_filter("all")
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+    shown = panel.visible_results()
+    probabilities = [r.probability for r in shown if r.ok]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(not r.ok for r in shown[len(probabilities):])  # failures sort below every probability
+    panel.table.sortByColumn(FILE, Qt.SortOrder.AscendingOrder)
+    names = [cell(panel, row, FILE).lower() for row in range(panel.proxy.rowCount())]
+    assert names == sorted(names)
+
+
+def test_clicking_a_row_emits_its_path(qtbot, panel, folder):
+    run_folder(qtbot, panel, folder.root)
+    panel.set_filter("errors")
+    index = panel.proxy.index(1, FILE)
+    rect = panel.table.visualRect(index)
+    with qtbot.waitSignal(panel.scanSelected, timeout=5000) as blocker:
+        QTest.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert blocker.args == [panel.visible_results()[1].path]
+
+
+def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel, classifier, monkeypatch, tmp_path):
+    paths = sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:120]
+    gate = threading.Event()
+    calls = []
+    real = classifier.predict_inputs
+
+    def slow_predict(inputs):  # the model holds the second batch until the test has pressed Cancel
+        calls.append(len(inputs))
+        if len(calls) >= 2:
+            gate.wait(30)
+        return real(inputs)
+
+    monkeypatch.setattr(classifier, "predict_inputs", slow_predict)
+    with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS) as finished:
+        panel.start(paths)
+        qtbot.waitUntil(lambda: len(panel.results) >= panel.batch_size and len(calls) == 2, timeout=WAIT_MS)
+        QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert not panel.cancel_button.isEnabled()
+        gate.set()
+    assert finished.args == [True] and panel.cancelled
+    kept = panel.results
+    # What was done is kept: the first batch, plus at most the one the model was running.
+    assert len(kept) == 2 * panel.batch_size < len(paths)
+    assert len(calls) == 2  # no batch was started after Cancel
+    assert [r.path for r in kept] == [str(p) for p in paths[: len(kept)]]
+    assert f"Cancelled: {len(kept)} of {len(paths)}" in panel.progress_label.text()
+    assert panel.open_button.isEnabled() and panel.export_buttons["pdf"].isEnabled()
+    rows = read_rows(export(qtbot, panel, "csv", tmp_path / "partial.csv"))
+    assert len(rows) == len(kept)
+    pdf = export(qtbot, panel, "pdf", tmp_path / "partial.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert f"Cancelled after {len(kept)} of {len(paths)} scans" in " ".join(text.split())
+
+
+def test_exports_are_deidentified_unless_unticked(qtbot, panel, folder, tmp_path):
+    run_folder(qtbot, panel, folder.root)
+    assert panel.deidentify_box.isChecked()  # on by default
+    out = tmp_path / "exports"
+    csv_text = export(qtbot, panel, "csv", out / "b.csv").read_text()
+    json_doc = json.loads(export(qtbot, panel, "json", out / "b.json").read_text())
+    pdf_text = subprocess.run(["pdftotext", str(export(qtbot, panel, "pdf", out / "b.pdf")), "-"],
+                              capture_output=True, text=True, check=True).stdout
+    for kind, text in (("csv", csv_text), ("json", json.dumps(json_doc)), ("pdf", pdf_text)):
+        for word in IDENTIFIERS:
+            assert word not in text, (kind, word)
+    assert len(json_doc["results"]) == len(panel.results)
+    assert json_doc["model"]["hash"] == panel.card.hash
+    assert sum("anon-" in r["path"] for r in json_doc["results"]) == 2  # the patient's image and SR
+
+    panel.deidentify_box.setChecked(False)
+    plain = export(qtbot, panel, "csv", out / "plain.csv").read_text()
+    assert "Doe_Jane_chest.dcm" in plain
+
+
+def test_main_window_open_folder_drop_and_selection(qtbot, qapp, classifier, folder, shots):
+    from pneumonet_gui.main_window import MainWindow
+
+    apply_theme(qapp)
+    window = MainWindow(start_model=False)
+    qtbot.addWidget(window)
+    window.resize(1280, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.batch_panel
+    action = window.open_folder_action
+    assert action in window.file_menu.actions() and action.shortcut().toString() == "Ctrl+Shift+O"
+    assert not window.batch_dock.isVisible()
+    panel.set_classifier(classifier)
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder.root))])
+    drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS):
+        QApplication.sendEvent(window, drop)  # through the event system, as a real drop comes
+    assert window.batch_dock.isVisible()
+    assert window.study.path is None  # the folder went to the batch, not to the viewer
+    assert len(panel.results) == len(folder.good) + len(folder.bad)
+
+    target = next(r for r in panel.visible_results() if r.ok)
+    row = panel.visible_results().index(target)
+    panel.select_row(row)
+    assert window.study.path == Path(target.path)  # the viewer opens the selected scan
+    qtbot.waitUntil(lambda: window.study.scan is not None or window.study.done, timeout=WAIT_MS)
+    assert window.grab().save(str(shots / "batch-in-main-window.png"))
+    window.close()

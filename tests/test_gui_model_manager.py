@@ -1,0 +1,181 @@
+"""The model manager: installed models and their cards, the active model, deleting user models.
+
+Tiny untrained packages stand in for real models: one "bundled" (in a tmp resources
+folder) and two of the user's (in ``PNEUMONET_HOME``). The active model chosen here must
+be the one ``pneumonet models`` reports and the one the viewer loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from pneumonet_core.cli.main import main as cli_main
+from pneumonet_core.models import registry
+from tests.helpers import make_tiny_model
+
+pytestmark = pytest.mark.gui
+
+WAIT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("packages")
+    return {name: make_tiny_model(folder / f"{name}.pneumonet", seed=i, name=name)
+            for i, name in enumerate(("bundled-cnn", "mine-a", "mine-b"))}
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch, packages) -> dict[str, Path]:
+    """A bundled model and two user models, each in its own tmp folder."""
+    monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    resources = tmp_path / "resources"
+    (resources / "models").mkdir(parents=True)
+    bundled = resources / "models" / "pneumonet-cnn.pneumonet"
+    bundled.write_bytes(packages["bundled-cnn"].read_bytes())
+    monkeypatch.setenv("PNEUMONET_RESOURCES", str(resources))
+    return {"bundled": bundled, "a": registry.install_user_model(packages["mine-a"]),
+            "b": registry.install_user_model(packages["mine-b"])}
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def manager(qtbot, qapp, installed):
+    from pneumonet_gui.model_manager import ModelManagerDialog
+    from pneumonet_gui.theme import apply_theme
+
+    style, palette, sheet = qapp.style().name(), qapp.palette(), qapp.styleSheet()
+    apply_theme(qapp)
+    dialog = ModelManagerDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    yield dialog
+    qapp.setStyleSheet(sheet)
+    qapp.setPalette(palette)
+    qapp.setStyle(style)
+
+
+def cli_models(capsys) -> list[dict]:
+    capsys.readouterr()
+    assert cli_main(["models", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["models"]
+
+
+def answer(monkeypatch, button) -> list[str]:
+    asked = []
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return button
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    return asked
+
+
+def test_lists_bundled_and_user_models_with_their_cards(manager, installed, shots):
+    assert [m.path for m in manager.models] == [installed["bundled"], installed["a"], installed["b"]]
+    assert [m.bundled for m in manager.models] == [True, False, False]
+    assert manager.list.count() == 3
+    # The bundled default is active until the user chooses: starred, its card shown, not deletable.
+    assert manager.list.item(0).text().startswith("\u2605 bundled-cnn")
+    card_text = manager.card_view.toPlainText()
+    assert "Active model" in card_text and "Model:        bundled-cnn (version 1)" in card_text
+    assert "cannot be deleted" in card_text
+    assert not manager.delete_button.isEnabled() and not manager.use_button.isEnabled()
+    manager.select_path(installed["b"])
+    text = manager.card_view.toPlainText()
+    for line in manager.models[2].card.summary_lines():
+        assert line in text
+    assert manager.delete_button.isEnabled() and manager.use_button.isEnabled()
+    assert manager.grab().save(str(shots / "model-manager.png"))
+
+
+def test_use_switches_the_active_model_for_the_cli_and_signals_it(manager, installed, qtbot, capsys):
+    manager.select_path(installed["a"])
+    with qtbot.waitSignal(manager.activeModelChanged) as changed:
+        manager.use_button.click()
+    assert Path(changed.args[0]) == installed["a"].resolve()
+    assert registry.active_model_path() == installed["a"].resolve()
+    assert [m["name"] for m in cli_models(capsys) if m["active"]] == ["mine-a"]
+    assert manager.selected.path == installed["a"] and manager.selected.active
+    assert manager.list.item(1).text().startswith("\u2605 mine-a")
+    assert not manager.list.item(0).text().startswith("\u2605")
+    assert not manager.use_button.isEnabled() and manager.default_button.isEnabled()
+    with qtbot.waitSignal(manager.activeModelChanged) as changed:
+        manager.default_button.click()
+    assert Path(changed.args[0]) == installed["bundled"]
+    assert [m["name"] for m in cli_models(capsys) if m["active"]] == ["bundled-cnn"]
+
+
+def test_delete_removes_a_user_model_after_confirmation(manager, installed, qtbot, monkeypatch):
+    manager.select_path(installed["b"])
+    asked = answer(monkeypatch, QMessageBox.StandardButton.No)
+    manager.delete_button.click()
+    assert asked and "mine-b" in asked[0] and installed["b"].exists()
+
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    manager.delete_button.click()
+    assert not installed["b"].exists()
+    assert [m.path for m in manager.models] == [installed["bundled"], installed["a"]]
+
+
+def test_deleting_the_active_model_falls_back_to_the_default(manager, installed, qtbot, monkeypatch):
+    manager.select_path(installed["a"])
+    manager.use_button.click()
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    manager.select_path(installed["a"])
+    with qtbot.waitSignal(manager.activeModelChanged) as changed:
+        manager.delete_button.click()
+    assert not installed["a"].exists()
+    assert Path(changed.args[0]) == installed["bundled"] == registry.active_model_path()
+
+
+def test_bundled_models_cannot_be_deleted(manager, installed, monkeypatch):
+    manager.select_path(installed["bundled"])
+    assert not manager.delete_button.isEnabled()
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    manager.delete_selected()  # even if called directly
+    assert not asked and installed["bundled"].exists()
+
+
+def test_import_installs_a_copy_and_refuses_a_non_model(manager, installed, packages, tmp_path):
+    target = manager.import_file(packages["mine-a"])
+    assert target.parent == registry.user_models_dir() and target.name == "mine-a-2.pneumonet"
+    assert manager.selected.path == target
+    fake = tmp_path / "fake.pneumonet"
+    fake.write_text("not a model")
+    assert manager.import_file(fake) is None
+    assert "could not import the model" in manager.messages.text() and "fake.pneumonet" in manager.messages.text()
+    assert len(manager.models) == 4
+
+
+def test_the_viewer_menu_opens_the_manager_and_reloads_the_chosen_model(qtbot, qapp, installed):
+    from pneumonet_gui.main_window import MainWindow
+
+    window = MainWindow(extensions=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
+    assert window.model_card.name == "bundled-cnn"
+    assert window.model_menu.manage_action.isEnabled()
+    window.model_menu.manage_action.trigger()
+    dialog = window.model_manager
+    assert dialog.isVisible()
+    dialog.select_path(installed["b"])
+    dialog.use_button.click()
+    qtbot.waitUntil(lambda: window.model_card is not None and window.model_card.name == "mine-b", timeout=WAIT_MS)
+    assert Path(window.model_path).resolve() == installed["b"].resolve()
+    dialog.close()

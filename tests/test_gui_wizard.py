@@ -1,0 +1,350 @@
+"""The training wizard end to end on a small slice of the real training images (offscreen Qt).
+
+One run goes through all six pages with the custom CNN for two epochs: the data report,
+the split, the approach and estimate, training in a child process (cancelled once, then
+started again and finished), the held-out evaluation (checked against ``pneumonet
+evaluate --held-out``), and saving into the user's model folder; the saved model then
+appears in the model manager and classifies a scan in the viewer. Screenshots of every
+page go to ``$PNEUMONET_SCREENSHOTS`` (or the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from pneumonet_core.data.discovery import find_labelled_images, patient_and_subtype
+from pneumonet_core.data.split import split_by_patient
+from tests.helpers import SHARED_TRAIN
+
+pytestmark = pytest.mark.gui
+
+WAIT_MS = 240_000  # generous for 2 CI cores; every wait ends as soon as its condition holds
+PER_CLASS = 60
+
+
+# --- fixtures ------------------------------------------------------------------------
+
+
+def whole_patients(folder: Path, label: str, n: int) -> list[Path]:
+    """The first ``n`` files by name, extended to the end of the last patient's files."""
+    files = sorted(folder.glob("*.jpeg"))
+    if len(files) < n:
+        pytest.fail(f"training images not found under {folder}")
+    chosen = files[:n]
+    last = patient_and_subtype(chosen[-1], label)[0]
+    for path in files[n:]:
+        if patient_and_subtype(path, label)[0] != last:
+            break
+        chosen.append(path)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    """About 60 NORMAL and 60 PNEUMONIA shared JPEGs (whole patients), linked into a tmp folder."""
+    root = tmp_path_factory.mktemp("small-data")
+    for label in ("NORMAL", "PNEUMONIA"):
+        (root / label).mkdir()
+        for path in whole_patients(SHARED_TRAIN / label, label, PER_CLASS):
+            (root / label / path.name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("PNEUMONET_HOME", str(home))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    # No bundled models: what the wizard saves is the only model there is.
+    resources = tmp_path / "resources"
+    (resources / "models").mkdir(parents=True)
+    monkeypatch.setenv("PNEUMONET_RESOURCES", str(resources))
+    return home
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def themed(qapp):
+    """The app's dark theme for the duration of a test (restored afterwards)."""
+    from pneumonet_gui.theme import apply_theme
+
+    style, palette, sheet = qapp.style().name(), qapp.palette(), qapp.styleSheet()
+    apply_theme(qapp)
+    yield qapp
+    qapp.setStyleSheet(sheet)
+    qapp.setPalette(palette)
+    qapp.setStyle(style)
+
+
+@pytest.fixture
+def make_wizard(qtbot, themed):
+    from pneumonet_gui.wizard import TrainingWizard
+
+    made = []
+
+    def make(**kwargs) -> TrainingWizard:
+        wizard = TrainingWizard(**kwargs)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        qtbot.waitExposed(wizard)
+        made.append(wizard)
+        return wizard
+
+    yield make
+    for wizard in made:
+        wizard.training_page.stop(wait=True)
+        wizard.training_page.process.discard()
+
+
+def save(widget, folder: Path, name: str) -> None:
+    assert widget.grab().save(str(folder / name)), f"could not save {name}"
+
+
+def training_dirs() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("pneumonet-training-*"))
+
+
+def model_files(*roots: Path) -> list[Path]:
+    return [p for root in roots for p in root.rglob("*.pneumonet")]
+
+
+def cli_evaluate(data: Path, model: Path) -> dict:
+    """``pneumonet evaluate DATA --model MODEL --held-out --json`` in its own process."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pneumonet_core.cli.main", "evaluate", str(data), "--model", str(model),
+         "--held-out", "--json"], capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+# --- the whole wizard ------------------------------------------------------------------
+
+
+def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbot, small_data, isolated_home,
+                                                                 tmp_path, shots):
+    from pneumonet_core.models import registry
+    from pneumonet_core.models.package import read_card
+
+    before = training_dirs()
+    wizard = make_wizard()
+    next_button = wizard.button(QWizard.WizardButton.NextButton)
+
+    # 1. Data: counts per class and patients, labels found, every file checked.
+    page = wizard.data_page
+    assert not next_button.isEnabled()  # no folder yet
+    page.set_folder(small_data)
+    images = find_labelled_images(small_data)
+    report = page.report
+    assert report.usable and next_button.isEnabled()
+    assert report.counts() == {"NORMAL": sum(im.label == "NORMAL" for im in images),
+                               "PNEUMONIA": sum(im.label == "PNEUMONIA" for im in images)}
+    assert page.table.cell(0, 0) == "NORMAL" and page.table.cell(0, 1) == str(report.counts()["NORMAL"])
+    assert page.table.cell(1, 2) == str(report.patients()["PNEUMONIA"])
+    assert "binary" in page.labels_label.text() and "three labels" in page.labels_label.text()
+    qtbot.waitUntil(lambda: not page.checking, timeout=WAIT_MS)
+    assert report.checked == len(images) and report.unreadable == []
+    assert "all can be read" in page.check_label.text()
+    save(wizard, shots, "wizard-1-data.png")
+
+    # 2. Exploration: the chart, the thumbnails, and split_by_patient's own counts.
+    wizard.next()
+    page = wizard.explore_page
+    assert wizard.currentPage() is page
+    assert page.chart.counts == report.counts()
+    page.validation_spin.setValue(0.2)
+    page.seed_spin.setValue(3)
+    expected = split_by_patient(images, 0.2, 0.15, 3).summary()
+    assert page.split.summary() == expected
+    for row, name in enumerate(("train", "validation", "test")):
+        assert page.split_table.cell(row, 1) == str(expected[name]["images"])
+        assert page.split_table.cell(row, 2) == str(expected[name]["patients"])
+        assert page.split_table.cell(row, 3) == str(expected[name]["per_class"]["NORMAL"])
+    qtbot.waitUntil(lambda: page.thumbnails_loaded == 12, timeout=WAIT_MS)
+    save(wizard, shots, "wizard-2-exploration.png")
+
+    # 3. Approach: the custom CNN, small and fast; the estimate is shown.
+    wizard.next()
+    page = wizard.approach_page
+    assert wizard.currentPage() is page
+    page.configure("finetune")
+    assert page.weights_box.isEnabled() and "internet" in page.weights_combo.currentText()
+    assert page.unfreeze_spin.isVisible() and not page.width_spin.isVisible()
+    assert page.lr_spin.value() == pytest.approx(1e-4)
+    assert "finetune on a CPU" in page.estimate_basis.text()
+    save(wizard, shots, "wizard-3-approach-finetune.png")
+    page.configure("cnn", epochs=2, batch_size=16, cnn_width=8)
+    assert not page.weights_box.isEnabled() and page.width_spin.isVisible() and not page.unfreeze_spin.isVisible()
+    assert page.lr_spin.value() == pytest.approx(1e-3)
+    assert "On this machine: about" in page.estimate_label.text()
+    save(wizard, shots, "wizard-3-approach.png")
+
+    # 4. Training: cancel the first run once it is training; nothing is left behind.
+    wizard.next()
+    page = wizard.training_page
+    assert wizard.currentPage() is page
+    assert wizard.options.epochs == 2 and wizard.options.cnn_width == 8 and wizard.options.seed == 3
+    assert "--cnn-width 8" in page.process.command_line and "--val-fraction 0.2" in page.process.command_line
+    qtbot.waitUntil(lambda: any(e["event"] == "batch" for e in page.events) or not page.running, timeout=WAIT_MS)
+    assert page.running, page.log_view.toPlainText()
+    workdir = page.process.workdir
+    page.cancel_button.click()
+    qtbot.waitUntil(lambda: not page.running and page.restart_button.isEnabled(), timeout=WAIT_MS)
+    assert "cancelled" in page.status_label.text().lower()
+    assert not workdir.exists() and training_dirs() == before
+    assert model_files(tmp_path) == []
+    assert not page.isComplete() and not next_button.isEnabled()
+    save(wizard, shots, "wizard-4-training-cancelled.png")
+
+    # ... and start again, to the end.
+    page.restart_button.click()
+    qtbot.waitUntil(lambda: not page.running and page.restart_button.isEnabled(), timeout=WAIT_MS)
+    assert page.isComplete(), page.log_view.toPlainText()[-3000:]
+    epochs = [e for e in page.events if e["event"] == "epoch"]
+    assert len(epochs) == 2
+    assert page.curves.points("loss") == [e["loss"] for e in epochs]
+    assert page.curves.points("val_auc") == [e["val_auc"] for e in epochs]
+    assert len(page.curves.points("accuracy")) == len(page.curves.points("val_accuracy")) == 2
+    assert page.progress_bar.value() == page.progress_bar.maximum()
+    trained = wizard.trained_model_path
+    assert trained.is_file() and trained.parent.name.startswith("pneumonet-training-")
+    save(wizard, shots, "wizard-4-training-done.png")
+
+    # 5. Evaluation: the same numbers as `pneumonet evaluate --held-out` on the same patients.
+    wizard.next()
+    page = wizard.evaluation_page
+    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
+    shown = page.result["metrics"]
+    cli = cli_evaluate(small_data, trained)
+    assert page.confusion.matrix == cli["confusion_matrix"] == shown["confusion_matrix"]
+    assert shown["n"] == cli["n"] == expected["test"]["images"]
+    for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "threshold"):
+        assert shown[key] == pytest.approx(cli[key], abs=1e-9), key
+    assert page.roc.auc == pytest.approx(cli["roc_auc"], abs=1e-9) and len(page.roc.fpr) >= 2
+    assert page.metric_labels["accuracy"].text() == f"{cli['accuracy']:.3f}"
+    card = read_card(trained)
+    assert f"{card.threshold:.4f}" in page.threshold_label.text()
+    assert "validation patients" in page.threshold_label.text() and "sensitivity" in page.threshold_label.text()
+    assert "PNEUMONIA" in page.report_view.toPlainText() and "precision" in page.report_view.toPlainText()
+    save(wizard, shots, "wizard-5-evaluation.png")
+
+    # 6. Save: into the user's model folder, made active; the temporary copy goes away.
+    wizard.next()
+    page = wizard.save_page
+    assert wizard.currentPage() is page
+    page.name_edit.setText("wizard test model")
+    save(wizard, shots, "wizard-6-save.png")
+    with qtbot.waitSignal(wizard.modelSaved, timeout=WAIT_MS) as saved:
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+    path = Path(saved.args[0])
+    assert saved.args[1] is True
+    assert path.parent == registry.user_models_dir() and path.is_file()
+    assert registry.active_model_path() == path.resolve()
+    card = read_card(path)
+    assert card.name == "wizard test model"
+    assert card.metrics["roc_curve"]["fpr"] == pytest.approx(shown["roc_curve"]["fpr"], abs=1e-4)
+    assert not trained.exists() and training_dirs() == before
+    assert model_files(tmp_path) == [path]
+
+    # The model manager lists it as the active model.
+    from pneumonet_gui.model_manager import ModelManagerDialog
+
+    manager = ModelManagerDialog()
+    qtbot.addWidget(manager)
+    manager.show()
+    assert [m.path for m in manager.models] == [path]
+    assert manager.models[0].active and not manager.models[0].bundled
+    assert "wizard test model" in manager.card_view.toPlainText()
+    assert manager.delete_button.isEnabled()
+    save(manager, shots, "wizard-7-model-manager.png")
+
+    # The viewer classifies a scan with it, as the CLI's classifier does.
+    from pneumonet_core.imaging import load_scan
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_gui.main_window import MainWindow
+
+    scan_path = sorted((small_data / "PNEUMONIA").iterdir())[0]
+    expected_prediction = Classifier.load(path).classify(load_scan(scan_path))
+    window = MainWindow(model=None, extensions=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
+    assert window.model_card.name == "wizard test model" and Path(window.model_path).resolve() == path.resolve()
+    assert window.model_menu.manage_action.isEnabled() and window.model_menu.train_action.isEnabled()
+    window.show_scan(scan_path)
+    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
+    assert window.study.prediction is not None, window.study.error
+    assert window.study.prediction.probability == pytest.approx(expected_prediction.probability, abs=1e-6)
+    assert window.study.prediction.label == expected_prediction.label
+    save(window, shots, "wizard-8-viewer-with-trained-model.png")
+
+
+# --- stopping and failing ---------------------------------------------------------------
+
+
+def to_training_page(wizard, small_data, qtbot):
+    wizard.data_page.set_folder(small_data)
+    wizard.next()
+    wizard.next()
+    wizard.approach_page.configure("cnn", epochs=2, batch_size=16, cnn_width=8)
+    wizard.next()
+    assert wizard.currentPage() is wizard.training_page
+    qtbot.waitUntil(lambda: any(e["event"] in ("decode", "start") for e in wizard.training_page.events)
+                    or not wizard.training_page.running, timeout=WAIT_MS)
+    assert wizard.training_page.running, wizard.training_page.log_view.toPlainText()
+
+
+def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qtbot, small_data, tmp_path):
+    before = training_dirs()
+    wizard = make_wizard()
+    to_training_page(wizard, small_data, qtbot)
+    workdir = wizard.training_page.process.workdir
+    assert workdir.is_dir()
+    wizard.back()  # going back cancels the run
+    assert wizard.currentPage() is wizard.approach_page
+    assert not wizard.training_page.running and not workdir.exists()
+
+    wizard.next()  # a fresh run starts ...
+    qtbot.waitUntil(lambda: any(e["event"] in ("decode", "start") for e in wizard.training_page.events),
+                    timeout=WAIT_MS)
+    workdir = wizard.training_page.process.workdir
+    wizard.reject()  # ... and closing the wizard stops it
+    assert not wizard.isVisible() and not wizard.training_page.running
+    assert not workdir.exists() and training_dirs() == before
+    assert model_files(tmp_path) == []
+
+
+def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, tmp_path):
+    from pneumonet_gui.wizard.options import TrainingOptions
+    from pneumonet_gui.wizard.training_process import TrainingProcess
+
+    before = training_dirs()
+    data = tmp_path / "one-class"
+    (data / "NORMAL").mkdir(parents=True)
+    for path in sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:12]:
+        (data / "NORMAL" / path.name).symlink_to(path)
+    process = TrainingProcess()
+    logs = []
+    process.log.connect(logs.append)
+    with qtbot.waitSignal(process.finished, timeout=WAIT_MS) as finished:
+        process.start(TrainingOptions(data_dir=data, epochs=1, cnn_width=8))
+    ok, message = finished.args
+    assert not ok
+    assert message.startswith("Training failed: pneumonet: error:") and "class PNEUMONIA has no images" in message
+    assert logs[0].startswith("$ pneumonet train ") and message in logs
+    assert process.output is None and process.workdir is None and training_dirs() == before
