@@ -142,6 +142,20 @@ class ModelWorker(QObject):
         self.heatmapReady.emit(request_id, heat)
 
 
+class WorkerThread(QThread):
+    """A QThread whose event loop runs inside a Python call, so it has one Python thread state.
+
+    With the default ``run()``, PySide creates a Python thread state for each slot call
+    and deletes it afterwards. TensorFlow's pybind11 code caches the thread state of the
+    thread it runs on, so on the next call it finds a deleted one and deadlocks or crashes
+    (seen as hangs and segfaults in ``Graph.graph_def_versions``). Entering the loop from
+    Python keeps the thread's state alive for as long as the thread runs.
+    """
+
+    def run(self) -> None:
+        self.exec()
+
+
 class AnalysisService(QObject):
     """The GUI's handle on the workers; every signal is for the current request only."""
 
@@ -171,7 +185,7 @@ class AnalysisService(QObject):
         self._decoder = DecodeWorker(self.requests)
         self._model = ModelWorker(self.requests, self.model_requests)
         for worker, name in ((self._decoder, "pneumonet-decode"), (self._model, "pneumonet-model")):
-            thread = QThread(self)
+            thread = WorkerThread(self)
             thread.setObjectName(name)
             worker.moveToThread(thread)
             thread.start()

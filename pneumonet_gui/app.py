@@ -79,6 +79,19 @@ def _wait_for(signal_sources, timeout_s: float) -> bool:
     return bool(fired)
 
 
+def _dispose(window) -> None:
+    """Close and really delete a scripted run's window (and its panels) before returning.
+
+    ``run_screenshot`` and ``run_selftest`` may run inside a longer-lived process (tests,
+    the CLI); a closed but undeleted window would stay alive with all its widgets.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def run_app(file=None, model=None, screenshot=None, selftest: bool = False) -> int:
     """Run the viewer; returns the process exit code."""
     if selftest:
@@ -89,14 +102,30 @@ def run_app(file=None, model=None, screenshot=None, selftest: bool = False) -> i
     from pneumonet_gui.error_hook import install_excepthook
     from pneumonet_gui.main_window import MainWindow
 
+    from PySide6.QtCore import QTimer
+
     install_excepthook()
     window = MainWindow(model=model)
     window.show()
     if file is not None:
-        from PySide6.QtCore import QTimer
-
         QTimer.singleShot(0, lambda: window.show_scan(file))
+    _quit_on_ctrl_c(app)
     return int(app.exec())
+
+
+def _quit_on_ctrl_c(app) -> None:
+    """Ctrl+C in the terminal closes the app (Python only sees signals between Qt events)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    try:
+        signal.signal(signal.SIGINT, lambda *_: app.closeAllWindows())
+    except ValueError:  # not the main thread
+        return
+    app._sigint_timer = timer = QTimer()  # wakes the interpreter so the handler can run
+    timer.timeout.connect(lambda: None)
+    timer.start(300)
 
 
 def run_screenshot(file, model, out) -> int:
@@ -119,7 +148,7 @@ def run_screenshot(file, model, out) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = window.grab().save(str(out))
     study = window.study
-    window.close()
+    _dispose(window)
     if not finished:
         _err(f"pneumonet gui: {file}: no result after {SCRIPT_TIMEOUT_S} s")
         return 1
@@ -166,7 +195,7 @@ def run_selftest(model=None) -> int:
     if not _wait_for([window.service.modelLoaded, window.service.modelFailed], SCRIPT_TIMEOUT_S) \
             or window.model_card is None:
         message = window.error_banner.text() or "no answer from the model loader"
-        window.close()
+        _dispose(window)
         _err(f"selftest FAILED: {message}")
         return 1
     loaded = time.perf_counter()
@@ -174,7 +203,7 @@ def run_selftest(model=None) -> int:
     finished = window.study.done or _wait_for([window.studyFinished], SCRIPT_TIMEOUT_S)
     study, card, path = window.study, window.model_card, window.model_path
     app.processEvents()
-    window.close()
+    _dispose(window)
     if not finished or study.error or study.prediction is None:
         _err(f"selftest FAILED: {study.error or 'no result'}")
         return 1
@@ -194,8 +223,9 @@ def entry_point() -> None:
 
     argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]  # macOS Finder adds -psn_X_Y
     commands = set()
-    for action in build_parser()._subparsers._group_actions:  # noqa: SLF001 - argparse keeps them here
-        commands.update(getattr(action, "choices", {}) or {})
+    for action in getattr(build_parser(), "_actions", []):  # argparse keeps its sub-commands here
+        if isinstance(getattr(action, "choices", None), dict):
+            commands.update(action.choices)
     if argv and (argv[0] in ("--version", "-h", "--help") or (argv[0] in commands and not Path(argv[0]).exists())):
         sys.exit(main(argv))
     sys.exit(main(["gui", *argv]))

@@ -55,10 +55,6 @@ class Banner(QFrame):
         self._text.setText("\n".join(lines))
         self.setVisible(bool(lines))
 
-    def lines(self) -> list[str]:
-        text = self._text.text()
-        return text.split("\n") if text and self.isVisibleTo(self.parentWidget()) else []
-
     def text(self) -> str:
         return self._text.text() if not self.isHidden() else ""
 

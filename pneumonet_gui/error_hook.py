@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 _open_boxes: list[QMessageBox] = []
@@ -20,7 +21,7 @@ def show_error(title: str, message: str, details: str = "", parent=None) -> QMes
     if QApplication.instance() is None:
         return None
     box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Close, parent)
-    box.setWindowModality(box.windowModality().NonModal)
+    box.setWindowModality(Qt.WindowModality.NonModal)
     if details:
         box.setDetailedText(details)
     box.finished.connect(lambda *_: _open_boxes.remove(box) if box in _open_boxes else None)

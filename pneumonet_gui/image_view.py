@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView
 
@@ -95,6 +95,12 @@ class ScanView(QGraphicsView):
         self._overlay_visible = True
         self._fit_mode = True
         self._wl_drag: tuple[QPointF, Window, float] | None = None
+        # Right-drag moves arrive faster than a large scan re-renders: keep only the latest.
+        self._pending_window: Window | None = None
+        self._wl_timer = QTimer(self)
+        self._wl_timer.setSingleShot(True)
+        self._wl_timer.setInterval(0)
+        self._wl_timer.timeout.connect(self._apply_pending_window)
         self._overlay_item.setOpacity(self._overlay_opacity)
 
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -313,8 +319,10 @@ class ScanView(QGraphicsView):
         if self._wl_drag is not None:
             start, window, span = self._wl_drag
             delta = event.position() - start
-            self.set_window(display.window_after_drag(window, delta.x(), delta.y(), span,
-                                                      display.min_width(self._scan)))
+            self._pending_window = display.window_after_drag(window, delta.x(), delta.y(), span,
+                                                             display.min_width(self._scan))
+            if not self._wl_timer.isActive():
+                self._wl_timer.start()
             event.accept()
             return
         self._emit_hover(event.position())
@@ -323,10 +331,17 @@ class ScanView(QGraphicsView):
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.RightButton and self._wl_drag is not None:
             self._wl_drag = None
+            self._apply_pending_window()
             self.viewport().unsetCursor()
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def _apply_pending_window(self) -> None:
+        self._wl_timer.stop()
+        if self._pending_window is not None:
+            window, self._pending_window = self._pending_window, None
+            self.set_window(window)
 
     def _emit_hover(self, pos: QPointF) -> None:
         if self._scan is None:

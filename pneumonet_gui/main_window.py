@@ -87,6 +87,8 @@ class MainWindow(QMainWindow):
         self.model_path = None
         self.model_card = None
         self._model_note = " \u2014 from --model" if model is not None else ""
+        self._model_error: str | None = None  # stays on the error banner until a model loads
+        self._study_error: str | None = None
         self._dialogs: list = []
         self.setWindowTitle("Pneumonet")
         self.setAcceptDrops(True)
@@ -268,6 +270,10 @@ class MainWindow(QMainWindow):
         self.busy.setMaximumHeight(12)
         self.busy.setTextVisible(False)
         self.busy.hide()
+        metrics = self.fontMetrics()
+        for label, sample in ((self.window_label, "W 00000  L 00000"), (self.zoom_label, "Zoom 0000%"),
+                              (self.model_label, "Model: loading\u2026")):
+            label.setMinimumWidth(metrics.horizontalAdvance(sample) + 16)
         for widget in (self.hover_label, self.window_label, self.zoom_label, self.model_label, self.busy):
             status.addPermanentWidget(widget)
         self.viewer.hovered.connect(self._on_hover)
@@ -361,6 +367,9 @@ class MainWindow(QMainWindow):
         """Open, show and classify ``path`` (what Ctrl+O, a drop or the command line do)."""
         path = Path(path)
         self._start_study(path)
+        # The previous patient's image and data must not stay on screen under the new title.
+        self.viewer.clear()
+        self.metadata_panel.clear()
         self.statusBar().showMessage(f"Opening {path}\u2026")
         self.result_panel.show_waiting(f"Opening {path.name}\u2026")
         self.service.open(path)
@@ -378,7 +387,7 @@ class MainWindow(QMainWindow):
         if reanalyse:  # the old model's result must not stay on screen as if it were the new one's
             self.study = Study(path=self.study.path, scan=self.study.scan)
             self.viewer.set_heatmap(None)
-            self.error_banner.clear()
+            self._set_study_error(None)
             self.result_panel.show_waiting("Waiting for the model to load\u2026")
             self.heatmap_controls.set_status("Waiting for the result\u2026")
             self._update_busy()
@@ -480,7 +489,7 @@ class MainWindow(QMainWindow):
     # --- study life cycle --------------------------------------------------------------
     def _start_study(self, path: Path) -> None:
         self.study = Study(path=path)
-        self.error_banner.clear()
+        self._set_study_error(None)
         self.warning_banner.clear()
         self.viewer.set_heatmap(None)
         self.heatmap_controls.set_status("Waiting for the result\u2026")
@@ -495,7 +504,6 @@ class MainWindow(QMainWindow):
     def _on_scan_opened(self, scan) -> None:
         self.study.scan = scan
         self.viewer.set_scan(scan)
-        self.viewer.set_inverted(False)
         self.invert_action.setChecked(False)
         self.stack.setCurrentWidget(self.viewer)
         self.metadata_panel.set_scan(scan)
@@ -512,7 +520,7 @@ class MainWindow(QMainWindow):
         self.viewer.clear()
         self.stack.setCurrentWidget(self.placeholder)
         self.metadata_panel.clear()
-        self.error_banner.set_lines([f"Could not open the scan: {message}"])
+        self._set_study_error(f"Could not open the scan: {message}")
         self.result_panel.show_error(message)
         self.heatmap_controls.set_status("")
         self.statusBar().showMessage(f"Could not open: {message}")
@@ -540,7 +548,7 @@ class MainWindow(QMainWindow):
         self.study.error = message
         self.result_panel.show_error(message)
         self.heatmap_controls.set_status("")
-        self.error_banner.set_lines([f"Could not classify the scan: {message}"])
+        self._set_study_error(f"Could not classify the scan: {message}")
         self.statusBar().showMessage(f"Could not classify: {message}")
         self._finish(False)
 
@@ -557,8 +565,8 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(str(path))
         self.model_menu.set_active(card, path, self._model_note)
         self.result_panel.set_model(card)
-        if self.error_banner.text().startswith("Model could not be loaded"):
-            self.error_banner.clear()
+        self._model_error = None
+        self._refresh_error_banner()
         self.statusBar().showMessage(f"Model ready: {card.name} (version {card.version})", 5000)
         self._update_busy()
         self.modelChanged.emit(card, path)
@@ -568,8 +576,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText("Model: none")
         self.model_menu.set_active(None, None, "No model loaded")
         self.result_panel.set_model(None)
-        self.error_banner.set_lines([f"Model could not be loaded: {message}",
-                                     "Choose another model in the Model menu."])
+        self._model_error = f"Model could not be loaded: {message}\nChoose another model in the Model menu."
+        self._refresh_error_banner()
         self.statusBar().showMessage(f"Model could not be loaded: {message}")
         self._update_busy()
         self.modelChanged.emit(None, None)
@@ -584,8 +592,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10_000)
 
     def _show_error(self, message: str) -> None:
-        self.error_banner.set_lines([message])
+        self._set_study_error(message)
         self.statusBar().showMessage(message, 10_000)
+
+    def _set_study_error(self, message: str | None) -> None:
+        self._study_error = message
+        self._refresh_error_banner()
+
+    def _refresh_error_banner(self) -> None:
+        """The model's error (until a model loads) and the current scan's, together."""
+        self.error_banner.set_lines([m for m in (self._model_error, self._study_error) if m])
 
     def _on_hover(self, x: int, y: int, value: float) -> None:
         self.hover_label.setText("" if value != value else f"x {x}  y {y}  value {value:.4g}")
@@ -628,13 +644,21 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        files = self._local_files(event.mimeData())
-        if not files:
+        """One file: open it. Several files: open the first, offer all (``filesDropped``). Folders: ``open_folders``."""
+        paths = self._local_files(event.mimeData())
+        if not paths:
             return
         event.acceptProposedAction()
-        self.show_scan(files[0])
-        if len(files) > 1:
-            self.filesDropped.emit(files)
+        if any(p.is_dir() for p in paths):
+            self.open_folders(paths)
+            return
+        self.show_scan(paths[0])
+        if len(paths) > 1:
+            self.filesDropped.emit(paths)
+
+    def open_folders(self, paths) -> None:
+        """Classify dropped folders; the batch panel replaces this when it is installed."""
+        self._show_info("Folders can be opened with the batch panel, which is not part of this build.")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self._save_settings()

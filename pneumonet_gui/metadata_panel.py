@@ -32,6 +32,9 @@ def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
     rows = []
     metadata = dict(scan.metadata or {})
     keys = list(METADATA_KEYS) + [k for k in metadata if k not in METADATA_KEYS]
+    if not any(metadata.get(key) not in (None, "") for key in keys):
+        keys = []  # PNG and JPEG files carry none: one line says so instead of ten dashes
+        rows.append(("Patient and study", "Metadata", f"none in this {scan.source.format} file"))
     for key in keys:
         value = metadata.get(key)
         if key in IDENTIFYING_KEYS and hide_identifiers:
@@ -47,9 +50,11 @@ def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
         ("Size", f"{width} \u00d7 {height} px"),
         ("Photometric", source.photometric + (" (inverted for display)" if source.inverted else "")),
         ("Bits stored", "\u2014" if source.bits_stored is None else str(source.bits_stored)),
-        ("Transfer syntax", source.transfer_syntax or "\u2014"),
-        ("Frames", str(source.frames)),
     ]
+    if source.transfer_syntax:  # DICOM only
+        image.append(("Transfer syntax", source.transfer_syntax))
+    if source.frames != 1:
+        image.append(("Frames", f"{source.frames} (the first is shown)"))
     if scan.default_window is not None:
         centre, w = scan.default_window
         image.append(("File window", f"C {centre:g} / W {w:g}"))

@@ -29,6 +29,11 @@ def decision_text(prediction) -> str:
     return f"{prediction.label} (p = {p} {sign} threshold {t})"
 
 
+def wrappable(text: str) -> str:
+    """Let a label wrap long paths: a zero-width space after each '/' and '_'."""
+    return text.replace("/", "/\u200b").replace("_", "_\u200b")
+
+
 def model_text(card) -> str:
     if card is None:
         return "No model loaded"
@@ -43,14 +48,17 @@ class ProbabilityBar(QWidget):
         super().__init__(parent)
         self._value: float | None = None
         self._threshold: float | None = None
+        self._threshold_text = ""
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(240, 34)
 
-    def set_values(self, value: float | None, threshold: float | None) -> None:
+    def set_values(self, value: float | None, threshold: float | None, threshold_text: str | None = None) -> None:
         self._value, self._threshold = value, threshold
+        self._threshold_text = threshold_text if threshold_text is not None else (
+            f"{threshold:.2f}" if threshold is not None else "")
         self.update()
 
     def value(self) -> float | None:
@@ -80,7 +88,7 @@ class ProbabilityBar(QWidget):
             font = painter.font()
             font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
             painter.setFont(font)
-            label = f"threshold {self._threshold:.2f}"
+            label = f"threshold {self._threshold_text}"
             width = painter.fontMetrics().horizontalAdvance(label)
             lx = min(max(0.0, x - width / 2), self.width() - width)
             painter.drawText(QRectF(lx, 22, width + 2, 12), Qt.AlignmentFlag.AlignLeft, label)
@@ -140,7 +148,7 @@ class ResultPanel(QWidget):
         self._set(label="\u2026", colour=theme.MUTED, decision=text)
 
     def show_error(self, message: str) -> None:
-        self._set(label="No result", colour=theme.ERROR_FG, decision=message)
+        self._set(label="No result", colour=theme.ERROR_FG, decision=wrappable(message))
 
     def show_prediction(self, prediction) -> None:
         colour = theme.PNEUMONIA if prediction.label == "PNEUMONIA" else theme.NORMAL
@@ -150,9 +158,10 @@ class ResultPanel(QWidget):
             details = "Class probabilities: " + ", ".join(parts)
             if prediction.subtype:
                 details += f"\nMost likely type: {prediction.subtype.lower()}"
+        _, threshold_text = format_pair(prediction.probability, prediction.threshold)
         self._set(label=prediction.label, colour=colour, decision=decision_text(prediction),
-                  probability=f"{prediction.probability:.3f}", bar=(prediction.probability, prediction.threshold),
-                  details=details)
+                  probability=f"{prediction.probability:.3f}",
+                  bar=(prediction.probability, prediction.threshold, threshold_text), details=details)
 
     def _set(self, label: str, colour: str, decision: str, probability: str = "",
              bar: tuple | None = None, details: str = "") -> None:
@@ -165,11 +174,14 @@ class ResultPanel(QWidget):
         self.probability_caption.setVisible(has_number)
         self.probability.setVisible(has_number)
         self.bar.setVisible(has_number)
-        self.bar.set_values(*(bar or (None, None)))
+        self.bar.set_values(*(bar or (None, None, None)))
         self.details.setText(details)
         self.details.setVisible(bool(details))
 
     # --- for tests and reports -----------------------------------------------------------
+    def shown_decision(self) -> str:
+        return self.decision.text().replace("\u200b", "")
+
     def shown_label(self) -> str:
         return self.label.text()
 

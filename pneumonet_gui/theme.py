@@ -54,6 +54,10 @@ QSlider::sub-page:horizontal {{ background: #3e6383; border-radius: 2px; }}
 QPlainTextEdit {{ background: {BASE}; color: {TEXT}; border: 1px solid {BORDER}; }}
 QPushButton {{ background: {PANEL}; color: {TEXT}; border: 1px solid {BORDER}; border-radius: 4px; padding: 4px 12px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+QCheckBox {{ color: {TEXT}; spacing: 8px; }}
+QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid #6a6e75; border-radius: 3px; background: {BASE}; }}
+QCheckBox::indicator:hover {{ border-color: {ACCENT}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #8fb6d6; }}
 QLabel#muted {{ color: {MUTED}; }}
 QLabel#sectionTitle {{ color: {MUTED}; font-weight: bold; letter-spacing: 1px; }}
 QLabel#disclaimer {{ color: {MUTED}; font-style: italic; }}

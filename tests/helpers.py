@@ -8,7 +8,7 @@ SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 
 def make_tiny_model(path: Path, threshold: float = 0.5, seed: int = 0, labels: str = "binary",
-                    name: str = "tiny-test-cnn") -> Path:
+                    name: str = "tiny-test-cnn", width: int = 4) -> Path:
     """Write an untrained width-4 CNN package (random weights, seeded) to ``path``.
 
     Its outputs depend on the image, so it exercises every code path of a real model in
@@ -22,7 +22,7 @@ def make_tiny_model(path: Path, threshold: float = 0.5, seed: int = 0, labels: s
     from pneumonet_core.preprocessing import INPUT_SIZE, PREPROCESSING_ID
 
     keras.utils.set_random_seed(seed)
-    spec = ModelSpec(approach="cnn", labels=labels, cnn_width=4)
+    spec = ModelSpec(approach="cnn", labels=labels, cnn_width=width)
     model = build_model(spec)
     card = ModelCard(
         name=name, approach="cnn", backbone=spec.backbone, spec=spec.to_dict(),

@@ -183,3 +183,37 @@ def test_progress_bar_only_on_a_terminal(folder, model, capsys):
     assert "[" in stream.getvalue() and "2 / 4" in stream.getvalue()
     bar.clear()
     assert stream.getvalue().endswith("\r\033[K")
+
+
+def test_ctrl_c_keeps_what_was_done_and_resume_finishes(tmp_path, folder, model, monkeypatch, capsys):
+    """SIGINT stops after the batch in progress; the CSV holds those rows and --resume does the rest."""
+    import signal
+
+    from pneumonet_core.inference.classifier import Classifier
+
+    real = Classifier.predict_inputs
+    calls = []
+
+    def interrupted_predict(self, inputs):
+        calls.append(len(inputs))
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)  # as a user pressing Ctrl-C during the first batch
+        return real(self, inputs)
+
+    monkeypatch.setattr(Classifier, "predict_inputs", interrupted_predict)
+    partial = tmp_path / "partial.csv"
+    code = cli_main(["classify", str(folder.root), "--recursive", "--model", str(model), "--csv", str(partial),
+                     "--batch-size", "4"])
+    err = capsys.readouterr().err
+    assert code == 130 and len(calls) == 1
+    assert "interrupted" in err and f"--resume {partial}" in err
+    rows = read_rows(partial)
+    assert len(rows) == 4  # the batch that was running when Ctrl-C came
+
+    monkeypatch.setattr(Classifier, "predict_inputs", real)
+    final = tmp_path / "final.csv"
+    assert cli_main(["classify", str(folder.root), "--recursive", "--model", str(model), "--csv", str(final),
+                     "--resume", str(partial)]) == 3
+    done = read_rows(final)
+    assert len(done) == len(folder.good) + len(folder.bad)
+    assert all(row in done for row in rows if not row["error"])  # carried unchanged

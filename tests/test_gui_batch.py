@@ -21,7 +21,6 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
@@ -174,7 +173,8 @@ def test_clicking_a_row_emits_its_path(qtbot, panel, folder):
     assert blocker.args == [panel.visible_results()[1].path]
 
 
-def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel, classifier, monkeypatch, tmp_path):
+def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel, classifier, monkeypatch, tmp_path,
+                                                                   shots):
     paths = sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:120]
     gate = threading.Event()
     calls = []
@@ -190,12 +190,15 @@ def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel
     with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS) as finished:
         panel.start(paths)
         qtbot.waitUntil(lambda: len(panel.results) >= panel.batch_size and len(calls) == 2, timeout=WAIT_MS)
+        assert f"{panel.batch_size} / {len(paths)}" in panel.progress_label.text()
+        assert "scans/s" in panel.progress_label.text() and "left" in panel.progress_label.text()
+        assert panel.grab().save(str(shots / "batch-panel-running.png"))
         QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
         assert not panel.cancel_button.isEnabled()
         gate.set()
     assert finished.args == [True] and panel.cancelled
     kept = panel.results
-    # What was done is kept: the first batch, plus at most the one the model was running.
+    # What was done is kept: the first batch, and the one the model was running at Cancel.
     assert len(kept) == 2 * panel.batch_size < len(paths)
     assert len(calls) == 2  # no batch was started after Cancel
     assert [r.path for r in kept] == [str(p) for p in paths[: len(kept)]]
@@ -228,35 +231,67 @@ def test_exports_are_deidentified_unless_unticked(qtbot, panel, folder, tmp_path
     assert "Doe_Jane_chest.dcm" in plain
 
 
-def test_main_window_open_folder_drop_and_selection(qtbot, qapp, classifier, folder, shots):
+def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, folder, shots):
     from pneumonet_gui.main_window import MainWindow
 
     apply_theme(qapp)
-    window = MainWindow(start_model=False)
+    window = MainWindow(model=model_path)
     qtbot.addWidget(window)
-    window.resize(1280, 900)
+    window.resize(1280, 960)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
     panel = window.batch_panel
     action = window.open_folder_action
     assert action in window.file_menu.actions() and action.shortcut().toString() == "Ctrl+Shift+O"
     assert not window.batch_dock.isVisible()
-    panel.set_classifier(classifier)
+    assert Path(panel.model_path) == Path(model_path)  # the panel follows the window's model
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder.root))])
     drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS):
-        QApplication.sendEvent(window, drop)  # through the event system, as a real drop comes
+        window.dropEvent(drop)  # Qt delivers a synthetic drop only to the handler itself
     assert window.batch_dock.isVisible()
     assert window.study.path is None  # the folder went to the batch, not to the viewer
     assert len(panel.results) == len(folder.good) + len(folder.bad)
+    assert panel.card.hash == window.model_card.hash
 
-    target = next(r for r in panel.visible_results() if r.ok)
-    row = panel.visible_results().index(target)
-    panel.select_row(row)
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+    target = next(r for r in panel.visible_results() if Path(r.path) == folder.patient_files[0])
+    panel.select_row(panel.visible_results().index(target))
     assert window.study.path == Path(target.path)  # the viewer opens the selected scan
-    qtbot.waitUntil(lambda: window.study.scan is not None or window.study.done, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
+    assert window.study.prediction.label == target.label
+    assert window.study.prediction.probability == pytest.approx(target.probability, abs=1e-5)
     assert window.grab().save(str(shots / "batch-in-main-window.png"))
+
+    # File > Export report… on the scan the batch row opened: the single-study PDF.
+    report = window.export_report(folder.root.parent / "s.pdf")
+    text = " ".join(subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert target.label in text and "Doe" in text  # identifiers shown when the viewer shows them
+    window.metadata_panel.hide_identifiers.setChecked(True)
+    report = window.export_report(folder.root.parent / "s-deid.pdf")
+    text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True, check=True).stdout
+    assert target.label in text and not any(word in text for word in IDENTIFIERS)
     window.close()
+
+
+def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path):
+    broken = tmp_path / "broken.pneumonet"
+    broken.write_bytes(b"not a model")
+    widget = BatchPanel(model_path=broken)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.batchFinished, timeout=WAIT_MS):
+        widget.open_folder(folder.root)
+    assert widget.results == [] and "Batch stopped:" in widget.status_label.text()
+    assert "broken.pneumonet" in widget.status_label.text()
+    assert widget.open_button.isEnabled() and not widget.cancel_button.isEnabled()
+
+
+def test_an_empty_folder_says_so(qtbot, panel, tmp_path):
+    (tmp_path / "empty").mkdir()
+    run_folder(qtbot, panel, tmp_path / "empty")
+    assert panel.results == [] and "No PNG, JPEG or DICOM files found" in panel.progress_label.text()

@@ -56,16 +56,12 @@ def manager(qtbot, qapp, installed):
     from pneumonet_gui.model_manager import ModelManagerDialog
     from pneumonet_gui.theme import apply_theme
 
-    style, palette, sheet = qapp.style().name(), qapp.palette(), qapp.styleSheet()
     apply_theme(qapp)
     dialog = ModelManagerDialog()
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
-    yield dialog
-    qapp.setStyleSheet(sheet)
-    qapp.setPalette(palette)
-    qapp.setStyle(style)
+    return dialog
 
 
 def cli_models(capsys) -> list[dict]:

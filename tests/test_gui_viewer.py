@@ -146,7 +146,7 @@ def assert_result_matches_cli(window: MainWindow, expected: dict) -> None:
     assert panel.shown_probability() == f"{expected['probability']:.3f}"
     p_text, t_text = format_pair(expected["probability"], expected["threshold"])
     sign = "\u2265" if expected["label"] == "PNEUMONIA" else "<"
-    assert panel.decision.text() == f"{expected['label']} (p = {p_text} {sign} threshold {t_text})"
+    assert panel.shown_decision() == f"{expected['label']} (p = {p_text} {sign} threshold {t_text})"
     assert panel.bar.value() == pytest.approx(expected["probability"], abs=1e-6)
     assert panel.bar.threshold() == pytest.approx(expected["threshold"])
     assert "tiny-test-cnn" in panel.model.text() and "version 1" in panel.model.text()
@@ -371,6 +371,8 @@ def test_a_broken_model_shows_a_message_and_another_model_can_be_loaded(make_win
     open_and_wait(qtbot, window, images["a"])  # the scan still opens; no result without a model
     assert window.study.scan is not None and window.study.prediction is None
     assert "no model is loaded" in window.study.error
+    assert "Model could not be loaded" in window.error_banner.text()  # the cause stays on screen
+    assert "Could not classify the scan" in window.error_banner.text()
     save(window, shots, "viewer-model-failed.png")
 
     window.set_model(tiny_model)
@@ -575,10 +577,33 @@ def test_changing_the_model_reclassifies_the_open_scan(make_window, qtbot, tmp_p
 
 def test_export_report_says_when_it_is_not_available(make_window, qtbot, images, monkeypatch):
     monkeypatch.setitem(sys.modules, "pneumonet_core.reports.study_pdf", None)  # import fails
+    monkeypatch.delattr("pneumonet_core.reports.study_pdf", raising=False)  # even after another test imported it
     window = make_window()
     assert window.export_action in window.file_menu.actions()
     assert window.export_report() is None
     assert "not available" in window.info_banner.text()
+
+
+def test_export_report_writes_the_study_pdf(make_window, qtbot, images, tmp_path):
+    pytest.importorskip("pneumonet_core.reports.study_pdf")
+    window = make_window()
+    open_and_wait(qtbot, window, images["a"])
+    out = window.export_report(tmp_path / "study.pdf")
+    assert out is not None and out.read_bytes()[:5] == b"%PDF-"
+    assert "Report saved" in window.statusBar().currentMessage()
+
+
+def test_dropping_several_files_opens_the_first_and_offers_all(make_window, qtbot, images):
+    window = make_window()
+    offered = []
+    window.filesDropped.connect(offered.append)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(images[k])) for k in ("b", "a")])
+    window.dropEvent(QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
+    assert window.study.path == images["b"] and window.study.ok
+    assert offered == [[images["b"], images["a"]]]
 
 
 def test_add_panel_adds_a_dock(make_window):
@@ -628,3 +653,23 @@ def test_selftest_fails_for_a_broken_model(qtbot, capsys, tmp_path):
     broken.write_bytes(b"PK\x03\x04 not really")
     assert cli_main(["gui", "--selftest", "--model", str(broken)]) == 1
     assert "selftest FAILED" in capsys.readouterr().err
+
+
+def test_app_entry_point_opens_the_viewer_or_runs_a_cli_command(monkeypatch, capsys):
+    """The frozen app's entry: arguments go to ``pneumonet gui`` unless they name a command."""
+    import pneumonet_gui.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
+    for argv, expected in ((["scan.png", "--model", "m.pneumonet"], {"file": Path("scan.png"), "model": Path("m.pneumonet")}),
+                           (["--selftest"], {"selftest": True, "file": None})):
+        monkeypatch.setattr(sys, "argv", ["Pneumonet", *argv])
+        with pytest.raises(SystemExit) as exit_info:
+            app.entry_point()
+        assert exit_info.value.code == 0
+        assert {k: calls[-1][k] for k in expected} == expected
+    monkeypatch.setattr(sys, "argv", ["Pneumonet", "classify", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        app.entry_point()
+    assert exit_info.value.code == 0 and "usage: pneumonet classify" in capsys.readouterr().out
+    assert len(calls) == 2

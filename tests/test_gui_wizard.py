@@ -26,7 +26,7 @@ from tests.helpers import SHARED_TRAIN
 
 pytestmark = pytest.mark.gui
 
-WAIT_MS = 240_000  # generous for 2 CI cores; every wait ends as soon as its condition holds
+WAIT_MS = 600_000  # generous for 2 busy CI cores; every wait ends as soon as its condition holds
 PER_CLASS = 60
 
 
@@ -60,6 +60,11 @@ def small_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch) -> Path:
+    # The training runs' temporary folders go under this test's folder, so "nothing left
+    # behind" is checked here and not disturbed by other runs sharing the machine's /tmp.
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     home = tmp_path / "home"
     monkeypatch.setenv("PNEUMONET_HOME", str(home))
     monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
@@ -79,15 +84,11 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture
 def themed(qapp):
-    """The app's dark theme for the duration of a test (restored afterwards)."""
+    """The app's dark theme, as the viewer tests use it."""
     from pneumonet_gui.theme import apply_theme
 
-    style, palette, sheet = qapp.style().name(), qapp.palette(), qapp.styleSheet()
     apply_theme(qapp)
-    yield qapp
-    qapp.setStyleSheet(sheet)
-    qapp.setPalette(palette)
-    qapp.setStyle(style)
+    return qapp
 
 
 @pytest.fixture
@@ -98,7 +99,6 @@ def make_wizard(qtbot, themed):
 
     def make(**kwargs) -> TrainingWizard:
         wizard = TrainingWizard(**kwargs)
-        qtbot.addWidget(wizard)
         wizard.show()
         qtbot.waitExposed(wizard)
         made.append(wizard)
@@ -106,8 +106,21 @@ def make_wizard(qtbot, themed):
 
     yield make
     for wizard in made:
+        destroy_wizard(wizard)
+
+
+def destroy_wizard(wizard) -> None:
+    """Close and delete a wizard now (not later): Qt crashes when the app's style is set again
+    while a closed QWizard still exists under a style sheet, which the next test's theme does."""
+    import shiboken6
+
+    if shiboken6.isValid(wizard):
         wizard.training_page.stop(wait=True)
+        wizard.close()
         wizard.training_page.process.discard()
+        wizard.data_page.cleanup()
+        wizard.explore_page.cleanup()
+        shiboken6.delete(wizard)
 
 
 def save(widget, folder: Path, name: str) -> None:
@@ -228,7 +241,8 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     # 5. Evaluation: the same numbers as `pneumonet evaluate --held-out` on the same patients.
     wizard.next()
     page = wizard.evaluation_page
-    qtbot.waitUntil(lambda: page.result is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: page.result is not None or page.error is not None, timeout=WAIT_MS)
+    assert page.error is None, page.error
     shown = page.result["metrics"]
     cli = cli_evaluate(small_data, trained)
     assert page.confusion.matrix == cli["confusion_matrix"] == shown["confusion_matrix"]
@@ -283,7 +297,9 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     window = MainWindow(model=None, extensions=True)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.model_card is not None or window.service.model_state == "failed",
+                    timeout=WAIT_MS)
+    assert window.model_card is not None, window.error_banner.text()
     assert window.model_card.name == "wizard test model" and Path(window.model_path).resolve() == path.resolve()
     assert window.model_menu.manage_action.isEnabled() and window.model_menu.train_action.isEnabled()
     window.show_scan(scan_path)

@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtWidgets import QWizard
 
 from tests.helpers import SHARED_TRAIN
+from tests.test_gui_wizard import destroy_wizard
 
 pytestmark = pytest.mark.gui
 
@@ -40,17 +41,12 @@ def wizard(qtbot, qapp):
     from pneumonet_gui.theme import apply_theme
     from pneumonet_gui.wizard import TrainingWizard
 
-    style, palette, sheet = qapp.style().name(), qapp.palette(), qapp.styleSheet()
     apply_theme(qapp)
     w = TrainingWizard()
-    qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
     yield w
-    w.data_page.cleanup()
-    qapp.setStyleSheet(sheet)
-    qapp.setPalette(palette)
-    qapp.setStyle(style)
+    destroy_wizard(w)
 
 
 def link_images(root: Path, normal: int, pneumonia: int) -> Path:

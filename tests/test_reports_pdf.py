@@ -16,13 +16,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumonet_core import __version__
 from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
 
 IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
-                                reason="poppler-utils (pdftotext, pdftoppm) is not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def poppler():
+    """The PDFs are read back with poppler-utils; without it these tests fail, they never skip."""
+    missing = [tool for tool in ("pdftotext", "pdftoppm", "pdfinfo", "pdfimages") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: apt-get install -y poppler-utils")
 
 
 def pdf_text(path: Path) -> str:

@@ -154,7 +154,11 @@ def run(args) -> int:
 
         def on_scan(result, scan):
             name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
-            write_heatmap_overlay(scan, classifier.heatmap(scan), args.heatmaps, deidentify=deid, name=name)
+            try:
+                write_heatmap_overlay(scan, classifier.heatmap(scan), args.heatmaps, deidentify=deid, name=name)
+            except Exception as exc:  # noqa: BLE001 - the result stands without its map; the batch goes on
+                reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+                print(f"pneumonet classify: {result.path}: heat map not written: {reason}", file=sys.stderr)
 
     thumbnails: dict[str, object] = {}
     on_decoded = None
@@ -170,16 +174,17 @@ def run(args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous_handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
     bar = ProgressBar(len(paths)) if sys.stderr.isatty() and paths else None
-    results = []
+    results, stopped = [], False
     try:
         fresh = classify_paths(todo, classifier, batch_size=args.batch_size, workers=args.workers,
                                should_stop=stop.is_set, on_scan=on_scan, on_decoded=on_decoded)
         for index in range(len(paths)):
             result = carried.get(index)
             if result is None:
-                result = next(fresh, None)
-                if result is None:  # stopped
-                    break
+                result = None if stopped else next(fresh, None)
+                if result is None:  # stopped: carried rows after this point still go into the outputs
+                    stopped = True
+                    continue
             results.append(result)
             if not args.json:
                 if bar:
@@ -194,7 +199,7 @@ def run(args) -> int:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
 
-    interrupted = len(results) < len(paths)
+    interrupted = stopped
     note = f"stopped after {len(results)} of {len(paths)} scans" if interrupted else None
     if args.csv:
         from pneumonet_core.reports.tables import write_csv

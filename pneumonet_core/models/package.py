@@ -117,6 +117,7 @@ def save_package(model, card: ModelCard, path: str | Path, compression: str = "f
             zf.writestr("weights.json", manifest_bytes)
             for name, data in entries:
                 zf.writestr(name, data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -137,6 +138,7 @@ def update_card(path: str | Path, card: ModelCard) -> None:
             for info in src.infolist():
                 data = card.to_json().encode() if info.filename == "card.json" else src.read(info.filename)
                 dst.writestr(info.filename, data)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -179,7 +179,7 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     ]
     notes = []
     if folder:
-        notes.append(f"Files are shown relative to {folder}.")
+        notes.append(f"File paths are relative to the folder {folder}.")
     if deidentify:
         notes.append("De-identified: patient names, IDs and birth dates are left out; file or folder names "
                      "that contain them are replaced by a hash.")

@@ -1,8 +1,9 @@
-"""Wire the batch panel into the viewer's main window (no change to the window's own code).
+"""Wire the batch panel into the viewer's main window.
 
 Adds File > "Open folder…" (Ctrl+Shift+O), docks the panel at the bottom (hidden until
-the first batch), sends dropped folders, and several dropped files, to the panel, shows
-the scan of a selected row in the viewer, and follows the window's model.
+the first batch), takes dropped folders (``window.open_folders``, which the window's drop
+handler calls) and several dropped files, shows the scan of a selected row in the viewer,
+and follows the window's model.
 """
 
 from __future__ import annotations
@@ -15,25 +16,16 @@ from PySide6.QtGui import QAction, QKeySequence
 from pneumonet_gui.batch.panel import BatchPanel
 
 
-class _WindowFilter(QObject):
-    """Takes drops that contain a folder before the window (which opens single scans) sees
-    them, and stops a running batch when the window closes."""
+class _CloseFilter(QObject):
+    """Stops a running batch when the window closes (its worker thread must not outlive it)."""
 
-    def __init__(self, open_paths, panel: BatchPanel, parent=None):
+    def __init__(self, panel: BatchPanel, parent=None):
         super().__init__(parent)
-        self._open_paths = open_paths
         self._panel = panel
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.Close:
             self._panel.shutdown()
-        elif event.type() == QEvent.Type.Drop:
-            mime = event.mimeData()
-            paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-            if any(p.is_dir() for p in paths):
-                event.acceptProposedAction()
-                self._open_paths(paths)
-                return True
         return False
 
 
@@ -70,8 +62,8 @@ def attach_to_main_window(window) -> BatchPanel:
     window.file_menu.insertAction(actions[after] if after < len(actions) else None, action)
     window.open_folder_action = action
 
-    window_filter = _WindowFilter(open_paths, panel, window)
-    window.installEventFilter(window_filter)
+    window.installEventFilter(_CloseFilter(panel, window))
+    window.open_folders = open_paths  # the window's drop handler sends folders here
     if hasattr(window, "filesDropped"):
         window.filesDropped.connect(open_paths)  # several files dropped: the first is shown, all are classified
     panel.scanSelected.connect(window.show_scan)

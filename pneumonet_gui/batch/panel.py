@@ -29,7 +29,6 @@ from pneumonet_core.reports.summary import FILTER_TITLES, FILTERS, BatchSummary
 from pneumonet_gui import theme
 from pneumonet_gui.batch.table_model import (
     DECISION,
-    ERROR,
     FILE,
     PROBABILITY,
     RESULT_ROLE,
@@ -169,6 +168,8 @@ class BatchPanel(QWidget):
         self.status_label.setObjectName("muted")
         self.status_label.setWordWrap(True)
 
+        # The app's stylesheet draws disabled buttons like enabled ones; say which are off.
+        self.setStyleSheet("QPushButton:disabled { color: #65686e; border-color: #2a2c30; }")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)

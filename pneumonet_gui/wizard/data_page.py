@@ -108,11 +108,18 @@ class DataPage(QWizardPage):
         self.check_bar.setVisible(True)
         self.check_label.setText(f"Decoding all {len(paths)} files with the scan loader to find unreadable ones "
                                  "(you can go on meanwhile; training skips unreadable files)\u2026")
-        task = workers.start(lambda t: find_unreadable(paths, progress=t.report_progress, should_stop=t.should_stop))
-        task.progress.connect(lambda done, total: self.check_bar.setValue(done))
-        task.done.connect(lambda result, report=report: self._check_done(report, result))
-        task.failed.connect(lambda message: self.check_label.setText(f"Could not check the files: {message}"))
-        self._check = task
+        self._check = workers.start(
+            lambda t: find_unreadable(paths, progress=t.report_progress, should_stop=t.should_stop),
+            progress=lambda done, total: self.check_bar.setValue(done),
+            done=lambda result, report=report: self._check_done(report, result),
+            failed=lambda message, report=report: self._check_failed(report, message),
+        )
+
+    def _check_failed(self, report: DatasetReport, message: str) -> None:
+        if report is self.report:
+            self._check = None
+            self._show_report()
+            self.check_label.setText(f"Could not check the files: {message}")
 
     def _stop_check(self) -> None:
         if self._check is not None:

@@ -39,6 +39,7 @@ class EvaluationPage(QWizardPage):
         self.setSubTitle("These patients were used neither for training, nor for choosing the epoch, nor for "
                          "choosing the threshold.")
         self.result: dict | None = None
+        self.error: str | None = None
         self._task: workers.Task | None = None
 
         self.status = MessageLabel()
@@ -91,6 +92,7 @@ class EvaluationPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.result = None
+        self.error = None
         wizard = self.wizard()
         data_dir, model = wizard.options.data_dir, wizard.trained_model_path
         self.status.show_messages(notes=["Classifying the held-out patients with the new model\u2026"])
@@ -98,10 +100,13 @@ class EvaluationPage(QWizardPage):
             label.setText("\u2013")
         if self._task is not None:
             self._task.cancel()
-        self._task = workers.start(lambda t: evaluate_held_out(data_dir, model))
-        self._task.done.connect(self._show)
-        self._task.failed.connect(lambda message: self.status.show_messages(f"evaluation failed: {message}"))
+        self._task = workers.start(lambda t: evaluate_held_out(data_dir, model), done=self._show, failed=self._failed)
         self.completeChanged.emit()
+
+    def _failed(self, message: str) -> None:
+        self.error = message
+        self._task = None
+        self.status.show_messages(f"the evaluation failed: {message}")
 
     def cleanupPage(self) -> None:
         if self._task is not None:

@@ -37,6 +37,7 @@ class ExplorePage(QWizardPage):
         self.split = None
         self.refusal: str | None = None
         self._thumbs: workers.Task | None = None
+        self._generation = 0
         self.thumbnail_labels: dict[str, list[QLabel]] = {}
 
         self.chart = ClassDistributionChart()
@@ -162,6 +163,8 @@ class ExplorePage(QWizardPage):
     def _load_thumbnails(self, report) -> None:
         if self._thumbs is not None:
             self._thumbs.cancel()
+        self._generation += 1
+        generation = self._generation
         while self.grid.count():
             item = self.grid.takeAt(0)
             if item.widget():
@@ -195,10 +198,11 @@ class ExplorePage(QWizardPage):
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the grid
                     task.yield_item((name, col, None, str(exc)))
 
-        self._thumbs = workers.start(work)
-        self._thumbs.item.connect(self._show_thumbnail)
+        self._thumbs = workers.start(work, item=lambda value: self._show_thumbnail(value, generation))
 
-    def _show_thumbnail(self, item) -> None:
+    def _show_thumbnail(self, item, generation: int) -> None:
+        if generation != self._generation:
+            return  # from an earlier visit of the page
         name, col, pixels, error = item
         labels = self.thumbnail_labels.get(name, [])
         if col >= len(labels):

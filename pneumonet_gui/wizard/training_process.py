@@ -63,6 +63,8 @@ class TrainingProcess(QObject):
         arguments = train_arguments(options, target)
         self.command_line = shell_line(arguments)
         program, args = python_command(arguments)
+        if self.process is not None:
+            self.process.deleteLater()  # the previous run's, finished
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")

@@ -1,8 +1,10 @@
 """Run one plain-Python function off the GUI thread and get its result back as a signal.
 
 The wizard's slow steps (checking files, loading thumbnails, evaluating the trained model)
-are plain functions from :mod:`pneumonet_core`; this wraps one call in a QRunnable whose
-signals arrive on the GUI thread. A cancelled or superseded task's signals are ignored by
+are plain functions from :mod:`pneumonet_core`; this runs one call on its own Python thread
+(not a reused Qt pool thread: TensorFlow caches the Python thread state of the thread it
+runs on, and a pool thread gets a new one for every task) and its signals arrive on the
+GUI thread. A cancelled or superseded task's signals are ignored by
 the caller: each task carries a ``stop`` event it can pass on as ``should_stop``.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from pneumonet_gui.analysis import error_message
 
@@ -23,12 +25,10 @@ class _Signals(QObject):
     failed = Signal(str)
 
 
-class Task(QRunnable):
-    """``fn(task)`` on the global thread pool; ``fn`` may call ``task.report_progress``/``task.yield_item``."""
+class Task:
+    """``fn(task)`` on a thread of its own; ``fn`` may call ``task.report_progress``/``task.yield_item``."""
 
     def __init__(self, fn: Callable[["Task"], object]):
-        super().__init__()
-        self.setAutoDelete(False)  # the owner keeps it; its signals must outlive run()
         self.fn = fn
         self.signals = _Signals()
         self.stop = threading.Event()
@@ -79,8 +79,14 @@ class Task(QRunnable):
         return self.finished.wait(timeout)
 
 
-def start(fn: Callable[[Task], object]) -> Task:
-    """Start ``fn(task)`` on the global pool and return the task (keep a reference to it)."""
+def start(fn: Callable[[Task], object], *, progress=None, item=None, done=None, failed=None) -> Task:
+    """Start ``fn(task)`` on a new daemon thread and return the task (keep a reference to it).
+
+    The slots are connected before the task starts, so no early signal can be missed.
+    """
     task = Task(fn)
-    QThreadPool.globalInstance().start(task)
+    for signal, slot in ((task.progress, progress), (task.item, item), (task.done, done), (task.failed, failed)):
+        if slot is not None:
+            signal.connect(slot)
+    threading.Thread(target=task.run, name="pneumonet-wizard-task", daemon=True).start()
     return task

@@ -1,0 +1,56 @@
+"""The bundled default: a ResNet152V2 trained on the GPU machine, reproduced here on the CPU."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pneumonet_core.imaging import load_scan
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import read_card
+from pneumonet_core.models.registry import bundled_default_path
+
+RESNET = Path("resources/models/pneumonet-resnet152v2.pneumonet")
+DEVICE_PREDICTIONS = Path("benchmarks/results/resnet152v2_heldout_predictions_device.csv")
+
+
+def test_the_default_model_is_the_resnet152v2_and_fits_60_mb(monkeypatch, tmp_path):
+    monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path))
+    assert bundled_default_path().name == RESNET.name
+    assert RESNET.stat().st_size <= 60_000_000
+    card = read_card(RESNET)
+    assert card.backbone == "ResNet152V2" and card.approach == "finetune" and card.compression == "int8"
+    assert "random initialisation" in card.weights_init and "no ImageNet" in card.weights_init
+    assert card.training["backend"] == "jax" and "--seed 1" in card.training["command"]
+    assert card.metrics["roc_auc"] >= 0.985
+    assert card.metrics["n"] == 749 and card.metrics["patients"] == len(card.data["test_patients"]) == 427
+    assert {"sensitivity", "specificity"} <= set(card.metrics)
+
+
+def _stored_sample(threshold: float, per_class: int = 4) -> list[dict]:
+    """Held-out rows: per class, the ones nearest the threshold and the most confident one."""
+    rows = list(csv.DictReader(DEVICE_PREDICTIONS.open()))
+    picked = []
+    for label in ("NORMAL", "PNEUMONIA"):
+        mine = sorted((r for r in rows if r["label"] == label), key=lambda r: abs(float(r["probability"]) - threshold))
+        picked += mine[: per_class - 1] + [max(mine, key=lambda r: abs(float(r["probability"]) - threshold))]
+    return picked
+
+
+@pytest.mark.slow
+def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
+    classifier = Classifier.load(RESNET)
+    rows = _stored_sample(classifier.threshold)
+    scans = [load_scan(shared_train_dir / r["path"]) for r in rows]
+    from pneumonet_core.preprocessing import preprocess
+
+    outputs = classifier.predict_inputs(np.stack([preprocess(s.pixels) for s in scans]))
+    got = [p.probability for p in classifier.predictions_from_outputs(outputs)]
+    expected = [float(r["probability"]) for r in rows]
+    assert np.max(np.abs(np.array(got) - np.array(expected))) <= 0.01, list(zip(got, expected))
+    # The patients of these rows are held out in the card: never trained on.
+    held = set(classifier.card.data["test_patients"])
+    assert all(r["patient"] in held for r in rows)

@@ -1,0 +1,113 @@
+"""The ``pneumonet`` command line: usage errors, info, models, evaluate and train."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pneumonet_core.cli.main import main
+from tests.helpers import make_tiny_model
+
+CNN = "resources/models/pneumonet-cnn.pneumonet"
+
+
+@pytest.fixture()
+def small_labelled_dir(tmp_path, shared_train_dir):
+    """12 NORMAL and 12 PNEUMONIA shared images (symlinks) plus one unreadable file."""
+    root = tmp_path / "data"
+    for label in ("NORMAL", "PNEUMONIA"):
+        (root / label).mkdir(parents=True)
+        for src in sorted((shared_train_dir / label).glob("*.jpeg"))[:12]:
+            (root / label / src.name).symlink_to(src)
+    (root / "PNEUMONIA" / "broken.jpeg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return root
+
+
+@pytest.mark.parametrize("command", ["classify", "evaluate", "train", "info", "scan-info", "gui", "models"])
+def test_every_command_has_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert "usage: pneumonet" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2_with_one_line(capsys):
+    assert main(["train", "somewhere"]) == 2  # --approach and --out missing
+    assert "required" in capsys.readouterr().err
+    assert main([]) == 2
+    assert main(["no-such-command"]) == 2
+
+
+def test_info_prints_the_card_and_json(capsys):
+    assert main(["info", "--model", CNN]) == 0
+    out = capsys.readouterr().out
+    assert "pneumonet-cnn" in out and "Threshold:" in out and "Held-out:" in out and "sha256:" in out
+    assert main(["info", "--model", CNN, "--json", "--verify"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["approach"] == "cnn" and len(card["hash"]) == 64 and card["metrics"]["roc_auc"] > 0.9
+
+
+def test_info_on_a_foreign_file_fails_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "notes.pneumonet"
+    bad.write_text("hello")
+    assert main(["info", "--model", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bad) in err and "not a Pneumonet model" in err
+
+
+def test_evaluate_json_matches_the_metrics_contract_and_reports_bad_files(small_labelled_dir, capsys):
+    code = main(["evaluate", str(small_labelled_dir), "--model", CNN, "--json"])
+    captured = capsys.readouterr()
+    assert code == 3  # one unreadable file, the rest evaluated
+    assert "broken.jpeg" in captured.err
+    m = json.loads(captured.out)
+    for key in ("n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "threshold", "confusion_matrix"):
+        assert key in m
+    (tn, fp), (fn, tp) = m["confusion_matrix"]
+    assert m["n"] == 24 == tn + fp + fn + tp
+    assert m["accuracy"] == pytest.approx((tn + tp) / 24)
+    assert main(["evaluate", str(small_labelled_dir), "--model", CNN, "--json", "--threshold", "1.01"]) == 3
+    assert json.loads(capsys.readouterr().out)["confusion_matrix"][1] == [12, 0]
+
+
+def test_evaluate_held_out_uses_only_the_cards_test_patients(small_labelled_dir, capsys):
+    # These 24 images: the bundled CNN's card says which of their patients were held out.
+    from pneumonet_core.data.discovery import find_labelled_images
+    from pneumonet_core.models.package import read_card
+
+    held = set(read_card(CNN).data["test_patients"])
+    expected = sum(1 for im in find_labelled_images(small_labelled_dir) if im.patient in held and im.path.stat().st_size > 100)
+    assert main(["evaluate", str(small_labelled_dir), "--model", CNN, "--json", "--held-out"]) in (0, 3)
+    assert json.loads(capsys.readouterr().out)["n"] == expected
+
+
+def test_models_use_switches_the_active_model_for_the_cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    tiny = make_tiny_model(tmp_path / "tiny.pneumonet")
+    assert main(["models", "install", str(tiny)]) == 0
+    installed = next((tmp_path / "home" / "models").glob("*.pneumonet"))
+    assert main(["models", "use", str(installed)]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "tiny-test-cnn"
+    assert main(["models", "use", "default"]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "pneumonet-resnet152v2"
+
+
+def test_train_cli_writes_a_model_and_jsonl_progress(shared_train_dir, tmp_path):
+    out = tmp_path / "cli.pneumonet"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pneumonet_core.cli.main", "train", str(shared_train_dir), "--approach", "cnn",
+         "--out", str(out), "--epochs", "1", "--batch-size", "16", "--limit", "120", "--cnn-width", "4",
+         "--progress", "jsonl"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert {e["event"] for e in events} >= {"split", "start", "epoch", "saved"}
+    assert events[-1]["event"] == "saved" and Path(events[-1]["path"]) == out and out.exists()

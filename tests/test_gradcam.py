@@ -1,0 +1,57 @@
+"""Grad-CAM: a real, scan-shaped, 0..1 map that follows the model's decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pneumonet_core.imaging import load_scan
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import read_card, update_card
+
+CNN = "resources/models/pneumonet-cnn.pneumonet"
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.load(CNN)
+
+
+@pytest.fixture(scope="module")
+def wide_scan(tmp_path_factory, shared_train_dir):
+    """A PNEUMONIA training image stretched to 600 x 400, like a full-size film."""
+    src = sorted((shared_train_dir / "PNEUMONIA").glob("*.jpeg"))[3]
+    path = tmp_path_factory.mktemp("scan") / "wide.png"
+    Image.open(src).convert("L").resize((600, 400), Image.Resampling.BILINEAR).save(path)
+    return load_scan(path)
+
+
+def test_heatmap_has_the_scans_shape_and_is_a_real_map(classifier, wide_scan):
+    prediction = classifier.classify(wide_scan)
+    heat = classifier.heatmap(wide_scan, prediction)
+    assert heat.shape == wide_scan.pixels.shape == (400, 600)
+    assert heat.dtype == np.float32 and heat.min() >= 0.0 and heat.max() <= 1.0
+    assert heat.max() > 0.95  # normalised at 7 x 7, then smoothly upsampled
+    assert heat.std() > 0.05  # not constant
+
+
+def test_heatmap_changes_when_the_decision_changes(classifier, wide_scan, tmp_path):
+    before = classifier.classify(wide_scan)
+    heat_before = classifier.heatmap(wide_scan, before)
+    # Same weights, threshold moved past this scan's probability: the decision flips and
+    # Grad-CAM now explains the other class.
+    path = tmp_path / "moved-threshold.pneumonet"
+    path.write_bytes(Path(CNN).read_bytes())
+    card = read_card(path)
+    card.threshold = before.probability + 1e-4 if before.label == "PNEUMONIA" else before.probability - 1e-4
+    update_card(path, card)
+    moved = Classifier.load(path)
+    after = moved.classify(wide_scan)
+    assert after.probability == pytest.approx(before.probability, abs=1e-6)
+    assert after.label != before.label
+    heat_after = moved.heatmap(wide_scan, after)
+    assert heat_after.shape == heat_before.shape
+    assert np.abs(heat_after - heat_before).mean() > 0.05

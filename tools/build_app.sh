@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the one-folder desktop app with PyInstaller (dist/Pneumonet/) and run its self-test.
+#
+# Usage: bash tools/build_app.sh [--skip-selftest]
+# Uses the active Python (the project venv); installs PyInstaller there if it is missing.
+# The self-test runs the built app offscreen: it loads the bundled default model,
+# classifies an image made on the fly and computes its heat map.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python}"
+if ! "$PYTHON" -c "import PyInstaller" 2>/dev/null; then
+  echo "build_app: installing PyInstaller into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
+  "$PYTHON" -m pip install --quiet "pyinstaller>=6.6,<7"
+fi
+
+ls resources/models/*.pneumonet >/dev/null 2>&1 || {
+  echo "build_app: resources/models has no .pneumonet model to bundle" >&2
+  exit 1
+}
+
+start=$(date +%s)
+"$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
+  --distpath dist --workpath build/pyinstaller build.spec
+built=$(date +%s)
+echo "build_app: built dist/Pneumonet in $((built - start)) s, $(du -sh dist/Pneumonet | cut -f1)"
+
+if [ "${1:-}" = "--skip-selftest" ]; then
+  exit 0
+fi
+app=dist/Pneumonet/Pneumonet
+[ -x "$app" ] || app=dist/Pneumonet/Pneumonet.exe
+# A fresh PNEUMONET_HOME: the self-test must use the bundled model, not the builder's choice.
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+QT_QPA_PLATFORM=offscreen PNEUMONET_HOME="$home" "$app" --selftest
+done_at=$(date +%s)
+echo "build_app: self-test passed in $((done_at - built)) s"
