@@ -4,27 +4,14 @@ hideable on screen (for teaching, screen sharing, screenshots).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from pneumonet_core.imaging.scan import IDENTIFYING_KEYS, METADATA_KEYS
+from pneumonet_core.imaging.scan import IDENTIFYING_KEYS, METADATA_KEYS, METADATA_TITLES
 from pneumonet_gui import theme
 
 HIDDEN = "hidden"
-
-LABELS = {
-    "patient_name": "Patient name",
-    "patient_id": "Patient ID",
-    "patient_birth_date": "Birth date",
-    "patient_age": "Age",
-    "patient_sex": "Sex",
-    "study_date": "Study date",
-    "modality": "Modality",
-    "body_part": "Body part",
-    "view_position": "View",
-    "manufacturer": "Manufacturer",
-}
 
 
 def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
@@ -41,7 +28,7 @@ def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
             shown = HIDDEN
         else:
             shown = "\u2014" if value in (None, "") else str(value)
-        rows.append(("Patient and study", LABELS.get(key, key.replace("_", " ").capitalize()), shown))
+        rows.append(("Patient and study", METADATA_TITLES.get(key, key.replace("_", " ").capitalize()), shown))
     source = scan.source
     height, width = scan.pixels.shape
     image = [

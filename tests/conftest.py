@@ -34,3 +34,22 @@ def make_dicom_from_image():
     window, VOI LUT, header keywords, no preamble...).
     """
     return _make_dicom_from_image
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch) -> Path:
+    """User settings and models live in this test's folder; no active-model override."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PNEUMONET_HOME", str(home))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    return home
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where tests save screenshots a person would look at: $PNEUMONET_SCREENSHOTS or tmp."""
+    import os
+
+    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -54,3 +54,18 @@ def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
     # The patients of these rows are held out in the card: never trained on.
     held = set(classifier.card.data["test_patients"])
     assert all(r["patient"] in held for r in rows)
+
+
+@pytest.mark.slow
+def test_resnet_heatmap_is_a_real_map_at_the_scans_size(shared_train_dir, tmp_path):
+    from PIL import Image
+
+    src = sorted((shared_train_dir / "PNEUMONIA").glob("*.jpeg"))[0]
+    path = tmp_path / "tall.png"
+    Image.open(src).convert("L").resize((300, 360)).save(path)
+    scan = load_scan(path)
+    classifier = Classifier.load(RESNET)
+    prediction = classifier.classify(scan)
+    heat = classifier.heatmap(scan, prediction)
+    assert heat.shape == (360, 300) and 0.0 <= heat.min() and heat.max() <= 1.0
+    assert heat.std() > 0.05

@@ -12,7 +12,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -30,10 +29,12 @@ from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
 
-pytestmark = pytest.mark.gui
+# User settings, models and the viewer's INI file live in the test's folder.
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
 WAIT_MS = 120_000  # generous for 2-core CI; each wait ends as soon as its condition holds
 IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
+
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +52,6 @@ def classifier(model_path):
     from pneumonet_core.inference.classifier import Classifier
 
     return Classifier.load(model_path)
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PNEUMONET_HOME", str(home))
-    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
-    return home
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

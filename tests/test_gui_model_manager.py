@@ -8,7 +8,6 @@ be the one ``pneumonet models`` reports and the one the viewer loads.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -42,13 +41,6 @@ def installed(tmp_path, monkeypatch, packages) -> dict[str, Path]:
     monkeypatch.setenv("PNEUMONET_RESOURCES", str(resources))
     return {"bundled": bundled, "a": registry.install_user_model(packages["mine-a"]),
             "b": registry.install_user_model(packages["mine-b"])}
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -32,12 +32,14 @@ from pneumonet_gui.theme import apply_theme
 from tests.dicom_factory import SECONDARY_CAPTURE
 from tests.helpers import SHARED_TRAIN, make_tiny_model
 
-pytestmark = pytest.mark.gui
+# User settings, models and the viewer's INI file live in the test's folder.
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
 WAIT_MS = 120_000  # generous: CI has 2 cores; a wait ends as soon as the condition holds
 
 
 # --- fixtures ------------------------------------------------------------------------
+
 
 
 @pytest.fixture(scope="module")
@@ -65,22 +67,6 @@ def tiny_model(tmp_path_factory, images) -> Path:
     pa, pb = (probe.classify(load_scan(images[k])).probability for k in ("a", "b"))
     assert pa != pb, "the tiny model gives the same probability for two different images"
     return make_tiny_model(folder / "tiny.pneumonet", seed=0, threshold=(pa + pb) / 2.0)
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch) -> Path:
-    """User settings, models and the viewer's INI file live in the test's folder."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("PNEUMONET_HOME", str(home))
-    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
-    return home
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -76,13 +76,6 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
 def themed(qapp):
     """The app's dark theme, as the viewer tests use it."""
     from pneumonet_gui.theme import apply_theme

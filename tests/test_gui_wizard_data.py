@@ -7,7 +7,6 @@ unreadable file is found by the background check and listed, without refusing th
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,11 @@ from PySide6.QtWidgets import QWizard
 from tests.helpers import SHARED_TRAIN
 from tests.test_gui_wizard import destroy_wizard
 
-pytestmark = pytest.mark.gui
+# User settings, models and the viewer's INI file live in the test's folder.
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
 WAIT_MS = 120_000
 
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PNEUMONET_HOME", str(home))
-    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
-    return home
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

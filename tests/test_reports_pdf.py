@@ -59,13 +59,6 @@ def red_fraction(pixels: np.ndarray) -> float:
     return float(((r > 150) & (r - g > 70) & (r - b > 70)).mean())
 
 
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("PNEUMONET_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return make_batch_folder(tmp_path_factory.mktemp("pdf"))

@@ -142,3 +142,40 @@ def test_resnet_approaches_train_on_real_images(shared_train_dir, tmp_path, appr
     trainable = {w.path for w in build_model(ModelSpec(approach=approach, unfreeze=1)).trainable_weights}
     assert any(p.startswith("prediction") for p in trainable)
     assert any(p.startswith("conv5_block3") for p in trainable) == (approach == "finetune")
+
+
+def test_best_epoch_is_checkpointed_and_training_can_resume_from_it(shared_train_dir, tmp_path):
+    checkpoint = tmp_path / "ckpt" / "best.weights.h5"
+    first = train(_config(shared_train_dir, tmp_path, approach="cnn", epochs=2, checkpoint=checkpoint))
+    assert checkpoint.exists() and not list(checkpoint.parent.glob(".partial-*"))
+    # The checkpoint holds the best epoch's weights, the ones that were packaged.
+    restored = build_model(ModelSpec(approach="cnn", cnn_width=8))
+    restored.load_weights(str(checkpoint))
+    packaged = load_package(first.out).model
+    for a, b in zip(restored.get_weights(), packaged.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    events = []
+    train(_config(shared_train_dir, tmp_path, approach="cnn", epochs=1, checkpoint=checkpoint, resume=True,
+                  out=tmp_path / "resumed.pneumonet"), emit=events.append)
+    assert any("resumed from the checkpoint" in e.get("message", "") for e in events)
+    with pytest.raises(Exception, match="must end in .weights.h5"):
+        train(_config(shared_train_dir, tmp_path, approach="cnn", checkpoint=tmp_path / "best.h5"))
+
+
+def test_augmentation_is_random_bounded_and_off_at_inference():
+    from pneumonet_core.models.layers import ChestAugment
+
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 224, 224, 1)).astype("float32")
+    layer = ChestAugment(seed=3)
+    a = np.asarray(layer(images, training=True))
+    b = np.asarray(layer(images, training=True))
+    assert a.shape == images.shape and a.min() >= 0.0 and a.max() <= 1.0
+    assert np.abs(a - images).mean() > 0.01 and np.abs(a - b).mean() > 0.01
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+    # Small geometric changes only: a bright square moves, but not far.
+    square = np.zeros((1, 224, 224, 1), "float32")
+    square[:, 100:124, 100:124] = 1.0
+    moved = np.asarray(ChestAugment(seed=1, brightness=0.0, contrast=0.0)(square, training=True))[0, ..., 0]
+    ys, xs = np.nonzero(moved > 0.5)
+    assert abs(ys.mean() - 111.5) < 0.08 * 224 and abs(xs.mean() - 111.5) < 0.08 * 224

@@ -2,13 +2,16 @@
 # Build the one-folder desktop app with PyInstaller (dist/Pneumonet/) and run its self-test.
 #
 # Usage: bash tools/build_app.sh [--skip-selftest]
-# Uses the active Python (the project venv); installs PyInstaller there if it is missing.
+# Uses .venv/bin/python (or $PYTHON); installs PyInstaller there if it is missing.
 # The self-test runs the built app offscreen: it loads the bundled default model,
 # classifies an image made on the fly and computes its heat map.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python}"
+# The project's venv (tools/install.sh) when there is one, else the active Python.
+default_python=python
+[ -x .venv/bin/python ] && default_python=.venv/bin/python
+PYTHON="${PYTHON:-$default_python}"
 if ! "$PYTHON" -c "import PyInstaller" 2>/dev/null; then
   echo "build_app: installing PyInstaller into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
   "$PYTHON" -m pip install --quiet "pyinstaller>=6.6,<7"

@@ -22,18 +22,9 @@ def load_classifier(model_path: Path | None):
 
 def model_summary(classifier) -> dict:
     """The model block of JSON outputs."""
-    card = classifier.card
-    return {
-        "name": card.name,
-        "version": card.version,
-        "hash": card.hash,
-        "threshold": card.threshold,
-        "threshold_rule": card.threshold_rule,
-        "approach": card.approach,
-        "backbone": card.backbone,
-        "class_names": card.class_names,
-        "path": str(classifier.package.path) if classifier.package.path else None,
-    }
+    from pneumonet_core.reports.tables import model_block
+
+    return model_block(classifier.card, classifier.package.path)
 
 
 def result_line(result: ScanResult) -> str:

@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="train on a stratified subset of about N images")
     p.add_argument("--mixed-precision", default="auto", help="auto, float32 or mixed_bfloat16")
     p.add_argument("--cnn-width", type=int, default=32, help="cnn: filters of the first block")
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="FILE.weights.h5",
+                   help="write the best weights so far to this file at each new best epoch")
+    p.add_argument("--resume", action="store_true", help="start from --checkpoint when it exists")
     p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                    help="stop training after this long and keep the best epoch so far")
     p.add_argument("--predictions", type=Path, default=None, metavar="CSV",
@@ -74,6 +77,7 @@ def run(args) -> int:
         augment=not args.no_augment, patience=args.patience, threshold_rule=args.threshold_rule,
         compression=args.compression, name=args.name, limit=args.limit, mixed_precision=args.mixed_precision,
         cnn_width=args.cnn_width, predictions_csv=args.predictions, time_limit_minutes=args.time_limit,
+        checkpoint=args.checkpoint, resume=args.resume,
         command="pneumonet train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else "",
     )
     try:

@@ -21,6 +21,20 @@ METADATA_KEYS = (
     "manufacturer",
 )
 
+#: How each metadata key is titled on screen and in reports.
+METADATA_TITLES = {
+    "patient_name": "Patient name",
+    "patient_id": "Patient ID",
+    "patient_birth_date": "Birth date",
+    "patient_age": "Age",
+    "patient_sex": "Sex",
+    "study_date": "Study date",
+    "modality": "Modality",
+    "body_part": "Body part",
+    "view_position": "View",
+    "manufacturer": "Manufacturer",
+}
+
 #: Metadata keys that identify a patient; hidden on screen on request and left out of
 #: de-identified reports.
 IDENTIFYING_KEYS = ("patient_name", "patient_id", "patient_birth_date")

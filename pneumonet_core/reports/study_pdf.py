@@ -10,7 +10,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from xml.sax.saxutils import escape
 
-from pneumonet_core.imaging.scan import METADATA_KEYS, Scan
+from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.atomic import atomic_path
@@ -18,19 +18,6 @@ from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_meta
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.results import file_sha256
-
-METADATA_TITLES = {
-    "patient_name": "Patient name",
-    "patient_id": "Patient ID",
-    "patient_birth_date": "Birth date",
-    "patient_age": "Age",
-    "patient_sex": "Sex",
-    "study_date": "Study date",
-    "modality": "Modality",
-    "body_part": "Body part",
-    "view_position": "View",
-    "manufacturer": "Manufacturer",
-}
 
 
 def _decision_band(prediction, card: ModelCard, width: float) -> Table:

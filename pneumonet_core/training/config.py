@@ -35,6 +35,8 @@ class TrainConfig:
     cnn_width: int = 32
     predictions_csv: Path | None = None
     warmup_epochs: int = 2
+    checkpoint: Path | None = None  # best weights so far, rewritten (atomically) at each new best epoch
+    resume: bool = False  # start from ``checkpoint`` when it exists
     time_limit_minutes: float | None = None  # stop training (keeping the best epoch) after this long
     command: str = ""
 

@@ -25,7 +25,7 @@ from pneumonet_core import __version__
 from pneumonet_core.data.batches import class_weights, decode_inputs, make_training_batches
 from pneumonet_core.data.discovery import LabelledImage, check_usable, find_labelled_images
 from pneumonet_core.data.split import DataSplit, split_by_patient
-from pneumonet_core.errors import CancelledError, DatasetError
+from pneumonet_core.errors import CancelledError, DatasetError, PneumonetError
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
 from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
 from pneumonet_core.models.architectures import ModelSpec, build_model
@@ -164,6 +164,8 @@ def _make_callback(keras, core, val_x, val_binary, spec, config, emit, should_st
             if improved or self.best_weights is None:
                 self.best_auc, self.best_epoch, self.wait = (auc if np.isfinite(auc) else -1.0), epoch + 1, 0
                 self.best_weights = [np.array(w) for w in core.get_weights()]
+                if config.checkpoint:
+                    _write_checkpoint(core, Path(config.checkpoint))
             else:
                 self.wait += 1
             record = {
@@ -185,6 +187,14 @@ def _make_callback(keras, core, val_x, val_binary, spec, config, emit, should_st
     return Selection()
 
 
+def _write_checkpoint(model, path: Path) -> None:
+    """Save the weights beside ``path`` and rename into place: never a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".partial-" + path.name)
+    model.save_weights(str(tmp))
+    os.replace(tmp, path)
+
+
 def _write_predictions(path: Path, items: list[LabelledImage], probability: np.ndarray, split: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
@@ -203,6 +213,8 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: C
     from pneumonet_core.models.layers import ChestAugment, UnitScale
 
     started = time.monotonic()
+    if config.checkpoint and not str(config.checkpoint).endswith(".weights.h5"):
+        raise PneumonetError(f"{config.checkpoint}: a checkpoint file name must end in .weights.h5")
     keras.utils.set_random_seed(config.seed)
     images = find_labelled_images(config.data_dir)
     if config.limit:
@@ -247,6 +259,10 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: C
         trainer_model = keras.Model(inputs, core(x), name="trainer")
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
+
+    if config.resume and config.checkpoint and Path(config.checkpoint).exists():
+        core.load_weights(str(config.checkpoint))
+        emit({"event": "warning", "message": f"resumed from the checkpoint {config.checkpoint}"})
 
     n_classes = len(spec.class_names)
     cw = class_weights(y_index, n_classes)
