@@ -76,11 +76,9 @@ def worker(args) -> dict:
     import numpy as np
 
     from pneumonet_core.data.batches import class_weights, decode_inputs, make_training_batches
-    from pneumonet_core.models.architectures import ModelSpec, build_model
-    from pneumonet_core.models.layers import ChestAugment, UnitScale
-    from pneumonet_core.preprocessing import INPUT_SIZE
+    from pneumonet_core.models.architectures import ModelSpec
     from pneumonet_core.training.config import TrainConfig
-    from pneumonet_core.training.trainer import _device_name, _set_precision
+    from pneumonet_core.training.trainer import _device_name, build_training_models
 
     import_s = time.perf_counter() - t_import
     approach = args.worker
@@ -106,17 +104,8 @@ def worker(args) -> dict:
     spec = ModelSpec(approach=approach, labels="binary", weights=config.resolved_weights(),
                      unfreeze=config.unfreeze, cnn_width=config.cnn_width)
     t = time.perf_counter()
-    # The trainer's model: uint8 in, scaled and augmented on the device, core model inside.
-    precision = _set_precision(config.mixed_precision)
-    try:
-        core = build_model(spec)
-        inputs = keras.Input((*INPUT_SIZE, 1), dtype="uint8", name="scan_uint8")
-        h = UnitScale(dtype="float32", name="unit_scale")(inputs)
-        if config.augment:
-            h = ChestAugment(seed=config.seed, dtype="float32", name="augment")(h)
-        trainer_model = keras.Model(inputs, core(h), name="trainer")
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+    # The trainer's own model: uint8 in, scaled and augmented on the device, core model inside.
+    core, trainer_model, precision = build_training_models(spec, config)
     build_s = time.perf_counter() - t
 
     cw = class_weights(y_index, 2)

@@ -206,11 +206,32 @@ def _write_predictions(path: Path, items: list[LabelledImage], probability: np.n
     os.replace(tmp, path)
 
 
-def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
-    """Run one training and write ``config.out``; raise CancelledError if cancelled (nothing written)."""
+def build_training_models(spec: ModelSpec, config: TrainConfig):
+    """(core model, training wrapper, precision policy) for one run.
+
+    The wrapper takes uint8 input and scales and augments it on the device; only the core
+    model is packaged. Layers are built under the mixed-precision policy when it applies.
+    """
     import keras
 
     from pneumonet_core.models.layers import ChestAugment, UnitScale
+
+    precision = _set_precision(config.mixed_precision)
+    try:
+        core = build_model(spec)
+        inputs = keras.Input((*INPUT_SIZE, 1), dtype="uint8", name="scan_uint8")
+        x = UnitScale(dtype="float32", name="unit_scale")(inputs)
+        if config.augment:
+            x = ChestAugment(seed=config.seed, dtype="float32", name="augment")(x)
+        trainer_model = keras.Model(inputs, core(x), name="trainer")
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    return core, trainer_model, precision
+
+
+def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+    """Run one training and write ``config.out``; raise CancelledError if cancelled (nothing written)."""
+    import keras
 
     started = time.monotonic()
     if config.checkpoint and not str(config.checkpoint).endswith(".weights.h5"):
@@ -247,18 +268,7 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: C
     y_index, _ = _targets(train_items, spec)
     _, val_binary = _targets(val_items, spec)
 
-    precision = _set_precision(config.mixed_precision)
-    try:
-        core = build_model(spec)
-        # The trainer wraps the core model: uint8 in, scaled and augmented on the device.
-        # Only the core model is packaged.
-        inputs = keras.Input((*INPUT_SIZE, 1), dtype="uint8", name="scan_uint8")
-        x = UnitScale(dtype="float32", name="unit_scale")(inputs)
-        if config.augment:
-            x = ChestAugment(seed=config.seed, dtype="float32", name="augment")(x)
-        trainer_model = keras.Model(inputs, core(x), name="trainer")
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+    core, trainer_model, precision = build_training_models(spec, config)
 
     if config.resume and config.checkpoint and Path(config.checkpoint).exists():
         core.load_weights(str(config.checkpoint))
