@@ -232,7 +232,8 @@ def test_png_bomb_is_refused_before_decoding(tmp_path):
     started = time.perf_counter()
     message = scan_error(path)
 
-    assert "too large to decode safely" in message and "900000000 pixels" in message
+    assert "too large to decode safely" in message and "900,000,000 pixels" in message
+    assert f"{MAX_PIXELS:,}-pixel limit" in message
     assert time.perf_counter() - started < 2.0
 
 

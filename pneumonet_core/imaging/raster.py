@@ -13,6 +13,8 @@ not opaque a warning says the transparency was ignored.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +66,14 @@ def load_raster(path: Path, fmt: str, max_pixels: int) -> Scan:
             image = _apply_exif_orientation(image, warnings)
             pixels, spread, alpha_dropped = _to_gray(image)
     except Image.DecompressionBombError as exc:
-        raise ScanError(path, f"image too large to decode safely: {one_line(exc)}") from exc
+        # Pillow refuses before our own check can run; say it in our terms, with its count.
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+        raise ScanError(
+            path,
+            f"image too large to decode safely: declares {count}, more than the "
+            f"{max_pixels:,}-pixel limit (possible decompression bomb)",
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ScanError(path, f"not a valid {fmt} file") from exc
     except (ScanError, MemoryError):
