@@ -37,8 +37,3 @@ def preprocess(pixels: np.ndarray) -> np.ndarray:
 def to_uint8(model_input: np.ndarray) -> np.ndarray:
     """Pack model input in [0, 1] as uint8 (what training caches hold: 4x less memory)."""
     return np.round(np.clip(model_input, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def from_uint8(packed: np.ndarray) -> np.ndarray:
-    """Unpack :func:`to_uint8` back to float32 model input in [0, 1]."""
-    return packed.astype(np.float32) / 255.0

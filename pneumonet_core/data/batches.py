@@ -8,7 +8,6 @@ batch shape; augmentation runs inside the training model, on the accelerator.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -107,7 +106,3 @@ def padded_batches(n: int, batch_size: int):
     """Yield (start, stop) index ranges for predicting n items in batches of one fixed size."""
     for start in range(0, n, batch_size):
         yield start, min(n, start + batch_size)
-
-
-def n_batches(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size) if n else 0

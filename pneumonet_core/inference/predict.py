@@ -22,7 +22,7 @@ def predict_class_probabilities(model, inputs: np.ndarray, batch_size: int = 32)
     n = len(inputs)
     if n == 0:
         return np.zeros((0, int(model.output.shape[-1])), dtype=np.float32)
-    batch_size = max(1, min(batch_size, n)) if n < batch_size else batch_size
+    batch_size = min(batch_size, n)  # fewer inputs than a batch: one exact-size call
     outs = []
     for start, stop in padded_batches(n, batch_size):
         x = as_float_inputs(inputs[start:stop])
