@@ -87,7 +87,7 @@ def test_json_document_matches_the_cli_contract(tmp_path):
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
-    from pneumonet_core.reports.atomic import atomic_path
+    from pneumonet_core.atomic import atomic_path
 
     target = tmp_path / "r.csv"
     target.write_text("old")

@@ -64,14 +64,16 @@ def run(args) -> int:
     for err in errors:
         print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)
     if args.predictions:
-        args.predictions.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.predictions.with_name(args.predictions.name + ".partial")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["path", "patient", "label", "probability"])
-            for im, prob in rows:
-                writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}"])
-        tmp.replace(args.predictions)
+        import io
+
+        from pneumonet_core.atomic import write_text_atomic
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["path", "patient", "label", "probability"])
+        for im, prob in rows:
+            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}"])
+        write_text_atomic(args.predictions, buf.getvalue())
     if args.json:
         write_json({**headline(metrics), "model": {"name": classifier.card.name, "hash": classifier.card.hash},
                     "errors": errors})

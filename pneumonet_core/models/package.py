@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.models.card import ModelCard
 
@@ -106,10 +105,8 @@ def save_package(model, card: ModelCard, path: str | Path, compression: str = "f
     digest.update(manifest_bytes)
     card.hash = digest.hexdigest()
     card.compression = compression
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=SUFFIX, dir=path.parent)
-    os.close(fd)
-    try:
+    # A model file is meant to be shared: 0644 whatever the umask.
+    with atomic_path(path, mode=0o644, suffix=SUFFIX) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             zf.writestr("pneumonet-model.json", json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}))
             zf.writestr("card.json", card.to_json())
@@ -117,11 +114,6 @@ def save_package(model, card: ModelCard, path: str | Path, compression: str = "f
             zf.writestr("weights.json", manifest_bytes)
             for name, data in entries:
                 zf.writestr(name, data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return card
 
 
@@ -131,18 +123,11 @@ def update_card(path: str | Path, card: ModelCard) -> None:
     old = read_card(path)
     if card.hash != old.hash:
         raise ModelPackageError(path, "card hash does not match the package contents")
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=SUFFIX, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, mode=0o644, suffix=SUFFIX) as tmp:
         with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 data = card.to_json().encode() if info.filename == "card.json" else src.read(info.filename)
                 dst.writestr(info.filename, data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _open(path: Path) -> zipfile.ZipFile:

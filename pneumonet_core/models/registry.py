@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pneumonet_core.atomic import copy_file_atomic, write_text_atomic
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import SUFFIX, read_card
@@ -58,11 +59,7 @@ def read_settings() -> dict:
 
 
 def write_settings(settings: dict) -> None:
-    path = _settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(settings, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(_settings_path(), json.dumps(settings, indent=2))
 
 
 def bundled_default_path() -> Path:
@@ -135,8 +132,6 @@ def delete_user_model(path: Path) -> None:
 
 def install_user_model(path: Path, name: str | None = None) -> Path:
     """Copy a model file into the user's model folder (verified first); return its new path."""
-    import shutil
-
     card = read_card(path)
     folder = user_models_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -146,7 +141,4 @@ def install_user_model(path: Path, name: str | None = None) -> Path:
     while target.exists():
         target = folder / f"{stem}-{counter}{SUFFIX}"
         counter += 1
-    tmp = folder / f".partial-{target.name}"
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, target)
-    return target
+    return copy_file_atomic(path, target)

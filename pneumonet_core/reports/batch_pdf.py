@@ -17,7 +17,7 @@ from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate
 
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
-from pneumonet_core.reports.atomic import atomic_path
+from pneumonet_core.atomic import atomic_path
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
-from pneumonet_core.reports.atomic import atomic_path
+from pneumonet_core.atomic import atomic_path
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models.card import ModelCard
-from pneumonet_core.reports.atomic import write_text_atomic
+from pneumonet_core.atomic import write_text_atomic
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
 

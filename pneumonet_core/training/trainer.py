@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import os
+import io
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from pneumonet_core import __version__
+from pneumonet_core.atomic import atomic_path, write_text_atomic
 from pneumonet_core.data.batches import class_weights, decode_inputs, make_training_batches
 from pneumonet_core.data.discovery import LabelledImage, check_usable, find_labelled_images
 from pneumonet_core.data.split import DataSplit, split_by_patient
@@ -188,22 +188,18 @@ def _make_callback(keras, core, val_x, val_binary, spec, config, emit, should_st
 
 
 def _write_checkpoint(model, path: Path) -> None:
-    """Save the weights beside ``path`` and rename into place: never a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".partial-" + path.name)
-    model.save_weights(str(tmp))
-    os.replace(tmp, path)
+    """Save the best weights so far: never a half-written checkpoint."""
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(str(tmp))
 
 
 def _write_predictions(path: Path, items: list[LabelledImage], probability: np.ndarray, split: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "patient", "label", "split", "probability"])
-        for im, p in zip(items, probability):
-            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, split, f"{float(p):.6f}"])
-    os.replace(tmp, path)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["path", "patient", "label", "split", "probability"])
+    for im, p in zip(items, probability):
+        writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, split, f"{float(p):.6f}"])
+    write_text_atomic(path, buf.getvalue())
 
 
 def build_training_models(spec: ModelSpec, config: TrainConfig):
@@ -345,11 +341,7 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: C
     )
     emit({"event": "evaluate", "message": "measuring the saved package on validation and held-out test patients"})
     out = Path(config.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".partial-", suffix=".pneumonet", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(out, mode=0o644, suffix=".pneumonet") as tmp:
         save_package(inference_model, card, tmp, compression=config.resolved_compression())
         # Measure what ships: the reloaded (decompressed) package, not the training weights.
         package = load_package(tmp)
@@ -376,10 +368,6 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None, should_stop: C
         from pneumonet_core.models.package import update_card
 
         update_card(tmp, card)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     emit({"event": "saved", "message": f"{out} (hash {card.short_hash}, held-out AUC {card.metrics.get('roc_auc')})",
           "path": str(out), "metrics": card.metrics, "threshold": card.threshold})
     return TrainResult(out=out, card=card, split=split, history=history, test_metrics=test_metrics)

@@ -1,4 +1,5 @@
-"""Atomic file writing: readers see the old file or the complete new one, never a part."""
+"""Atomic file writing, for every file Pneumonet writes: readers see the old file or the
+complete new one, never a part, and a crash or a cancel leaves nothing half-written."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Iterator
 
 
 def _default_mode() -> int:
-    # mkstemp makes 0600 files; reports should get the permissions a plain open() gives.
+    # mkstemp makes 0600 files; outputs should get the permissions a plain open() gives.
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
@@ -18,22 +19,25 @@ def _default_mode() -> int:
 
 _MODE = _default_mode()
 
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, mode: int | None = None, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
 
     The temporary file lives in the same folder so ``os.replace`` is a rename on one file
-    system; on any exception it is removed and ``path`` is left as it was.
+    system; on any exception (a cancel included) it is removed and ``path`` is left as it
+    was. ``mode`` sets the final permissions (default: what ``open()`` would give);
+    ``suffix`` ends the temporary name, for writers that insist on one (Keras weights).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial" + suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with contextlib.suppress(OSError):
-            os.chmod(tmp_path, _MODE)
+            os.chmod(tmp_path, _MODE if mode is None else mode)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -52,4 +56,13 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
         # newline="" keeps the caller's line endings (CSV writes \r\n itself).
         with open(tmp, "w", encoding=encoding, newline="") as fh:
             fh.write(text)
+    return Path(path)
+
+
+def copy_file_atomic(source: str | Path, path: str | Path) -> Path:
+    """Copy ``source`` to ``path`` so that ``path`` appears only when complete."""
+    import shutil
+
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
     return Path(path)
