@@ -1,4 +1,5 @@
-"""The result of classifying one scan, as every output (screen, CSV, JSON, PDF) reports it."""
+"""The result of classifying one scan: the one type that the pipeline produces and every
+output (screen, batch table, CSV, JSON, PDF, DICOM answers) consumes unchanged."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 
 @dataclass
 class ScanResult:
-    """One scan's outcome: a probability and decision, or an error; never both."""
+    """One scan's outcome: a probability and decision, or an error; never both.
+
+    A result starts from the decoded scan (:meth:`of_scan`, or :meth:`failed` when the
+    file could not be read) and gets its probability and decision from
+    :meth:`Classifier.decide <pneumonet_core.inference.classifier.Classifier.decide>`.
+    """
 
     path: str
     probability: float | None = None
@@ -24,9 +30,35 @@ class ScanResult:
     file_sha256: str | None = None
     class_probabilities: dict | None = None
 
+    @classmethod
+    def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
+        """The result of a decoded scan, before the model has answered."""
+        return cls(path=str(scan.path), warnings=list(scan.warnings), source=scan.source.to_dict(),
+                   metadata=dict(scan.metadata), file_sha256=file_sha256)
+
+    @classmethod
+    def failed(cls, path, error: str, metadata: dict | None = None, file_sha256: str | None = None,
+               threshold: float | None = None) -> "ScanResult":
+        """The result of a file that could not be read or classified: ``error`` says why."""
+        return cls(path=str(path), error=error, metadata=dict(metadata or {}), file_sha256=file_sha256,
+                   threshold=threshold)
+
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def classified(self) -> bool:
+        """True once the model has answered (a probability and a decision are set)."""
+        return self.error is None and self.probability is not None
+
+    @property
+    def subtype(self) -> str | None:
+        """BACTERIA or VIRUS for a three-label model that decided pneumonia."""
+        probs = self.class_probabilities or {}
+        if self.label != "PNEUMONIA" or len(probs) < 3:
+            return None
+        return max(("BACTERIA", "VIRUS"), key=lambda c: probs.get(c, 0.0))
 
     def to_dict(self, deidentify: bool = False) -> dict:
         """JSON-ready dict; ``deidentify`` leaves out patient names, ids and birth dates."""

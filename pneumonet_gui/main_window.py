@@ -421,7 +421,7 @@ class MainWindow(QMainWindow):
                 return None
         try:
             out = study_pdf.write_study_report(
-                Path(path), scan=self.study.scan, prediction=self.study.prediction, heatmap=self.study.heatmap,
+                Path(path), scan=self.study.scan, result=self.study.prediction, heatmap=self.study.heatmap,
                 card=self.model_card, deidentify=self.metadata_panel.hide_identifiers.isChecked())
         except Exception as exc:  # noqa: BLE001
             self._show_error(f"Could not write the report: {exc}")

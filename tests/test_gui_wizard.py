@@ -339,7 +339,7 @@ def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qt
 
 
 def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, tmp_path):
-    from pneumonet_gui.wizard.options import TrainingOptions
+    from pneumonet_core.training.config import TrainConfig
     from pneumonet_gui.wizard.training_process import TrainingProcess
 
     before = training_dirs()
@@ -351,7 +351,7 @@ def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, 
     logs = []
     process.log.connect(logs.append)
     with qtbot.waitSignal(process.finished, timeout=WAIT_MS) as finished:
-        process.start(TrainingOptions(data_dir=data, epochs=1, cnn_width=8))
+        process.start(TrainConfig(data_dir=data, epochs=1, cnn_width=8))
     ok, message = finished.args
     assert not ok
     assert message.startswith("Training failed: pneumonet: error:") and "class PNEUMONIA has no images" in message

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from pneumonet_core.data.report import (
-    CPU_RATES_2_CORES,
     check_readable,
     estimate_training_time,
     format_duration,
@@ -20,6 +19,7 @@ from pneumonet_core.data.report import (
     thumbnail,
 )
 from pneumonet_core.errors import ScanError
+from pneumonet_core.models.architectures import approach
 from tests.helpers import SHARED_TRAIN
 
 
@@ -105,8 +105,8 @@ def test_samples_and_thumbnails(folder):
 
 def test_time_estimate_follows_the_measured_rates():
     cnn = estimate_training_time("cnn", 1000, 200, 200, epochs=10, cores=2)
-    assert cnn.per_epoch_s == pytest.approx(1000 / CPU_RATES_2_CORES["cnn"]["train"]
-                                            + 200 / CPU_RATES_2_CORES["cnn"]["predict"])
+    rates = approach("cnn").cpu_rates
+    assert cnn.per_epoch_s == pytest.approx(1000 / rates["train"] + 200 / rates["predict"])
     assert estimate_training_time("cnn", 1000, 200, 200, epochs=20, cores=2).seconds == pytest.approx(
         cnn.seconds + 10 * cnn.per_epoch_s)
     assert estimate_training_time("cnn", 1000, 200, 200, epochs=10, cores=4).seconds < cnn.seconds
@@ -126,21 +126,28 @@ def test_format_duration():
 
 def test_train_arguments_are_what_pneumonet_train_parses(tmp_path):
     from pneumonet_core.cli.main import build_parser
-    from pneumonet_gui.wizard.options import TrainingOptions, python_command, train_arguments
+    from pneumonet_core.training.config import TrainConfig, from_arguments, to_arguments
+    from pneumonet_gui.wizard.options import python_command
 
     out = tmp_path / "m.pneumonet"
-    options = TrainingOptions(data_dir=tmp_path, approach="finetune", weights="imagenet", unfreeze="all", epochs=7,
-                              batch_size=8, learning_rate=3e-5, augment=False, seed=4, val_fraction=0.2,
-                              test_fraction=0.1, threshold_rule="sensitivity>=0.95", patience=3, labels="three")
-    args = build_parser().parse_args(train_arguments(options, out))
+    options = TrainConfig(data_dir=tmp_path, out=out, approach="finetune", weights="imagenet", unfreeze="all",
+                          epochs=7, batch_size=8, learning_rate=3e-5, augment=False, seed=4, val_fraction=0.2,
+                          test_fraction=0.1, threshold_rule="sensitivity>=0.95", patience=3, labels="three")
+    args = build_parser().parse_args(to_arguments(options) + ["--progress", "jsonl"])
     assert (args.data_dir, args.out, args.approach, args.weights, args.unfreeze) == (tmp_path, out, "finetune",
                                                                                      "imagenet", "all")
-    assert (args.epochs, args.batch_size, args.learning_rate, args.no_augment, args.seed) == (7, 8, 3e-5, True, 4)
+    assert (args.epochs, args.batch_size, args.learning_rate, args.augment, args.seed) == (7, 8, 3e-5, False, 4)
     assert (args.val_fraction, args.test_fraction, args.threshold_rule, args.patience) == (0.2, 0.1,
                                                                                           "sensitivity>=0.95", 3)
     assert args.labels == "three" and args.progress == "jsonl"
+    # The round trip is exact: the parsed flags rebuild the very config the wizard filled.
+    assert from_arguments(args) == options
 
-    cnn = build_parser().parse_args(train_arguments(TrainingOptions(data_dir=tmp_path, cnn_width=8), out))
-    assert cnn.approach == "cnn" and cnn.cnn_width == 8 and cnn.weights is None and not cnn.no_augment
+    cnn_config = TrainConfig(data_dir=tmp_path, out=out, cnn_width=8)
+    cnn = build_parser().parse_args(to_arguments(cnn_config))
+    assert cnn.approach == "cnn" and cnn.cnn_width == 8 and cnn.weights is None and cnn.augment
+    assert from_arguments(cnn) == cnn_config
+    # The legacy spelling of the augmentation switch still parses.
+    assert not build_parser().parse_args(to_arguments(cnn_config) + ["--no-augment"]).augment
     program, argv = python_command(["train", "x"])
     assert argv[:2] == ["-m", "pneumonet_core.cli.main"] and Path(program).name.startswith("python")

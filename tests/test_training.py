@@ -25,7 +25,7 @@ def _config(shared_train_dir, tmp_path, **kw):
 
 def test_cnn_trains_reports_progress_and_writes_a_complete_card(shared_train_dir, tmp_path):
     events = []
-    result = train(_config(shared_train_dir, tmp_path, approach="cnn", predictions_csv=tmp_path / "p.csv"), emit=events.append)
+    result = train(_config(shared_train_dir, tmp_path, approach="cnn", predictions=tmp_path / "p.csv"), emit=events.append)
     kinds = [e["event"] for e in events]
     for kind in ("split", "decode", "start", "batch", "epoch", "evaluate", "saved"):
         assert kind in kinds, kind

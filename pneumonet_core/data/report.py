@@ -20,6 +20,7 @@ import numpy as np
 
 from pneumonet_core.data.discovery import CLASS_FOLDERS, LabelledImage, check_usable, find_labelled_images
 from pneumonet_core.errors import DatasetError, PneumonetError
+from pneumonet_core.models.architectures import approach as get_approach
 
 #: Fewer images than this in a class trains, but the figures on a handful of held-out
 #: patients are noise: the wizard warns.
@@ -213,19 +214,9 @@ def thumbnail(path: Path, size: int = 128) -> np.ndarray:
 
 # --- time estimate ---------------------------------------------------------------------
 
-#: Images per second on a CPU, measured with ``pneumonet train``'s own models (Keras 3.15,
-#: TensorFlow 2.21, float32, batch 32, augmentation on) on a 2-core x86-64 (AVX-512) runner.
-#: "train" is a training step; "predict" is the validation pass that runs every epoch.
-#: The custom CNN's rate is for width 32; it scales about with 1/sqrt(width) (measured at 8).
-CPU_RATES_2_CORES = {
-    "cnn": {"train": 95.0, "predict": 850.0},
-    "transfer": {"train": 12.0, "predict": 11.0},
-    "finetune": {"train": 5.0, "predict": 7.0},
-}
-#: Decoding and resizing files (JPEG at 224 px, 2 cores), and process start-up plus model
-#: building (seconds).
+#: Decoding and resizing files (JPEG at 224 px, 2 cores); the training rates of each
+#: approach (:class:`~pneumonet_core.models.architectures.Approach`) were measured on as many cores.
 CPU_DECODE_RATE = 280.0
-STARTUP_S = {"cnn": 10.0, "transfer": 30.0, "finetune": 30.0}
 MEASURED_CORES = 2
 
 
@@ -247,14 +238,15 @@ def estimate_training_time(approach: str, train_images: int, validation_images: 
     """
     cores = max(1, min(8, cores or os.cpu_count() or 1))
     speed = cores / MEASURED_CORES
-    rates = dict(CPU_RATES_2_CORES[approach])
-    if approach == "cnn":
+    described = get_approach(approach)
+    rates = dict(described.cpu_rates)
+    if approach == "cnn":  # the CNN's rate is for width 32; it scales about with 1/sqrt(width)
         factor = (32 / max(1, cnn_width)) ** 0.5
         rates = {k: v * factor for k, v in rates.items()}
     train_rate, predict_rate = rates["train"] * speed, rates["predict"] * speed
     per_epoch = train_images / train_rate + validation_images / predict_rate
     total_images = train_images + validation_images + test_images
-    fixed = STARTUP_S[approach] + total_images / (CPU_DECODE_RATE * speed) \
+    fixed = described.startup_s + total_images / (CPU_DECODE_RATE * speed) \
         + 2 * (validation_images + test_images) / predict_rate
     basis = (f"{approach} on a CPU with {cores} cores: about {train_rate:.0f} training images/s "
              f"and {predict_rate:.0f} validation images/s (rates measured on 2 cores, scaled by cores)")

@@ -13,9 +13,8 @@ import collections
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -29,20 +28,12 @@ from pneumonet_core.results import ScanResult, file_sha256
 _POLL_S = 0.05
 
 
-@dataclass
-class _Decoded:
-    path: Path
-    model_input: np.ndarray | None
-    error: str | None
-    sha256: str | None
-    warnings: list = field(default_factory=list)
-    source: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-    scan: Scan | None = None  # only kept when the caller wants whole scans
+class _Decoded(NamedTuple):
+    """A decoded file on its way to the model: its result so far, the model input, the scan."""
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+    result: ScanResult
+    model_input: np.ndarray | None
+    scan: Scan | None  # only kept when the caller wants whole scans
 
 
 def header_metadata(path: Path) -> dict:
@@ -57,7 +48,8 @@ def header_metadata(path: Path) -> dict:
         return {}
 
 
-def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None) -> _Decoded:
+def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
+            threshold: float) -> _Decoded:
     from pneumonet_core.imaging import load_scan
 
     digest = file_sha256(path)
@@ -65,35 +57,19 @@ def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None
         scan = load_scan(path)
         model_input = preprocess(scan.pixels)
     except PneumonetError as exc:
-        return _Decoded(path, None, getattr(exc, "reason", str(exc)), digest, metadata=header_metadata(path))
+        error = getattr(exc, "reason", str(exc))
+        return _Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
     except MemoryError:
-        return _Decoded(path, None, "not enough memory to decode this image", digest)
+        return _Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
+                        None, None)
     except ValueError as exc:  # preprocess refuses a non-2-D image
-        return _Decoded(path, None, str(exc).splitlines()[0], digest)
+        return _Decoded(ScanResult.failed(path, str(exc).splitlines()[0], None, digest, threshold), None, None)
     if on_decoded is not None:
         try:
             on_decoded(path, scan)
         except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
             pass
-    return _Decoded(path, model_input, None, digest, list(scan.warnings), scan.source.to_dict(),
-                    dict(scan.metadata), scan if keep_scan else None)
-
-
-def _result(d: _Decoded, classifier: Classifier, prediction=None) -> ScanResult:
-    if not d.ok:
-        return ScanResult(path=str(d.path), threshold=classifier.threshold, error=d.error, file_sha256=d.sha256,
-                          metadata=d.metadata)
-    return ScanResult(
-        path=str(d.path),
-        probability=prediction.probability,
-        label=prediction.label,
-        threshold=prediction.threshold,
-        warnings=d.warnings,
-        source=d.source,
-        metadata=d.metadata,
-        file_sha256=d.sha256,
-        class_probabilities=prediction.class_probabilities,
-    )
+    return _Decoded(ScanResult.of_scan(scan, digest), model_input, scan if keep_scan else None)
 
 
 def default_workers() -> int:
@@ -130,7 +106,8 @@ def classify_paths(
     def fill() -> None:
         nonlocal next_chunk
         while next_chunk < len(chunks) and len(queued) < max(1, prefetch):
-            queued.append([pool.submit(_decode, p, keep, on_decoded) for p in chunks[next_chunk]])
+            queued.append([pool.submit(_decode, p, keep, on_decoded, classifier.threshold)
+                           for p in chunks[next_chunk]])
             next_chunk += 1
 
     stopped = False
@@ -146,17 +123,17 @@ def classify_paths(
                 stopped = True
                 return
             decoded = [f.result() for f in current]
-            good = [d for d in decoded if d.ok]
-            predictions: dict[int, object] = {}
-            if good:
-                outputs = classifier.predict_inputs(np.stack([d.model_input for d in good]))
-                for d, pred in zip(good, classifier.predictions_from_outputs(outputs)):
-                    predictions[id(d)] = pred
-            for d in decoded:
-                result = _result(d, classifier, predictions.get(id(d)))
-                if on_scan is not None and d.scan is not None:
-                    on_scan(result, d.scan)
-                d.scan = d.model_input = None  # let the full scan go as soon as it is reported
+            current = None  # let each full scan go as soon as it is reported
+            good = [i for i, d in enumerate(decoded) if d.model_input is not None]
+            outputs = classifier.predict_inputs(np.stack([decoded[i].model_input for i in good])) if good else []
+            results = [d.result for d in decoded]
+            for i, output in zip(good, outputs):
+                results[i] = classifier.decide(results[i], output)
+            for i, result in enumerate(results):
+                scan = decoded[i].scan
+                decoded[i] = None
+                if on_scan is not None and scan is not None:
+                    on_scan(result, scan)
                 yield result
     finally:
         for chunk in queued:

@@ -1,36 +1,26 @@
-"""The classifier facade: a loaded model package that classifies scans and explains them."""
+"""The classifier facade: a loaded model package that classifies scans and explains them.
+
+Every probability Pneumonet shows or exports comes from :meth:`Classifier.decide`, which
+fills a :class:`~pneumonet_core.results.ScanResult` from the model's outputs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference.gradcam import compute_gradcam
 from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import ModelPackage, load_package
 from pneumonet_core.models.threshold import decision_label
 from pneumonet_core.preprocessing import preprocess
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A model's answer for one scan at its operating threshold."""
-
-    probability: float
-    label: str  # "PNEUMONIA" or "NORMAL"
-    threshold: float
-    class_probabilities: dict
-
-    @property
-    def subtype(self) -> str | None:
-        """BACTERIA or VIRUS for a three-label model that decided pneumonia."""
-        if self.label != "PNEUMONIA" or len(self.class_probabilities) < 3:
-            return None
-        return max(("BACTERIA", "VIRUS"), key=lambda c: self.class_probabilities.get(c, 0.0))
+from pneumonet_core.results import ScanResult
 
 
 class Classifier:
@@ -39,6 +29,10 @@ class Classifier:
     def __init__(self, package: ModelPackage, batch_size: int = 16):
         self.package = package
         self.batch_size = batch_size
+        architecture = ARCHITECTURES.get(package.card.backbone)
+        if architecture is None:
+            raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
+        self.architecture: Architecture = architecture
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int = 16) -> "Classifier":
@@ -69,34 +63,31 @@ class Classifier:
         """Raw model outputs (N, classes) for preprocessed inputs (N, 224, 224, 1)."""
         return predict_class_probabilities(self.model, inputs, self.batch_size)
 
-    def predictions_from_outputs(self, outputs: np.ndarray) -> list[Prediction]:
-        probs = pneumonia_probability(outputs, self.class_names)
-        names = self.class_names if outputs.shape[-1] > 1 else ["PNEUMONIA"]
-        return [
-            Prediction(
-                probability=float(p),
-                label=decision_label(float(p), self.threshold),
-                threshold=self.threshold,
-                class_probabilities={n: float(v) for n, v in zip(names, row)},
-            )
-            for p, row in zip(probs, outputs)
-        ]
+    def decide(self, result: ScanResult, output: np.ndarray) -> ScanResult:
+        """``result`` with the probability and decision of one row of model outputs."""
+        output = np.asarray(output, dtype=np.float32).reshape(-1)
+        p = float(pneumonia_probability(output[None], self.class_names)[0])
+        names = self.class_names if output.shape[-1] > 1 else ["PNEUMONIA"]
+        return dataclasses.replace(
+            result, probability=p, label=decision_label(p, self.threshold), threshold=self.threshold,
+            class_probabilities={n: float(v) for n, v in zip(names, output)},
+        )
 
-    def classify_input(self, model_input: np.ndarray) -> Prediction:
-        return self.predictions_from_outputs(self.predict_inputs(model_input[None]))[0]
-
-    def classify(self, scan: Scan) -> Prediction:
+    def classify(self, scan: Scan, file_sha256: str | None = None) -> ScanResult:
         """Classify one loaded scan."""
-        return self.classify_input(preprocess(scan.pixels))
+        output = self.predict_inputs(preprocess(scan.pixels)[None])[0]
+        return self.decide(ScanResult.of_scan(scan, file_sha256), output)
 
-    def heatmap(self, scan: Scan, prediction: Prediction | None = None) -> np.ndarray:
-        """Grad-CAM for the predicted class, at the scan's full resolution, values 0..1."""
+    def heatmap(self, scan: Scan, result: ScanResult | None = None) -> np.ndarray:
+        """Grad-CAM for the decided class, at the scan's full resolution, values 0..1."""
         model_input = preprocess(scan.pixels)
-        prediction = prediction or self.classify_input(model_input)
+        if result is None or not result.classified:
+            result = self.decide(ScanResult.of_scan(scan), self.predict_inputs(model_input[None])[0])
         binary = len(self.class_names) == 2 and self.model.outputs[0].shape[-1] == 1
         if binary:
-            class_index = 1 if prediction.label == "PNEUMONIA" else 0
+            class_index = 1 if result.label == "PNEUMONIA" else 0
         else:
-            target = prediction.subtype or "NORMAL"
+            target = result.subtype or "NORMAL"
             class_index = self.class_names.index(target) if target in self.class_names else 0
-        return compute_gradcam(self.model, self.card.gradcam_layer, model_input, class_index, binary, scan.shape)
+        return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
+                               scan.shape)

@@ -17,22 +17,22 @@ from pneumonet_core.atomic import atomic_path
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
-from pneumonet_core.results import file_sha256
+from pneumonet_core.results import ScanResult, file_sha256
 
 
-def _decision_band(prediction, card: ModelCard, width: float) -> Table:
+def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     st = pc.styles()
     regular, bold = pc.fonts()
-    colour = pc.LABEL_COLOURS.get(prediction.label, pc.INK)
-    label = prediction.label + (f" ({prediction.subtype.lower()})" if getattr(prediction, "subtype", None) else "")
-    p_text, t_text = format_pair(prediction.probability, prediction.threshold)
-    sign = "\u2265" if prediction.probability >= prediction.threshold else "<"
+    colour = pc.LABEL_COLOURS.get(result.label, pc.INK)
+    label = result.label + (f" ({result.subtype.lower()})" if result.subtype else "")
+    p_text, t_text = format_pair(result.probability, result.threshold)
+    sign = "\u2265" if result.probability >= result.threshold else "<"
     cells = [
         [Paragraph("DECISION AT THE MODEL'S THRESHOLD", st["muted"]),
          Paragraph("PROBABILITY OF PNEUMONIA", st["muted"]),
          Paragraph("OPERATING THRESHOLD", st["muted"])],
         [Paragraph(f'<font name="{bold}" size="18" color="{colour.hexval()}">{escape(label)}</font>', st["body"]),
-         Paragraph(f'<font name="{bold}" size="18">{prediction.probability * 100:.1f} %</font>', st["body"]),
+         Paragraph(f'<font name="{bold}" size="18">{result.probability * 100:.1f} %</font>', st["body"]),
          Paragraph(f'<font name="{bold}" size="18">{t_text}</font>', st["body"])],
         [Paragraph(escape(f"p = {p_text} {sign} threshold {t_text}"), st["muted"]),
          Paragraph(f"p = {p_text}", st["muted"]),
@@ -119,7 +119,7 @@ def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None
     return f"{safe_stem(scan.path, scan.metadata, deidentify, file_hash)}-report.pdf"
 
 
-def write_study_report(path: str | Path, scan: Scan, prediction, heatmap: np.ndarray | None, card: ModelCard,
+def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap: np.ndarray | None, card: ModelCard,
                        deidentify: bool = False, app_version: str | None = None,
                        file_hash: str | None = None) -> Path:
     """Write the one-study PDF report to ``path`` (atomically) and return the path.
@@ -137,7 +137,7 @@ def write_study_report(path: str | Path, scan: Scan, prediction, heatmap: np.nda
         Paragraph("Chest X-ray decision support report", st["title"]),
         Paragraph(escape(f"Pneumonet {app_version} · generated {pc.now_text()} · single study"), st["subtitle"]),
         Spacer(1, 4 * mm),
-        _decision_band(prediction, card, width),
+        _decision_band(result, card, width),
         Spacer(1, 2.5 * mm),
         pc.disclaimer_box(width),
         Spacer(1, 3 * mm),

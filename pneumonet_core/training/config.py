@@ -1,62 +1,147 @@
-"""What a training run is asked to do: data, approach, hyper-parameters and output."""
+"""The one definition of a training run's options.
+
+:class:`TrainConfig` is the single source: ``pneumonet train``'s flags are generated from
+its fields (:func:`add_arguments`), the wizard fills one and runs it as a command line
+(:func:`to_arguments`), and the model card records it (:meth:`TrainConfig.card_record`).
+A new option is one new field here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Learning rates by approach; fine-tuning a pretrained backbone wants a lower one.
-DEFAULT_LEARNING_RATES = {"cnn": 1e-3, "transfer": 1e-3, "finetune": 1e-4, "finetune-scratch": 1e-3}
+from pneumonet_core.models.architectures import APPROACHES, LABEL_SETS, SCRATCH_LEARNING_RATE, approach
+
+
+def _unfreeze(value: str) -> int | str:
+    return "all" if str(value) == "all" else int(value)
+
+
+def _option(default, flag: str | None = None, help: str = "", **argparse_kwargs):
+    """A field with its command-line flag (None: not a flag) and argparse settings."""
+    metadata = {"flag": flag, "help": help, "argparse": argparse_kwargs}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class TrainConfig:
-    """A training run; the CLI's ``pneumonet train`` flags map one to one onto these fields."""
+    """A training run; each field with a flag is one ``pneumonet train`` option."""
 
-    data_dir: Path
-    out: Path
-    approach: str = "cnn"
-    labels: str = "binary"
-    weights: str | None = None  # None: "none" for cnn, "imagenet" for the ResNet approaches
-    unfreeze: int | str = 10
-    epochs: int = 20
-    batch_size: int = 32
-    learning_rate: float | None = None
-    seed: int = 1
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    augment: bool = True
-    patience: int = 6
-    threshold_rule: str = "youden"
-    compression: str = "auto"  # int8 for ResNet (fits 60 MB), float32 for the CNN
-    name: str | None = None
-    limit: int | None = None  # use a stratified subset of about this many images
-    mixed_precision: str = "auto"  # "auto": bfloat16 on a GPU, float32 elsewhere
-    cnn_width: int = 32
-    predictions_csv: Path | None = None
-    warmup_epochs: int = 2
-    checkpoint: Path | None = None  # best weights so far, rewritten (atomically) at each new best epoch
-    resume: bool = False  # start from ``checkpoint`` when it exists
-    time_limit_minutes: float | None = None  # stop training (keeping the best epoch) after this long
-    command: str = ""
+    data_dir: Path | None = _option(None, "DIR", "folder with NORMAL/ and PNEUMONIA/", type=Path)
+    out: Path | None = _option(None, "--out", "model package to write (.pneumonet)", type=Path, metavar="FILE",
+                               required=True)
+    approach: str = _option("cnn", "--approach", "cnn (custom CNN), transfer or finetune (ResNet152V2)",
+                            choices=APPROACHES, required=True)
+    labels: str = _option("binary", "--labels", "binary (NORMAL/PNEUMONIA) or three (NORMAL/BACTERIA/VIRUS)",
+                          choices=tuple(LABEL_SETS))
+    weights: str | None = _option(
+        None, "--weights", "backbone weights: imagenet (default for transfer/finetune; downloaded once and cached "
+        "by Keras), none (random initialisation), a Keras weights file, or a .pneumonet model")
+    unfreeze: int | str = _option(10, "--unfreeze", "finetune: how many of the last backbone blocks to train (or all)",
+                                  type=_unfreeze, metavar="N|all")
+    epochs: int = _option(20, "--epochs", "most epochs to train", type=int)
+    batch_size: int = _option(32, "--batch-size", "images per training step", type=int)
+    learning_rate: float | None = _option(None, "--learning-rate", "peak learning rate (default: by approach)",
+                                          type=float)
+    seed: int = _option(1, "--seed", "seed of the patient split, the weights and the augmentation", type=int)
+    val_fraction: float = _option(0.15, "--val-fraction", "share of patients for validation", type=float)
+    test_fraction: float = _option(0.15, "--test-fraction", "share of patients held out for the test", type=float)
+    augment: bool = _option(True, "--augment", "on-device augmentation (--no-augment turns it off)",
+                            action=argparse.BooleanOptionalAction)
+    patience: int = _option(6, "--patience", "epochs without validation AUC gain before stopping", type=int)
+    warmup_epochs: int = _option(2, "--warmup-epochs", "epochs of learning-rate warm-up", type=int)
+    threshold_rule: str = _option("youden", "--threshold-rule", "youden or sensitivity>=0.95")
+    compression: str = _option("auto", "--compression", "weights storage (auto: int8 for ResNet152V2, float32 for "
+                               "the CNN)", choices=("auto", "float32", "float16", "int8"))
+    name: str | None = _option(None, "--name", "model name for the card")
+    limit: int | None = _option(None, "--limit", "train on a stratified subset of about N images", type=int)
+    mixed_precision: str = _option("auto", "--mixed-precision", "auto, float32 or mixed_bfloat16")
+    cnn_width: int = _option(32, "--cnn-width", "cnn: filters of the first block", type=int)
+    checkpoint: Path | None = _option(None, "--checkpoint", "write the best weights so far to this file at each "
+                                      "new best epoch", type=Path, metavar="FILE.weights.h5")
+    resume: bool = _option(False, "--resume", "start from --checkpoint when it exists", action="store_true")
+    time_limit: float | None = _option(None, "--time-limit", "stop training after this long and keep the best "
+                                       "epoch so far", type=float, metavar="MINUTES")
+    predictions: Path | None = _option(None, "--predictions", "write the held-out test predictions of the saved "
+                                       "package", type=Path, metavar="CSV")
+    command: str = _option("")  # the command line that started the run, for the card
 
     def resolved_weights(self) -> str:
-        if self.weights:
-            return self.weights
-        return "none" if self.approach == "cnn" else "imagenet"
+        return self.weights or approach(self.approach).default_weights
 
     def resolved_learning_rate(self) -> float:
         if self.learning_rate:
             return float(self.learning_rate)
-        if self.approach == "finetune" and self.resolved_weights() == "none":
-            return DEFAULT_LEARNING_RATES["finetune-scratch"]
-        return DEFAULT_LEARNING_RATES[self.approach]
+        if approach(self.approach).arch.pretrained and self.resolved_weights() == "none":
+            return SCRATCH_LEARNING_RATE
+        return approach(self.approach).learning_rate
 
     def resolved_compression(self) -> str:
-        if self.compression != "auto":
-            return self.compression
-        return "float32" if self.approach == "cnn" else "int8"
+        return approach(self.approach).compression if self.compression == "auto" else self.compression
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = dataclasses.asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+    def card_record(self) -> dict:
+        """The options as the card records them: every option, no local output paths."""
+        record = self.to_dict()
+        for key in ("out", "checkpoint", "predictions", "command"):
+            record.pop(key, None)
+        if record.get("data_dir"):
+            record["data_dir"] = Path(record["data_dir"]).name
+        return record
+
+
+def _flag_fields():
+    return [f for f in dataclasses.fields(TrainConfig) if f.metadata.get("flag")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one argument per option of :class:`TrainConfig` to ``parser``."""
+    for f in _flag_fields():
+        flag, kwargs = f.metadata["flag"], dict(f.metadata["argparse"])
+        if flag.startswith("--"):
+            kwargs.setdefault("default", f.default if f.default is not dataclasses.MISSING else None)
+            parser.add_argument(flag, dest=f.name, help=f.metadata["help"], **kwargs)
+        else:
+            kwargs.pop("required", None)
+            parser.add_argument(f.name, metavar=flag, help=f.metadata["help"], **kwargs)
+
+
+def from_arguments(args: argparse.Namespace, **extra) -> TrainConfig:
+    """The config parsed by a parser that :func:`add_arguments` built."""
+    values = {f.name: getattr(args, f.name) for f in _flag_fields() if hasattr(args, f.name)}
+    return TrainConfig(**values, **extra)
+
+
+def to_arguments(config: TrainConfig) -> list[str]:
+    """``pneumonet train`` arguments (after the program name) that recreate ``config``.
+
+    Options left at their default are not repeated, so the command reads as a user would
+    type it.
+    """
+    args = ["train"]
+    for f in _flag_fields():
+        flag, value = f.metadata["flag"], getattr(config, f.name)
+        if not flag.startswith("--"):
+            if value is None:
+                raise ValueError(f"no {flag} chosen")
+            args.append(str(value))
+            continue
+        required = f.metadata["argparse"].get("required", False)
+        if value is None or (value == f.default and not required):
+            continue
+        action = f.metadata["argparse"].get("action")
+        if action is argparse.BooleanOptionalAction:
+            args.append(flag if value else "--no-" + flag[2:])
+        elif action == "store_true":
+            args += [flag] if value else []
+        else:
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return args

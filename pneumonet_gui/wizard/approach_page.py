@@ -12,9 +12,10 @@ from PySide6.QtWidgets import (
 )
 
 from pneumonet_core.data.report import estimate_training_time, format_duration
+from pneumonet_core.models.architectures import APPROACH_BY_KEY, APPROACHES, ARCHITECTURES
+from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui.wizard.common import MessageLabel
 
-APPROACH_TITLES = {"cnn": "Custom CNN", "transfer": "Transfer learning", "finetune": "Fine-tuning"}
 WEIGHT_SOURCES = (
     ("imagenet", "ImageNet (needs an internet connection the first time)"),
     ("file", "A local Keras weights file"),
@@ -28,10 +29,6 @@ THRESHOLD_RULES = (("youden", "Youden's J (balances sensitivity and specificity)
 class ApproachPage(QWizardPage):
     def __init__(self, parent=None):
         super().__init__(parent)
-        # architectures imports Keras: only when the wizard opens (the viewer has usually
-        # imported it already on its model thread), never when the package is imported.
-        from pneumonet_core.models.architectures import APPROACH_DESCRIPTIONS, APPROACHES, RESNET_BLOCKS
-
         self.approaches = APPROACHES
         self.setTitle("Approach")
         self.setSubTitle("How the model learns. Every approach ends with the same evaluation on held-out patients.")
@@ -42,8 +39,8 @@ class ApproachPage(QWizardPage):
         self.approach_buttons: dict[str, QRadioButton] = {}
         for i, approach in enumerate(APPROACHES):
             # "Title: explanation." -> a radio button and the sentence under it.
-            title, _, sentence = APPROACH_DESCRIPTIONS[approach].partition(": ")
-            button = QRadioButton(title if sentence else APPROACH_TITLES[approach])
+            title, _, sentence = APPROACH_BY_KEY[approach].description.partition(": ")
+            button = QRadioButton(title if sentence else APPROACH_BY_KEY[approach].title)
             text = QLabel((sentence[:1].upper() + sentence[1:]) if sentence else title)
             text.setObjectName("muted")
             text.setWordWrap(True)
@@ -95,7 +92,7 @@ class ApproachPage(QWizardPage):
         self.augment_check = QCheckBox("Augmentation (small rotations, zoom, shifts, brightness and contrast)")
         self.augment_check.setChecked(True)
         self.unfreeze_spin = QSpinBox()
-        self.unfreeze_spin.setRange(0, len(RESNET_BLOCKS))
+        self.unfreeze_spin.setRange(0, len(ARCHITECTURES['ResNet152V2'].blocks))
         self.unfreeze_spin.setValue(10)
         self.unfreeze_all = QCheckBox("all")
         self.unfreeze_all.toggled.connect(lambda on: self.unfreeze_spin.setEnabled(not on))
@@ -172,7 +169,7 @@ class ApproachPage(QWizardPage):
         self.weights_box.setTitle("Backbone weights" + ("" if resnet else unused))
         self._set_row_visible(self.width_spin, approach == "cnn")
         self._set_row_visible(self.unfreeze_row, approach == "finetune")
-        self.lr_spin.setValue(self._options_preview().default_learning_rate())
+        self.lr_spin.setValue(self._options_preview().resolved_learning_rate())
         self._weights_changed()
         self._update_estimate()
 
@@ -195,7 +192,7 @@ class ApproachPage(QWizardPage):
         }
         self.weights_note.setText(notes[source])
         if self.approach != "cnn":
-            self.lr_spin.setValue(self._options_preview().default_learning_rate())
+            self.lr_spin.setValue(self._options_preview().resolved_learning_rate())
         self.completeChanged.emit()
 
     def _fill_models(self) -> None:
@@ -225,10 +222,8 @@ class ApproachPage(QWizardPage):
             return self.model_combo.currentData()
         return source
 
-    def _options_preview(self):
-        from pneumonet_gui.wizard.options import TrainingOptions
-
-        return TrainingOptions(approach=self.approach, weights=self._weights_value())
+    def _options_preview(self) -> TrainConfig:
+        return TrainConfig(approach=self.approach, weights=self._weights_value())
 
     # --- the estimate -------------------------------------------------------------------
 

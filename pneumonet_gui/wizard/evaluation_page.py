@@ -1,6 +1,6 @@
 """Page 5, Evaluation: the new model on the held-out patients it never saw.
 
-The figures come from ``pneumonet_core.cli.evaluate_cmd.evaluate_folder`` on the card's
+The figures come from ``pneumonet_core.evaluation.folder.evaluate_folder`` on the card's
 held-out patients, run in a worker: exactly what ``pneumonet evaluate DIR --model FILE
 --held-out`` prints. The operating threshold, its rule and its sensitivity and
 specificity on the validation patients that chose it come from the saved card.
@@ -23,7 +23,7 @@ METRIC_NAMES = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("spec
 
 def evaluate_held_out(data_dir, model_path) -> dict:
     """Load the model and evaluate it on its held-out patients (runs in a worker)."""
-    from pneumonet_core.cli.evaluate_cmd import evaluate_folder
+    from pneumonet_core.evaluation.folder import evaluate_folder
     from pneumonet_core.inference.classifier import Classifier
 
     classifier = Classifier.load(model_path)

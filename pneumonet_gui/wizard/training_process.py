@@ -9,6 +9,7 @@ run leaves no model file anywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from pneumonet_gui.wizard.options import TrainingOptions, python_command, shell_line, train_arguments
+from pneumonet_core.training.config import TrainConfig, to_arguments
+from pneumonet_gui.wizard.options import python_command, shell_line
 
 #: Lines of the child's standard error that are library chatter, not news for a user.
 _NOISE = ("oneDNN custom operations", "All log messages before absl", "cpu_feature_guard",
@@ -49,7 +51,7 @@ class TrainingProcess(QObject):
     def is_running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
-    def start(self, options: TrainingOptions) -> None:
+    def start(self, options: TrainConfig) -> None:
         """Start training ``options`` (discarding any earlier run's files)."""
         if self.is_running():
             raise RuntimeError("a training run is already in progress")
@@ -60,7 +62,7 @@ class TrainingProcess(QObject):
         self._saved_event = None
         self.workdir = Path(tempfile.mkdtemp(prefix="pneumonet-training-"))
         target = self.workdir / "model.pneumonet"
-        arguments = train_arguments(options, target)
+        arguments = to_arguments(dataclasses.replace(options, out=target)) + ["--progress", "jsonl"]
         self.command_line = shell_line(arguments)
         program, args = python_command(arguments)
         if self.process is not None:

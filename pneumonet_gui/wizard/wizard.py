@@ -1,7 +1,7 @@
 """The training wizard: six pages over ``pneumonet train``, from a folder to an installed model.
 
 Data, Exploration, Approach, Training, Evaluation, Save. The wizard gathers choices into a
-:class:`TrainingOptions`, runs the CLI in a child process, evaluates the result on its
+:class:`~pneumonet_core.training.config.TrainConfig`, runs the CLI in a child process, evaluates the result on its
 held-out patients and installs it; it adds no training logic of its own. Closing it at any
 point stops the training and removes every temporary file.
 """
@@ -18,7 +18,7 @@ from pneumonet_gui.wizard.approach_page import ApproachPage
 from pneumonet_gui.wizard.data_page import DataPage
 from pneumonet_gui.wizard.evaluation_page import EvaluationPage
 from pneumonet_gui.wizard.explore_page import ExplorePage
-from pneumonet_gui.wizard.options import TrainingOptions
+from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui.wizard.save_page import SavePage
 from pneumonet_gui.wizard.training_page import TrainingPage
 
@@ -36,7 +36,7 @@ class TrainingWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, False)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Save model")
         self.resize(1080, 780)
-        self.options = TrainingOptions()
+        self.options = TrainConfig()
         self.data_page = DataPage()
         self.explore_page = ExplorePage()
         self.approach_page = ApproachPage()

@@ -1,0 +1,103 @@
+"""Choosing the epoch: validation AUC after every epoch, the best weights kept (and
+checkpointed), early stopping, a time budget, cancellation between batches, and progress."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pneumonet_core.atomic import atomic_path
+from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.training.progress import EtaClock
+
+
+def write_checkpoint(model, path: Path) -> None:
+    """Save the best weights so far: never a half-written checkpoint."""
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(str(tmp))
+
+
+def selection_callback(core, val_x, val_binary, class_names, config, emit, should_stop, steps_per_epoch,
+                       history: list):
+    """A Keras callback that validates ``core`` each epoch and keeps its best weights."""
+    import keras
+
+    class Selection(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best_auc = -1.0
+            self.best_epoch = 0
+            self.best_weights = None
+            self.wait = 0
+            self.cancelled = False
+            self.clock = EtaClock(steps_per_epoch * config.epochs)
+            self.epoch = 0
+            self.last_emit = 0.0
+            self.epoch_start = time.monotonic()
+            self.fit_start = time.monotonic()
+            self.time_limited = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.epoch_start = time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if should_stop():
+                self.cancelled = True
+                self.model.stop_training = True
+                return
+            now = time.monotonic()
+            if config.time_limit and now - self.fit_start > config.time_limit * 60 and not self.time_limited:
+                # A time budget (e.g. a lent GPU) ends training like early stopping: the
+                # best epoch so far is kept and packaged.
+                self.time_limited = True
+                self.model.stop_training = True
+                emit({"event": "warning", "message": f"time limit of {config.time_limit:g} min reached: stopping"})
+            # Reading the loss synchronises the device: do it about once a second only.
+            if now - self.last_emit >= 1.0 or batch + 1 == steps_per_epoch:
+                self.last_emit = now
+                done = self.epoch * steps_per_epoch + batch + 1
+                emit({
+                    "event": "batch", "epoch": self.epoch + 1, "epochs": config.epochs, "batch": batch + 1,
+                    "batches": steps_per_epoch, "loss": float(logs.get("loss", np.nan)) if logs else float("nan"),
+                    "eta_s": self.clock.eta(done),
+                })
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.cancelled or (self.time_limited and self.best_weights is not None):
+                return
+            logs = logs or {}
+            # Validation runs the core model (no augmentation) on the weights synced at epoch end.
+            p = pneumonia_probability(predict_class_probabilities(core, val_x, config.batch_size), class_names)
+            from sklearn.metrics import log_loss, roc_auc_score
+
+            auc = float(roc_auc_score(val_binary, p)) if len(np.unique(val_binary)) == 2 else float("nan")
+            val_loss = float(log_loss(val_binary, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
+            val_acc = float(np.mean((p >= 0.5) == val_binary))
+            improved = np.isfinite(auc) and auc > self.best_auc + 1e-4
+            if improved or self.best_weights is None:
+                self.best_auc, self.best_epoch, self.wait = (auc if np.isfinite(auc) else -1.0), epoch + 1, 0
+                self.best_weights = [np.array(w) for w in core.get_weights()]
+                if config.checkpoint:
+                    write_checkpoint(core, Path(config.checkpoint))
+            else:
+                self.wait += 1
+            record = {
+                "event": "epoch", "epoch": epoch + 1, "epochs": config.epochs,
+                "loss": float(logs.get("loss", np.nan)),
+                "accuracy": float(logs.get("accuracy", logs.get("sparse_categorical_accuracy", np.nan))),
+                "auc": float(logs.get("auc", np.nan)),
+                "val_loss": val_loss, "val_accuracy": val_acc, "val_auc": auc,
+                "best": bool(improved), "best_epoch": self.best_epoch,
+                "seconds": time.monotonic() - self.epoch_start,
+                "eta_s": self.clock.eta((epoch + 1) * steps_per_epoch),
+            }
+            history.append(record)
+            emit(record)
+            if self.wait >= config.patience and epoch + 1 >= config.warmup_epochs + 2:
+                emit({"event": "warning", "message": f"early stop: no validation AUC gain for {config.patience} epochs"})
+                self.model.stop_training = True
+
+    return Selection()
