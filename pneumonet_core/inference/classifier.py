@@ -7,6 +7,7 @@ fills a :class:`~pneumonet_core.results.ScanResult` from the model's outputs.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,16 @@ from pneumonet_core.results import ScanResult
 
 
 class Classifier:
-    """Wraps one model package; all inference in Pneumonet goes through here."""
+    """Wraps one model package; all inference in Pneumonet goes through here.
+
+    One instance can serve several threads (the viewer and a batch run share it): each
+    use of the model holds a lock, so calls interleave between model batches.
+    """
 
     def __init__(self, package: ModelPackage, batch_size: int = 16):
         self.package = package
         self.batch_size = batch_size
+        self._lock = threading.RLock()
         architecture = ARCHITECTURES.get(package.card.backbone)
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
@@ -61,7 +67,8 @@ class Classifier:
 
     def predict_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """Raw model outputs (N, classes) for preprocessed inputs (N, 224, 224, 1)."""
-        return predict_class_probabilities(self.model, inputs, self.batch_size)
+        with self._lock:
+            return predict_class_probabilities(self.model, inputs, self.batch_size)
 
     def decide(self, result: ScanResult, output: np.ndarray) -> ScanResult:
         """``result`` with the probability and decision of one row of model outputs."""
@@ -89,5 +96,6 @@ class Classifier:
         else:
             target = result.subtype or "NORMAL"
             class_index = self.class_names.index(target) if target in self.class_names else 0
-        return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
-                               scan.shape)
+        with self._lock:
+            return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
+                                   scan.shape)
