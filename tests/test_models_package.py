@@ -52,16 +52,117 @@ def test_compressed_weights_are_restored_to_float32_close_to_the_original(tmp_pa
     assert compression in {item["encoding"] for item in manifest}
 
 
-def test_a_tampered_weight_fails_the_content_hash(tiny, tmp_path):
-    bad = tmp_path / "tampered.pneumonet"
-    with zipfile.ZipFile(tiny) as src, zipfile.ZipFile(bad, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename.startswith("weights/0003"):
-                data = data[:-4] + b"\x00\x00\x80\x3f"
-            dst.writestr(info.filename, data)
-    with pytest.raises(ModelPackageError, match="content hash mismatch"):
+def _copy_with(src, dst, edit):
+    """Copy a package, passing each member's bytes through ``edit(name, data)``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, edit(info.filename, zin.read(info.filename)))
+    return dst
+
+
+def _edit_card(name, data, **changes):
+    if name != "card.json":
+        return data
+    card = json.loads(data)
+    card.update(changes)
+    return json.dumps(card).encode()
+
+
+def test_a_tampered_weight_fails_the_integrity_check(tiny, tmp_path):
+    def flip(name, data):
+        return data[:-4] + b"\x00\x00\x80\x3f" if name.startswith("weights/0003") else data
+
+    bad = _copy_with(tiny, tmp_path / "tampered.pneumonet", flip)
+    with pytest.raises(ModelPackageError, match="weights/0003_value.npy was modified"):
         load_package(bad)
+
+
+@pytest.mark.parametrize("changes", [{"threshold": 0.01}, {"threshold": float("nan")}, {"class_names": ["A", "B"]},
+                                     {"notes": ["edited"]}, {"calibration": {"method": "temperature", "t": 9}}])
+def test_an_edited_card_is_refused_by_every_reader(tiny, tmp_path, changes):
+    bad = _copy_with(tiny, tmp_path / "edited.pneumonet", lambda n, d: _edit_card(n, d, **changes))
+    for read in (load_package, read_card):
+        with pytest.raises(ModelPackageError, match="model card was edited") as info:
+            read(bad)
+        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_edited_card_with_a_recomputed_manifest_fails_the_content_hash(tiny, tmp_path):
+    from pneumonet_core.models.integrity import manifest_bytes
+
+    with zipfile.ZipFile(tiny) as zin:
+        files = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    files["card.json"] = _edit_card("card.json", files["card.json"], threshold=0.01)
+    files["integrity.json"] = manifest_bytes(files)
+    bad = tmp_path / "forged.pneumonet"
+    with zipfile.ZipFile(bad, "w") as zout:
+        for name, data in files.items():
+            zout.writestr(name, data)
+    with pytest.raises(ModelPackageError, match="content hash mismatch"):
+        read_card(bad)
+
+
+@pytest.mark.parametrize("changes, field", [({"threshold": "0.5"}, "threshold"), ({"class_names": "NORMAL"}, "class_names"),
+                                            ({"metrics": [1, 2]}, "metrics")])
+def test_a_card_with_wrong_types_gets_one_line_naming_the_field(tiny, tmp_path, changes, field):
+    from pneumonet_core.models.integrity import manifest_bytes
+
+    with zipfile.ZipFile(tiny) as zin:
+        files = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    files["card.json"] = _edit_card("card.json", files["card.json"], **changes)
+    files["integrity.json"] = manifest_bytes(files)
+    bad = tmp_path / "types.pneumonet"
+    with zipfile.ZipFile(bad, "w") as zout:
+        for name, data in files.items():
+            zout.writestr(name, data)
+    with pytest.raises(ModelPackageError, match=f"field '{field}' has the wrong type") as info:
+        read_card(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_an_added_file_or_an_old_format_is_refused(tiny, tmp_path):
+    extra = tmp_path / "extra.pneumonet"
+    with zipfile.ZipFile(extra, "w") as zout, zipfile.ZipFile(tiny) as zin:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+        zout.writestr("extra/payload.bin", b"surprise")
+    with pytest.raises(ModelPackageError, match="extra/payload.bin is not in the integrity manifest"):
+        read_card(extra)
+    old = _copy_with(tiny, tmp_path / "v1.pneumonet",
+                     lambda n, d: b'{"format": "pneumonet-model", "version": 1}' if n == "pneumonet-model.json" else d)
+    with pytest.raises(ModelPackageError, match="older Pneumonet"):
+        load_package(old)
+
+
+def test_a_zip_bomb_is_refused_before_decompressing(tmp_path):
+    bomb = tmp_path / "bomb.pneumonet"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pneumonet-model.json", '{"format": "pneumonet-model", "version": 2}')
+        zf.writestr("weights/0000_value.npy", b"\0" * (64 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(ModelPackageError, match="possible zip bomb"):
+        load_package(bomb)
+
+
+def test_rewrite_package_gives_a_new_verified_package_and_leaves_the_source(tiny, tmp_path):
+    from pneumonet_core.models.package import rewrite_package
+
+    source = tmp_path / "source.pneumonet"
+    source.write_bytes(tiny.read_bytes())
+    before = source.read_bytes()
+    card = read_card(source)
+    card.threshold = 0.3
+    card.calibration = {"method": "temperature", "temperature": 1.5}
+    out = tmp_path / "calibrated.pneumonet"
+    new = rewrite_package(source, out, card, extras={"ood.npz": b"reference"})
+    assert source.read_bytes() == before and read_card(source).threshold == 0.42
+    package = load_package(out)
+    assert package.card.threshold == 0.3 and package.card.hash == new.hash != read_card(source).hash
+    assert package.extras == {"ood.npz": b"reference"}
+    np.testing.assert_array_equal(_weights(source)[0], _weights(out)[0])
+    # None removes an extra file; the result stays verifiable.
+    rewrite_package(out, out, read_card(out), extras={"ood.npz": None})
+    assert load_package(out).extras == {}
 
 
 @pytest.mark.parametrize(
@@ -96,8 +197,9 @@ def test_update_card_rewrites_the_card_only_and_refuses_another_hash(tiny, tmp_p
     path.write_bytes(tiny.read_bytes())
     card = read_card(path)
     card.threshold = 0.7
-    update_card(path, card)
+    new = update_card(path, card)
     assert load_package(path).card.threshold == 0.7
+    assert new.hash != read_card(tiny).hash  # the threshold changes answers, so it is part of the hash
     card.hash = "0" * 64
     with pytest.raises(ModelPackageError, match="hash"):
         update_card(path, card)

@@ -27,6 +27,12 @@ class ModelCard:
     gradcam_layer: str = ""
     metrics: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)
+    #: Figures on patients outside the training split (``pneumonet calibrate`` / evaluate).
+    external: dict = field(default_factory=dict)
+    #: Post-hoc probability calibration, applied in the one inference path (empty: none).
+    calibration: dict = field(default_factory=dict)
+    #: The out-of-distribution guard's settings (its reference data is an extra file).
+    ood: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     weights_init: str = ""

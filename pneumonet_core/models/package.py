@@ -1,35 +1,43 @@
-"""The model package: one ``.pneumonet`` file holding architecture, weights and model card.
+"""The model package: one ``.pneumonet`` file holding architecture, weights, extra files and
+the model card; :func:`load_package` is the one model loader of Pneumonet.
 
 Layout (a zip archive): ``pneumonet-model.json`` (format marker), ``card.json``,
 ``architecture.json`` (the Keras model config), ``weights.json`` (one entry per weight:
-path, shape, encoding) and ``weights/NNNN.npy`` arrays. Weights may be stored as float32,
-float16, or int8 per output channel with float32 scales; loading restores float32. The
-content hash covers architecture and weights (not the card, which can be re-annotated)
-and is checked on every load.
+path, shape, encoding), ``weights/NNNN_*.npy`` arrays, optional ``extra/*`` files (for
+example the out-of-distribution reference), and ``integrity.json``, the manifest that
+:mod:`~pneumonet_core.models.integrity` checks on every read. Weights may be stored as
+float32, float16, or int8 per output channel with float32 scales; loading restores float32.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError
+from pneumonet_core.models import integrity
 from pneumonet_core.models.card import ModelCard
 
 FORMAT_NAME = "pneumonet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".pneumonet"
 COMPRESSIONS = ("float32", "float16", "int8")
+MARKER = "pneumonet-model.json"
+EXTRA_PREFIX = "extra/"
 #: Tensors smaller than this stay float32 under any compression (biases, BatchNorm): they
 #: weigh nothing and are the most sensitive to rounding.
 _MIN_COMPRESSED_SIZE = 4096
+#: Limits checked on the zip directory before anything is decompressed (zip bombs): the
+#: total of the files, their number, and the expansion of any large member.
+MAX_UNPACKED_BYTES = 1 << 30
+MAX_MEMBERS = 5000
+MAX_RATIO = 200
 
 
 @dataclass
@@ -39,13 +47,14 @@ class ModelPackage:
     model: object
     card: ModelCard
     path: Path | None = None
+    extras: dict[str, bytes] = field(default_factory=dict)  # name (without "extra/") -> bytes
 
 
 def is_model_package(path: Path) -> bool:
     """True when ``path`` is a zip carrying the Pneumonet format marker."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return "pneumonet-model.json" in zf.namelist()
+            return MARKER in zf.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
 
@@ -77,90 +86,132 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def save_package(model, card: ModelCard, path: str | Path, compression: str = "float32") -> ModelCard:
-    """Write ``model`` and ``card`` to ``path`` atomically; return the card with its hash set.
-
-    The file appears only when complete (written beside it, then renamed), so a crash or
-    a cancel never leaves a half-written model.
-    """
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression must be one of {COMPRESSIONS}")
-    path = Path(path)
-    architecture = model.to_json().encode("utf-8")
-    entries: list[tuple[str, bytes]] = []
+def _model_files(model, compression: str) -> dict[str, bytes]:
+    """architecture.json, weights.json and the weight arrays of ``model``."""
+    files = {"architecture.json": model.to_json().encode("utf-8")}
     manifest = []
-    digest = hashlib.sha256(architecture)
     for i, weight in enumerate(model.weights):
         parts, encoding = _encode(np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight), compression)
         item = {"path": weight.path, "shape": list(weight.shape), "encoding": encoding, "files": {}}
         for part, array in parts.items():
             name = f"weights/{i:04d}_{part}.npy"
-            data = _npy_bytes(array)
-            digest.update(name.encode())
-            digest.update(data)
-            entries.append((name, data))
+            files[name] = _npy_bytes(array)
             item["files"][part] = name
         manifest.append(item)
-    manifest_bytes = json.dumps(manifest).encode("utf-8")
-    digest.update(manifest_bytes)
-    card.hash = digest.hexdigest()
-    card.compression = compression
+    files["weights.json"] = json.dumps(manifest).encode("utf-8")
+    return files
+
+
+def _write(path: Path, files: dict[str, bytes], card: ModelCard) -> ModelCard:
+    """Seal ``files`` with ``card`` (content hash, manifest) and write the zip atomically."""
+    files = {k: v for k, v in files.items() if k not in (integrity.CARD, integrity.MANIFEST, integrity.SIGNATURE)}
+    files[MARKER] = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}).encode()
+    card.hash = integrity.content_hash(files, card)
+    files[integrity.CARD] = card.to_json().encode("utf-8")
+    files[integrity.MANIFEST] = integrity.manifest_bytes(files)
     # A model file is meant to be shared: 0644 whatever the umask.
     with atomic_path(path, mode=0o644, suffix=SUFFIX) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            zf.writestr("pneumonet-model.json", json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}))
-            zf.writestr("card.json", card.to_json())
-            zf.writestr("architecture.json", architecture)
-            zf.writestr("weights.json", manifest_bytes)
-            for name, data in entries:
-                zf.writestr(name, data)
+            for name in (MARKER, integrity.CARD, integrity.MANIFEST):
+                zf.writestr(name, files[name])
+            for name, data in files.items():
+                if name not in (MARKER, integrity.CARD, integrity.MANIFEST):
+                    zf.writestr(name, data)
     return card
 
 
-def update_card(path: str | Path, card: ModelCard) -> None:
-    """Rewrite only the card of an existing package (atomically); the hash must not change."""
+def save_package(model, card: ModelCard, path: str | Path, compression: str = "float32",
+                 extras: dict[str, bytes] | None = None) -> ModelCard:
+    """Write ``model``, ``card`` and ``extras`` to ``path`` atomically; return the sealed card.
+
+    The file appears only when complete, so a crash or a cancel never leaves a
+    half-written model.
+    """
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}")
+    card.compression = compression
+    files = _model_files(model, compression)
+    files.update({EXTRA_PREFIX + name: data for name, data in (extras or {}).items()})
+    return _write(Path(path), files, card)
+
+
+def rewrite_package(source: str | Path, path: str | Path, card: ModelCard,
+                    extras: dict[str, bytes] | None = None) -> ModelCard:
+    """Write the model of ``source`` with a new card (and extra files) to ``path``.
+
+    The weights are copied byte for byte; the new card is sealed with its own content
+    hash. ``extras`` None keeps the source's extra files; a dict replaces those it names
+    (a value of None removes one). ``source`` may equal ``path``.
+    """
+    files = _verified_files(Path(source))[1]
+    for name, data in (extras or {}).items():
+        files.pop(EXTRA_PREFIX + name, None)
+        if data is not None:
+            files[EXTRA_PREFIX + name] = data
+    return _write(Path(path), files, card)
+
+
+def update_card(path: str | Path, card: ModelCard) -> ModelCard:
+    """Rewrite the card of the package at ``path`` (atomically); the card must come from it."""
     path = Path(path)
-    old = read_card(path)
-    if card.hash != old.hash:
+    if card.hash != read_card(path).hash:
         raise ModelPackageError(path, "card hash does not match the package contents")
-    with atomic_path(path, mode=0o644, suffix=SUFFIX) as tmp:
-        with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
-            for info in src.infolist():
-                data = card.to_json().encode() if info.filename == "card.json" else src.read(info.filename)
-                dst.writestr(info.filename, data)
+    return rewrite_package(path, path, card)
 
 
-def _open(path: Path) -> zipfile.ZipFile:
+def _read_zip(path: Path) -> dict[str, bytes]:
     if not path.exists():
         raise ModelPackageError(path, "model file not found")
     if path.is_dir():
         raise ModelPackageError(path, "is a folder, not a model file")
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelPackageError(path, f"not a Pneumonet model file ({exc})") from None
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if MARKER not in zf.namelist():
+                raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
+            _check_sizes(path, infos)
+            return {info.filename: zf.read(info) for info in infos}
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise ModelPackageError(path, f"not a Pneumonet model file ({type(exc).__name__}: {exc})") from None
+    except (RuntimeError, ValueError, NotImplementedError) as exc:  # encrypted or odd members
+        raise ModelPackageError(path, f"unreadable model file ({exc})") from None
+
+
+def _check_sizes(path: Path, infos) -> None:
+    if len(infos) > MAX_MEMBERS:
+        raise ModelPackageError(path, f"refused: {len(infos):,} files in the archive (at most {MAX_MEMBERS:,})")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNPACKED_BYTES:
+        raise ModelPackageError(path, f"refused: unpacks to {total:,} bytes, more than the "
+                                      f"{MAX_UNPACKED_BYTES:,}-byte limit (possible zip bomb)")
+    for info in infos:
+        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise ModelPackageError(path, f"refused: {info.filename} expands {info.file_size // max(1, info.compress_size)}"
+                                          "-fold (possible zip bomb)")
+
+
+def _verified_files(path: Path) -> tuple[ModelCard, dict[str, bytes]]:
+    """Read every file of a package and check its format, manifest and content hash."""
+    files = _read_zip(path)
     try:
-        marker = json.loads(zf.read("pneumonet-model.json"))
-    except KeyError:
-        zf.close()
-        raise ModelPackageError(path, "not a Pneumonet model file (no format marker)") from None
-    except (ValueError, zipfile.BadZipFile, OSError) as exc:
-        zf.close()
+        marker = json.loads(files[MARKER])
+        version = int(marker.get("version", 0))
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ModelPackageError(path, f"corrupt model file ({exc})") from None
-    if marker.get("format") != FORMAT_NAME or int(marker.get("version", 0)) > FORMAT_VERSION:
-        zf.close()
+    if marker.get("format") != FORMAT_NAME or version > FORMAT_VERSION:
         raise ModelPackageError(path, f"unsupported model format {marker}")
-    return zf
+    if version < FORMAT_VERSION:
+        raise ModelPackageError(path, f"model format {version} from an older Pneumonet: its card is not protected "
+                                      "by an integrity manifest; use a package made by this version")
+    try:
+        return integrity.verify(files), files
+    except integrity.IntegrityError as exc:
+        raise ModelPackageError(path, str(exc)) from None
 
 
 def read_card(path: str | Path) -> ModelCard:
-    """Read the card alone (fast: no Keras, no weights), for listings and ``info``."""
-    path = Path(path)
-    with _open(path) as zf:
-        try:
-            return ModelCard.from_dict(json.loads(zf.read("card.json")))
-        except (KeyError, ValueError, zipfile.BadZipFile, OSError) as exc:
-            raise ModelPackageError(path, f"corrupt model card ({exc})") from None
+    """Read and verify a package's card without building the model (listings, ``info``)."""
+    return _verified_files(Path(path))[0]
 
 
 def load_package(path: str | Path) -> ModelPackage:
@@ -170,35 +221,24 @@ def load_package(path: str | Path) -> ModelPackage:
     tampered file.
     """
     path = Path(path)
-    with _open(path) as zf:
-        try:
-            card = ModelCard.from_dict(json.loads(zf.read("card.json")))
-            architecture = zf.read("architecture.json")
-            manifest_bytes = zf.read("weights.json")
-            manifest = json.loads(manifest_bytes)
-            digest = hashlib.sha256(architecture)
-            weights = []
-            for item in manifest:
-                parts = {}
-                for part, name in item["files"].items():
-                    data = zf.read(name)
-                    digest.update(name.encode())
-                    digest.update(data)
-                    parts[part] = np.load(io.BytesIO(data), allow_pickle=False)
-                weights.append(_decode(parts, item["encoding"]).reshape(item["shape"]))
-            digest.update(manifest_bytes)
-        except (KeyError, ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
-    if digest.hexdigest() != card.hash:
-        raise ModelPackageError(path, "content hash mismatch: the file was modified or damaged")
-    model = _model_from_architecture(path, architecture)
+    card, files = _verified_files(path)
+    try:
+        manifest = json.loads(files["weights.json"])
+        weights = []
+        for item in manifest:
+            parts = {part: np.load(io.BytesIO(files[name]), allow_pickle=False) for part, name in item["files"].items()}
+            weights.append(_decode(parts, item["encoding"]).reshape(item["shape"]))
+    except (KeyError, ValueError, TypeError, OSError, EOFError) as exc:
+        raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
+    model = _model_from_architecture(path, files["architecture.json"])
     if len(model.weights) != len(weights):
         raise ModelPackageError(path, "weights do not match the architecture")
     for variable, item, value in zip(model.weights, manifest, weights):
         if tuple(variable.shape) != tuple(value.shape):
             raise ModelPackageError(path, f"weight {item['path']} has shape {value.shape}, expected {variable.shape}")
         variable.assign(value)
-    return ModelPackage(model=model, card=card, path=path)
+    extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
+    return ModelPackage(model=model, card=card, path=path, extras=extras)
 
 
 def _model_from_architecture(path: Path, architecture: bytes):
@@ -215,3 +255,4 @@ def _model_from_architecture(path: Path, architecture: bytes):
         return keras.models.model_from_json(text)
     except Exception as exc:  # Keras raises many types for a bad config
         raise ModelPackageError(path, f"cannot rebuild the architecture ({type(exc).__name__}: {exc})") from None
+
