@@ -74,11 +74,15 @@ def class_weights(y_index: np.ndarray, n_classes: int) -> np.ndarray:
     return (len(y_index) / (n_classes * counts)).astype(np.float32)
 
 
-def make_training_batches(inputs, targets, weights, batch_size: int, seed: int):
-    """A Keras PyDataset of shuffled, full-size training batches (x uint8, y, w).
+def make_training_batches(inputs, targets, weights, batch_size: int, seed: int, balanced_classes=None,
+                          mixup: float = 0.0):
+    """A Keras PyDataset of shuffled, full-size training batches (x, y, w).
 
     Inputs stay uint8 up to the device (a quarter of the bytes to copy); the training
-    model scales them to [0, 1] itself.
+    model scales them to [0, 1] itself. ``balanced_classes`` (a class index per image)
+    draws each epoch's images so that every class is seen equally often; ``mixup`` > 0
+    blends each batch with a shuffled copy of itself (Zhang et al., 2018), targets and
+    weights alike, and then yields float32 films in 0..255.
     """
     import keras
 
@@ -86,18 +90,35 @@ def make_training_batches(inputs, targets, weights, batch_size: int, seed: int):
         def __init__(self):
             super().__init__(workers=1, use_multiprocessing=False)
             self.rng = np.random.default_rng(seed)
-            self.order = self.rng.permutation(len(inputs))
             self.batch = min(batch_size, len(inputs))
+            self.order = self._draw()
+
+        def _draw(self):
+            if balanced_classes is None:
+                return self.rng.permutation(len(inputs))
+            labels = np.asarray(balanced_classes)
+            counts = np.bincount(labels)
+            p = 1.0 / counts[labels]
+            return self.rng.choice(len(inputs), size=len(inputs), replace=True, p=p / p.sum())
 
         def __len__(self):
             return max(1, len(inputs) // self.batch)
 
         def __getitem__(self, index):
             idx = np.sort(self.order[index * self.batch : (index + 1) * self.batch])
-            return inputs[idx], targets[idx], weights[idx]
+            x, y, w = inputs[idx], targets[idx], weights[idx]
+            if mixup > 0:
+                lam = self.rng.beta(mixup, mixup, size=len(idx)).astype(np.float32)
+                other = self.rng.permutation(len(idx))
+                shape = (-1,) + (1,) * (x.ndim - 1)
+                x = lam.reshape(shape) * x.astype(np.float32) + (1 - lam.reshape(shape)) * x[other].astype(np.float32)
+                lam_y = lam.reshape((-1,) + (1,) * (np.ndim(y) - 1))
+                y = lam_y * y + (1 - lam_y) * y[other]
+                w = lam * w + (1 - lam) * w[other]
+            return x, y, w
 
         def on_epoch_end(self):
-            self.order = self.rng.permutation(len(inputs))
+            self.order = self._draw()
 
     return _TrainingBatches()
 

@@ -98,4 +98,4 @@ class Classifier:
             class_index = self.class_names.index(target) if target in self.class_names else 0
         with self._lock:
             return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
-                                   scan.shape)
+                                   scan.shape, crop_margin=float(self.card.spec.get("crop", 0.0)))

@@ -92,10 +92,12 @@ def _head_after_features(grad_model):
 
 
 def compute_gradcam(model, layer_name: str, model_input: np.ndarray, class_index: int, binary: bool = True,
-                    output_shape: tuple[int, int] | None = None) -> np.ndarray:
+                    output_shape: tuple[int, int] | None = None, crop_margin: float = 0.0) -> np.ndarray:
     """Heat map in [0, 1] for one preprocessed input (224, 224, 1), at ``output_shape`` (H, W).
 
-    ``class_index`` is the class to explain (1 = pneumonia for the binary head).
+    ``class_index`` is the class to explain (1 = pneumonia for the binary head). A model
+    that crops the film (``crop_margin`` per side) sees only the central box, so the map
+    is placed there and the cut borders stay 0.
     """
     per_model = _GRAD_MODELS.setdefault(model, {})
     grad_model = per_model.get(layer_name)
@@ -109,5 +111,10 @@ def compute_gradcam(model, layer_name: str, model_input: np.ndarray, class_index
     cam = cam / top if top > 0 else cam
     if output_shape is not None:
         height, width = output_shape
-        cam = np.asarray(Image.fromarray(cam, mode="F").resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+        top, left = round(height * crop_margin), round(width * crop_margin)
+        inner = (max(1, width - 2 * left), max(1, height - 2 * top))
+        full = np.zeros((height, width), dtype=np.float32)
+        full[top : top + inner[1], left : left + inner[0]] = np.asarray(
+            Image.fromarray(cam, mode="F").resize(inner, Image.Resampling.BILINEAR), dtype=np.float32)
+        cam = full
     return np.clip(cam, 0.0, 1.0)

@@ -133,6 +133,9 @@ class ModelSpec:
     unfreeze: int | str = 0  # finetune: last N blocks trainable, or "all"
     dropout: float = 0.3
     cnn_width: int = 32
+    crop: float = 0.0  # lung-field crop: fraction cut from each side of the film, inside the model
+    input_norm: str = "none"  # "standardize": each film to zero mean and unit variance, inside the model
+    resolution: int = 0  # working resolution inside the model (0: the input size)
     extra: dict = field(default_factory=dict)
 
     @property

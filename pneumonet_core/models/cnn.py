@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from pneumonet_core.models.architectures import ARCHITECTURES
-from pneumonet_core.models.head import classification_head
+from pneumonet_core.models.stages import classification_head, input_stage
 from pneumonet_core.models.layers import GrayToBackboneInput
 
 ARCH = ARCHITECTURES["custom-cnn"]
@@ -23,7 +23,7 @@ def _conv_block(x, filters: int, name: str, last_name: str | None = None):
 def build_cnn(spec) -> keras.Model:
     """About 0.3 M parameters at width 32; trains on a CPU in minutes."""
     inputs = keras.Input((*ARCH.input_size, 1), name="scan")
-    x = GrayToBackboneInput(channels=1, scale=1.0, offset=0.0, name="normalize")(inputs)
+    x = GrayToBackboneInput(channels=1, scale=1.0, offset=0.0, name="normalize")(input_stage(inputs, spec))
     # A strided stem brings 224 px to 112 cheaply; the training films carry little detail
     # below that scale after the dataset's own resize.
     x = keras.layers.Conv2D(spec.cnn_width, 5, strides=2, padding="same", use_bias=False, name="stem_conv")(x)

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 
 from pneumonet_core.models.architectures import ARCHITECTURES
-from pneumonet_core.models.head import HEAD_LAYERS, classification_head
+from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
 from pneumonet_core.models.layers import GrayToBackboneInput
 
 ARCH = ARCHITECTURES["ResNet152V2"]
@@ -18,7 +18,7 @@ def build_resnet(spec) -> keras.Model:
     """ResNet152V2 backbone with a new head; which layers train is set by :func:`set_trainable`."""
     inputs = keras.Input((*ARCH.input_size, 1), name="scan")
     # ResNetV2 expects 3 channels in [-1, 1] ("tf" mode).
-    x = GrayToBackboneInput(channels=3, scale=2.0, offset=-1.0, name="normalize")(inputs)
+    x = GrayToBackboneInput(channels=3, scale=2.0, offset=-1.0, name="normalize")(input_stage(inputs, spec))
     weights = "imagenet" if spec.weights == "imagenet" else None
     backbone = keras.applications.ResNet152V2(include_top=False, weights=weights, input_tensor=x)
     model = keras.Model(inputs, classification_head(backbone.output, spec), name=f"pneumonet_{spec.approach}")

@@ -53,6 +53,30 @@ class TrainConfig:
     test_fraction: float = _option(0.15, "--test-fraction", "share of patients held out for the test", type=float)
     augment: bool = _option(True, "--augment", "on-device augmentation (--no-augment turns it off)",
                             action=argparse.BooleanOptionalAction)
+    aug_rotation: float = _option(7.0, "--aug-rotation", "augmentation: largest rotation, degrees", type=float)
+    aug_zoom: float = _option(0.10, "--aug-zoom", "augmentation: largest zoom in or out (fraction)", type=float)
+    aug_aspect: float = _option(0.0, "--aug-aspect", "augmentation: largest aspect change (log scale), a random "
+                                "resized crop with --aug-zoom", type=float)
+    aug_shift: float = _option(0.06, "--aug-shift", "augmentation: largest shift (fraction of the side)", type=float)
+    aug_brightness: float = _option(0.08, "--aug-brightness", "augmentation: largest brightness change", type=float)
+    aug_contrast: float = _option(0.15, "--aug-contrast", "augmentation: largest contrast change", type=float)
+    aug_gamma: float = _option(0.0, "--aug-gamma", "augmentation: largest gamma change (log scale)", type=float)
+    aug_noise: float = _option(0.0, "--aug-noise", "augmentation: largest Gaussian noise (standard deviation)",
+                               type=float)
+    aug_erase: float = _option(0.0, "--aug-erase", "augmentation: probability of erasing each of two rectangles on "
+                               "the film's borders and corners (electrodes, text markers)", type=float)
+    mixup: float = _option(0.0, "--mixup", "mixup alpha (0: off)", type=float)
+    label_smoothing: float = _option(0.0, "--label-smoothing", "label smoothing of the loss", type=float)
+    balance: str = _option("weights", "--balance", "class balance: weights (loss weights) or sampling (balanced "
+                           "batches)", choices=("weights", "sampling"))
+    select: str = _option("auc", "--select", "epoch chosen by the best validation auc or loss",
+                          choices=("auc", "loss"))
+    crop: float = _option(0.0, "--crop", "lung-field crop inside the model: fraction cut from each side", type=float)
+    input_norm: str = _option("none", "--input-norm", "standardize: each film to zero mean and unit variance inside "
+                              "the model", choices=("none", "standardize"))
+    resolution: int = _option(0, "--resolution", "working resolution inside the model, pixels (0: 224)", type=int)
+    dropout: float = _option(0.3, "--dropout", "dropout before the classification layer", type=float)
+    weight_decay: float = _option(1e-4, "--weight-decay", "AdamW weight decay", type=float)
     patience: int = _option(6, "--patience", "epochs without validation AUC gain before stopping", type=int)
     warmup_epochs: int = _option(2, "--warmup-epochs", "epochs of learning-rate warm-up", type=int)
     threshold_rule: str = _option("youden", "--threshold-rule", "youden or sensitivity>=0.95")
@@ -83,6 +107,14 @@ class TrainConfig:
 
     def resolved_compression(self) -> str:
         return approach(self.approach).compression if self.compression == "auto" else self.compression
+
+    def augmentation(self) -> dict:
+        """The ChestAugment settings of this run (empty when augmentation is off)."""
+        if not self.augment:
+            return {}
+        return {"rotation_deg": self.aug_rotation, "zoom": self.aug_zoom, "aspect": self.aug_aspect,
+                "shift": self.aug_shift, "brightness": self.aug_brightness, "contrast": self.aug_contrast,
+                "gamma": self.aug_gamma, "noise": self.aug_noise, "erase": self.aug_erase}
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

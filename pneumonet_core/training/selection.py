@@ -28,6 +28,7 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
         def __init__(self):
             super().__init__()
             self.best_auc = -1.0
+            self.best_score = -np.inf
             self.best_epoch = 0
             self.best_weights = None
             self.wait = 0
@@ -76,8 +77,11 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
             auc = float(roc_auc_score(val_binary, p)) if len(np.unique(val_binary)) == 2 else float("nan")
             val_loss = float(log_loss(val_binary, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
             val_acc = float(np.mean((p >= 0.5) == val_binary))
-            improved = np.isfinite(auc) and auc > self.best_auc + 1e-4
+            # Higher is better: the AUC, or the negated loss when selecting by loss.
+            score = auc if config.select == "auc" else -val_loss
+            improved = bool(np.isfinite(score) and score > self.best_score + 1e-4)
             if improved or self.best_weights is None:
+                self.best_score = score if np.isfinite(score) else -np.inf
                 self.best_auc, self.best_epoch, self.wait = (auc if np.isfinite(auc) else -1.0), epoch + 1, 0
                 self.best_weights = [np.array(w) for w in core.get_weights()]
                 if config.checkpoint:
@@ -87,7 +91,7 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
             record = {
                 "event": "epoch", "epoch": epoch + 1, "epochs": config.epochs,
                 "loss": float(logs.get("loss", np.nan)),
-                "accuracy": float(logs.get("accuracy", logs.get("sparse_categorical_accuracy", np.nan))),
+                "accuracy": float(logs.get("accuracy", logs.get("categorical_accuracy", np.nan))),
                 "auc": float(logs.get("auc", np.nan)),
                 "val_loss": val_loss, "val_accuracy": val_acc, "val_auc": auc,
                 "best": bool(improved), "best_epoch": self.best_epoch,
@@ -97,7 +101,8 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
             history.append(record)
             emit(record)
             if self.wait >= config.patience and epoch + 1 >= config.warmup_epochs + 2:
-                emit({"event": "warning", "message": f"early stop: no validation AUC gain for {config.patience} epochs"})
+                emit({"event": "warning",
+                      "message": f"early stop: no validation {config.select} gain for {config.patience} epochs"})
                 self.model.stop_training = True
 
     return Selection()

@@ -78,10 +78,12 @@ def build_training_models(spec: ModelSpec, config: TrainConfig):
     precision = _set_precision(config.mixed_precision)
     try:
         core = build_model(spec)
-        inputs = keras.Input((*spec.architecture.input_size, 1), dtype="uint8", name="scan_uint8")
+        # Mixup blends films, so its batches are float (0..255); otherwise uint8 travels.
+        dtype = "float32" if config.mixup > 0 else "uint8"
+        inputs = keras.Input((*spec.architecture.input_size, 1), dtype=dtype, name="scan_uint8")
         x = UnitScale(dtype="float32", name="unit_scale")(inputs)
         if config.augment:
-            x = ChestAugment(seed=config.seed, dtype="float32", name="augment")(x)
+            x = ChestAugment(**config.augmentation(), seed=config.seed, dtype="float32", name="augment")(x)
         trainer_model = keras.Model(inputs, core(x), name="trainer")
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
@@ -99,7 +101,8 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
     keras.utils.set_random_seed(config.seed)
     split = split_images(config, emit)
     spec = ModelSpec(approach=config.approach, labels=config.labels, weights=config.resolved_weights(),
-                     unfreeze=config.unfreeze, cnn_width=config.cnn_width)
+                     unfreeze=config.unfreeze, cnn_width=config.cnn_width, dropout=config.dropout, crop=config.crop,
+                     input_norm=config.input_norm, resolution=config.resolution)
     decoded = decode_splits(split, emit, should_stop)
     (train_items, train_x), (val_items, val_x), (test_items, test_x) = (decoded[k] for k in SPLITS)
     y_index, _ = targets(train_items, spec.labels, spec.class_names)
@@ -111,17 +114,24 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         core.load_weights(str(config.checkpoint))
         emit({"event": "warning", "message": f"resumed from the checkpoint {config.checkpoint}"})
 
-    sample_w = class_weights(y_index, len(spec.class_names))[y_index]
+    n_classes = len(spec.class_names)
+    if config.balance == "weights":
+        sample_w = class_weights(y_index, n_classes)[y_index]
+    else:  # balanced batches carry the balance; every sample counts the same
+        sample_w = np.ones(len(y_index), dtype=np.float32)
     if spec.labels == "binary":
         y = y_index.astype(np.float32)[:, None]
-        loss = keras.losses.BinaryCrossentropy()
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
     else:
-        y = y_index
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        # One-hot targets, so label smoothing and mixup work for three labels too.
+        y = np.eye(n_classes, dtype=np.float32)[y_index]
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
     batch_size = min(config.batch_size, len(train_x))
-    batches = make_training_batches(train_x, y, sample_w, batch_size, config.seed)
+    batches = make_training_batches(train_x, y, sample_w, batch_size, config.seed,
+                                    balanced_classes=y_index if config.balance == "sampling" else None,
+                                    mixup=config.mixup)
     steps = len(batches)
     lr = config.resolved_learning_rate()
     total_steps = steps * config.epochs
@@ -130,7 +140,7 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         initial_learning_rate=lr * 0.1 if warmup else lr, decay_steps=max(1, total_steps - warmup), alpha=0.02,
         warmup_target=lr if warmup else None, warmup_steps=warmup,
     )
-    trainer_model.compile(optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=1e-4),
+    trainer_model.compile(optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
                           loss=loss, metrics=metrics, jit_compile=keras.backend.backend() == "jax")
     emit({
         "event": "start",
