@@ -12,8 +12,8 @@ from pneumonet_core.cli.common import add_model_argument, load_classifier, write
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="measure a model on a labelled folder (NORMAL/ and PNEUMONIA/)",
-        description="Accuracy, sensitivity, specificity, precision, F1, ROC-AUC and the confusion matrix "
-        "at the model's threshold (or --threshold).",
+        description="Accuracy, sensitivity, specificity, precision, F1, ROC-AUC, calibration (ECE, Brier) and "
+        "the confusion matrix at the model's threshold (or --threshold).",
     )
     p.add_argument("data_dir", type=Path, metavar="DIR")
     add_model_argument(p)
@@ -22,16 +22,29 @@ def register(subparsers) -> None:
     p.add_argument("--held-out", action="store_true",
                    help="only the patients the model's card lists as held out (never used in training)")
     p.add_argument("--predictions", type=Path, metavar="CSV", help="write each image's probability to CSV")
+    p.add_argument("--plots", type=Path, metavar="DIR", help="write roc.png and reliability.png into DIR")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=run)
 
 
+def write_plots(folder: Path, metrics: dict) -> None:
+    """roc.png and reliability.png of one evaluation (atomically)."""
+    from pneumonet_core.atomic import write_bytes_atomic
+    from pneumonet_core.reports.charts import reliability_png, roc_curve_png
+
+    curve = metrics["roc_curve"]
+    point = None
+    if metrics["specificity"] is not None and metrics["sensitivity"] is not None:
+        point = (1.0 - metrics["specificity"], metrics["sensitivity"])
+    write_bytes_atomic(folder / "roc.png", roc_curve_png(curve["fpr"], curve["tpr"], metrics["roc_auc"], point))
+    write_bytes_atomic(folder / "reliability.png", reliability_png(metrics["reliability"], metrics["ece"]))
+
+
 def run(args) -> int:
+    from pneumonet_core.evaluation.folder import evaluate_folder
     from pneumonet_core.evaluation.metrics import headline
 
     classifier = load_classifier(args.model)
-    from pneumonet_core.evaluation.folder import evaluate_folder
-
     metrics, rows, errors = evaluate_folder(args.data_dir, classifier, args.threshold, args.held_out, args.batch_size)
     for err in errors:
         print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)
@@ -46,13 +59,15 @@ def run(args) -> int:
         for im, prob in rows:
             writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}"])
         write_text_atomic(args.predictions, buf.getvalue())
+    if args.plots:
+        write_plots(args.plots, metrics)
     if args.json:
         write_json({**headline(metrics), "model": {"name": classifier.card.name, "hash": classifier.card.hash},
                     "errors": errors})
     else:
         cm = metrics["confusion_matrix"]
         print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, threshold {metrics['threshold']:.4f}")
-        for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc"):
+        for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "ece", "brier"):
             value = metrics[key]
             print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")
         print(f"  confusion    [[tn {cm[0][0]}, fp {cm[0][1]}], [fn {cm[1][0]}, tp {cm[1][1]}]]")

@@ -22,6 +22,7 @@ EXIT_SOME_FAILED = 3
 COMMAND_MODULES = (
     "pneumonet_core.cli.classify_cmd",
     "pneumonet_core.cli.evaluate_cmd",
+    "pneumonet_core.cli.calibrate_cmd",
     "pneumonet_core.cli.train_cmd",
     "pneumonet_core.cli.info_cmd",
     "pneumonet_core.cli.scan_info_cmd",

@@ -1,16 +1,40 @@
-"""Evaluate a model on a labelled folder: what ``pneumonet evaluate`` and the wizard report."""
+"""Classify a labelled folder: what ``pneumonet evaluate``, ``pneumonet calibrate`` and the
+wizard measure a model on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pneumonet_core.data.discovery import LabelledImage, find_labelled_images
+from pneumonet_core.errors import CancelledError, DatasetError
 
 
-def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
-                    batch_size: int = 16):
-    """Classify every labelled image and return (metrics, rows, errors)."""
-    from pneumonet_core.data.discovery import find_labelled_images
-    from pneumonet_core.errors import DatasetError
-    from pneumonet_core.evaluation.metrics import evaluate_predictions
+@dataclass
+class FolderPredictions:
+    """The readable images of a labelled folder with their pneumonia probabilities."""
+
+    images: list[LabelledImage]
+    probability: np.ndarray
+    errors: list[str]  # "path: reason" of the files that could not be read
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.array([int(im.label == "PNEUMONIA") for im in self.images], dtype=int)
+
+    @property
+    def patients(self) -> list[str]:
+        return [im.patient for im in self.images]
+
+
+def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_size: int = 16,
+                   should_stop: Callable[[], bool] = lambda: False,
+                   progress: Callable[[int, int], None] | None = None) -> FolderPredictions:
+    """Classify every image under ``data_dir``/NORMAL and /PNEUMONIA (only the card's held-out
+    patients with ``held_out``); unreadable files are listed, not fatal."""
     from pneumonet_core.inference.batch import classify_paths
 
     images = find_labelled_images(data_dir)
@@ -21,15 +45,29 @@ def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, 
         images = [im for im in images if im.patient in keep]
     if not images:
         raise DatasetError(f"{data_dir}: no labelled images to evaluate")
-    threshold = classifier.threshold if threshold is None else threshold
-    rows, errors, y, p = [], [], [], []
-    for im, result in zip(images, classify_paths([im.path for im in images], classifier, batch_size=batch_size)):
+    kept, p, errors = [], [], []
+    results = classify_paths([im.path for im in images], classifier, batch_size=batch_size, should_stop=should_stop)
+    for done, (im, result) in enumerate(zip(images, results), start=1):
         if result.error:
             errors.append(f"{result.path}: {result.error}")
-            continue
-        rows.append((im, result.probability))
-        y.append(int(im.label == "PNEUMONIA"))
-        p.append(result.probability)
-    if not rows:
+        else:
+            kept.append(im)
+            p.append(result.probability)
+        if progress is not None:
+            progress(done, len(images))
+    if should_stop():
+        raise CancelledError("cancelled")
+    if not kept:
         raise DatasetError(f"{data_dir}: no image could be read")
-    return evaluate_predictions(y, p, threshold), rows, errors
+    return FolderPredictions(kept, np.asarray(p, dtype=np.float64), errors)
+
+
+def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
+                    batch_size: int = 16):
+    """Classify every labelled image and return (metrics, rows of (image, probability), errors)."""
+    from pneumonet_core.evaluation.metrics import evaluate_predictions
+
+    found = predict_folder(data_dir, classifier, held_out, batch_size)
+    threshold = classifier.threshold if threshold is None else threshold
+    rows = list(zip(found.images, found.probability.tolist()))
+    return evaluate_predictions(found.y, found.probability, threshold), rows, found.errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from pneumonet_core.models.calibration import expected_calibration_error
 from pneumonet_core.models.threshold import is_pneumonia
 
 
@@ -20,8 +21,9 @@ def evaluate_predictions(y_true, probability, threshold: float, class_names=("NO
     """All reported figures for labels (1 = pneumonia) and pneumonia probabilities.
 
     Returns a JSON-ready dict: n, accuracy, sensitivity, specificity, precision, f1,
-    roc_auc, threshold, confusion_matrix [[tn, fp], [fn, tp]], the ROC curve points and
-    the classification report text.
+    roc_auc, ece (expected calibration error, 10 bins), brier, threshold, confusion_matrix
+    [[tn, fp], [fn, tp]], the ROC curve points, the reliability curve and the
+    classification report text.
     """
     y = np.asarray(y_true).astype(int)
     p = np.asarray(probability, dtype=np.float64)
@@ -44,13 +46,29 @@ def evaluate_predictions(y_true, probability, threshold: float, class_names=("NO
         "precision": precision,
         "f1": f1,
         "roc_auc": roc_auc,
+        "ece": expected_calibration_error(y, p),
+        "brier": float(np.mean((p - y) ** 2)) if len(y) else None,
         "threshold": float(threshold),
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "roc_curve": {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "thresholds": np.where(np.isfinite(thr), thr, 1.0).tolist()},
+        "reliability": reliability_curve(y, p),
         "classification_report": report,
     }
 
 
+def reliability_curve(y, p, bins: int = 10) -> dict:
+    """Per equal-width bin: mean probability, observed pneumonia rate and count (empty bins left out)."""
+    index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    curve = {"mean_probability": [], "observed_rate": [], "count": []}
+    for b in range(bins):
+        inside = index == b
+        if inside.any():
+            curve["mean_probability"].append(float(np.mean(p[inside])))
+            curve["observed_rate"].append(float(np.mean(y[inside])))
+            curve["count"].append(int(inside.sum()))
+    return curve
+
+
 def headline(m: dict) -> dict:
-    """The metrics without the curve and report text, for cards and one-line printing."""
-    return {k: v for k, v in m.items() if k not in ("roc_curve", "classification_report")}
+    """The metrics without the curves and report text, for cards and one-line printing."""
+    return {k: v for k, v in m.items() if k not in ("roc_curve", "reliability", "classification_report")}

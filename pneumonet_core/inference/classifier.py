@@ -16,6 +16,7 @@ from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference.gradcam import compute_gradcam
 from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import ModelPackage, load_package
@@ -31,9 +32,11 @@ class Classifier:
     use of the model holds a lock, so calls interleave between model batches.
     """
 
-    def __init__(self, package: ModelPackage, batch_size: int = 16):
+    def __init__(self, package: ModelPackage, batch_size: int = 16, apply_calibration: bool = True):
         self.package = package
         self.batch_size = batch_size
+        # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
+        self.apply_calibration = apply_calibration
         self._lock = threading.RLock()
         architecture = ARCHITECTURES.get(package.card.backbone)
         if architecture is None:
@@ -70,15 +73,24 @@ class Classifier:
         with self._lock:
             return predict_class_probabilities(self.model, inputs, self.batch_size)
 
+    def calibrated(self, raw_probability) -> np.ndarray:
+        """The card's calibration applied to raw pneumonia probabilities."""
+        return calibration.apply(self.card.calibration if self.apply_calibration else None, raw_probability)
+
     def decide(self, result: ScanResult, output: np.ndarray) -> ScanResult:
-        """``result`` with the probability and decision of one row of model outputs."""
-        output = np.asarray(output, dtype=np.float32).reshape(-1)
-        p = float(pneumonia_probability(output[None], self.class_names)[0])
-        names = self.class_names if output.shape[-1] > 1 else ["PNEUMONIA"]
-        return dataclasses.replace(
-            result, probability=p, label=decision_label(p, self.threshold), threshold=self.threshold,
-            class_probabilities={n: float(v) for n, v in zip(names, output)},
-        )
+        """``result`` with the calibrated probability and the decision of one row of model outputs."""
+        output = np.asarray(output, dtype=np.float64).reshape(-1)
+        raw = float(pneumonia_probability(output[None], self.class_names)[0])
+        p = float(self.calibrated(raw))
+        if output.shape[-1] == 1:
+            classes = {"PNEUMONIA": p}
+        else:
+            # The subtypes keep their share of the (now calibrated) pneumonia probability.
+            normal = self.class_names.index("NORMAL")
+            classes = {n: (1.0 - p if i == normal else float(v) / max(raw, 1e-12) * p)
+                       for i, (n, v) in enumerate(zip(self.class_names, output))}
+        return dataclasses.replace(result, probability=p, label=decision_label(p, self.threshold),
+                                   threshold=self.threshold, class_probabilities=classes)
 
     def classify(self, scan: Scan, file_sha256: str | None = None) -> ScanResult:
         """Classify one loaded scan."""

@@ -57,6 +57,20 @@ class ModelCard:
     def short_hash(self) -> str:
         return self.hash[:12]
 
+    def _external_lines(self) -> list[str]:
+        e = self.external
+        if not e:
+            return ["External:     not measured on patients outside the training split"]
+        lines = [f"External:     {e.get('data_set')}: {e.get('images')} films of {e.get('patients')} patients "
+                 f"outside the training split"]
+        for key, title in (("after", "at the stored threshold"), ("after_cross_fitted", "cross-fitted by patient")):
+            m = e.get(key) or {}
+            if m:
+                lines.append(f"  {title:24s} ROC-AUC={_f(m.get('roc_auc'))}  accuracy={_f(m.get('accuracy'))}  "
+                             f"sensitivity={_f(m.get('sensitivity'))}  specificity={_f(m.get('specificity'))}  "
+                             f"ECE={_f(m.get('ece'))}")
+        return lines
+
     def summary_lines(self) -> list[str]:
         """A human-readable card, as ``pneumonet info`` prints it."""
         lines = [
@@ -77,6 +91,8 @@ class ModelCard:
             )
         else:
             lines.append("Held-out:     no held-out metrics recorded")
+        lines += self._external_lines()
+        lines.append(f"Calibration:  {calibration_text(self.calibration)}")
         if self.data:
             lines.append(f"Data:         {json.dumps(self.data.get('summary', self.data), default=_jsonable)}")
         if self.training:
@@ -90,6 +106,18 @@ class ModelCard:
         ]
         lines += [f"Note:         {note}" for note in self.notes]
         return lines
+
+
+def calibration_text(calibration: dict) -> str:
+    """One phrase for a card's calibration: the method, its parameters and where it was fitted."""
+    method = (calibration or {}).get("method")
+    if not method:
+        return "none (probabilities as the network gives them)"
+    params = {"temperature": lambda c: f"T={c['temperature']:.3g}",
+              "platt": lambda c: f"slope {c['slope']:.3g}, intercept {c['intercept']:.3g}",
+              "isotonic": lambda c: f"{len(c['x'])} steps"}[method](calibration)
+    site = (calibration.get("fitted_on") or {}).get("data_set")
+    return f"{method} ({params})" + (f", fitted on {site}" if site else "")
 
 
 def _f(value) -> str:

@@ -33,26 +33,63 @@ def decision_label(probability: float, threshold: float) -> str:
     return "PNEUMONIA" if bool(is_pneumonia(probability, threshold)) else "NORMAL"
 
 
-def choose_threshold(y_true, probability, rule: str = DEFAULT_RULE) -> ThresholdChoice:
-    """Choose the threshold on validation labels (1 = pneumonia) and probabilities."""
+def parse_rule(rule: str) -> tuple[str, float | None]:
+    """("youden", None), ("sensitivity", 0.95) or ("specificity", 0.9) from a rule's text.
+
+    Accepted: ``youden``, ``sensitivity:0.95`` / ``sensitivity>=0.95``, and the same for
+    specificity. Raises ValueError with the accepted forms.
+    """
+    text = str(rule).strip().lower().replace(" ", "")
+    if text == "youden":
+        return "youden", None
+    for kind in ("sensitivity", "specificity"):
+        for sep in (">=", ":"):
+            if text.startswith(kind + sep):
+                try:
+                    target = float(text[len(kind) + len(sep):])
+                except ValueError:
+                    break
+                if 0.0 < target <= 1.0:
+                    return kind, target
+    raise ValueError(f"unknown threshold rule {rule!r}: use youden, sensitivity:0.95 or specificity:0.90")
+
+
+def rule_argument(text: str) -> str:
+    """An argparse ``type`` that accepts a rule as typed, so a bad one is a usage error."""
+    import argparse
+
+    try:
+        parse_rule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def choose_threshold(y_true, probability, rule: str = DEFAULT_RULE, where: str = "validation patients") -> ThresholdChoice:
+    """Choose the threshold for labels (1 = pneumonia) and probabilities by ``rule``.
+
+    ``where`` names the data in the rule's description (the card shows it).
+    """
     from sklearn.metrics import roc_curve
 
+    kind, target = parse_rule(rule)
     y = np.asarray(y_true).astype(int)
     p = np.asarray(probability, dtype=np.float64)
     if y.min() == y.max():
-        return ThresholdChoice(0.5, "default 0.5 (validation has one class only)", float("nan"), float("nan"))
+        return ThresholdChoice(0.5, f"default 0.5 ({where} have one class only)", float("nan"), float("nan"))
     fpr, tpr, thresholds = roc_curve(y, p)
     # roc_curve's first threshold is +inf (nothing positive); keep real ones only.
     finite = np.isfinite(thresholds)
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
-    if rule == "youden":
+    if kind == "youden":
         i = int(np.argmax(tpr - fpr))
-        label = "Youden's J (max sensitivity + specificity - 1) on validation patients"
-    elif rule.startswith("sensitivity>="):
-        target = float(rule.split(">=", 1)[1])
+        label = f"Youden's J (max sensitivity + specificity - 1) on {where}"
+    elif kind == "sensitivity":
         ok = np.flatnonzero(tpr >= target)
         i = int(ok[0]) if ok.size else len(thresholds) - 1
-        label = f"highest threshold with sensitivity >= {target:g} on validation patients"
+        label = f"highest threshold with sensitivity >= {target:g} on {where}"
     else:
-        raise ValueError(f"unknown threshold rule {rule!r}: use 'youden' or 'sensitivity>=0.95'")
-    return ThresholdChoice(float(thresholds[i]), label, float(tpr[i]), float(1.0 - fpr[i]))
+        ok = np.flatnonzero(1.0 - fpr >= target)
+        i = int(ok[-1]) if ok.size else 0
+        label = f"lowest threshold with specificity >= {target:g} on {where}"
+    return ThresholdChoice(float(np.clip(thresholds[i], 0.0, 1.0)), label, float(tpr[i]), float(1.0 - fpr[i]))

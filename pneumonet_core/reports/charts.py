@@ -41,3 +41,50 @@ def probability_histogram_png(probabilities: Sequence[float], threshold: float, 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def _figure(width_in: float, height_in: float, dpi: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8)
+    return fig, ax
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout(pad=0.5)
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def roc_curve_png(fpr: Sequence[float], tpr: Sequence[float], auc: float | None,
+                  point: tuple[float, float] | None = None, size_in: float = 4.0, dpi: int = 150) -> bytes:
+    """PNG of an ROC curve, its AUC, and the operating point (1 - specificity, sensitivity)."""
+    fig, ax = _figure(size_in, size_in, dpi)
+    ax.plot([0, 1], [0, 1], color="#9aa0a6", linestyle=":", linewidth=1)
+    ax.plot(fpr, tpr, color="#1B5E9B", linewidth=1.8, label="ROC" + ("" if auc is None else f" (AUC {auc:.4f})"))
+    if point is not None:
+        ax.plot(*point, "o", color="#B3261E", label="operating threshold")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity", ylabel="sensitivity")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return _png(fig)
+
+
+def reliability_png(reliability: dict, ece: float | None, size_in: float = 4.0, dpi: int = 150) -> bytes:
+    """PNG of a reliability diagram: observed pneumonia rate against mean probability per bin."""
+    fig, ax = _figure(size_in, size_in, dpi)
+    ax.plot([0, 1], [0, 1], color="#9aa0a6", linestyle=":", linewidth=1, label="perfect calibration")
+    x, y, n = (reliability.get(k, []) for k in ("mean_probability", "observed_rate", "count"))
+    sizes = [12 + 60 * c / max(n) for c in n] if n else []
+    ax.plot(x, y, color="#1B5E9B", linewidth=1.5)
+    ax.scatter(x, y, s=sizes, color="#1B5E9B", zorder=3,
+               label="10 bins" + ("" if ece is None else f" (ECE {ece:.3f})"))
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="predicted probability of pneumonia", ylabel="observed share with pneumonia")
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    return _png(fig)

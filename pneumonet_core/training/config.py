@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pneumonet_core.models.architectures import APPROACHES, LABEL_SETS, SCRATCH_LEARNING_RATE, approach
+from pneumonet_core.models.threshold import rule_argument
 
 
 def _unfreeze(value: str) -> int | str:
@@ -79,7 +80,8 @@ class TrainConfig:
     weight_decay: float = _option(1e-4, "--weight-decay", "AdamW weight decay", type=float)
     patience: int = _option(6, "--patience", "epochs without validation AUC gain before stopping", type=int)
     warmup_epochs: int = _option(2, "--warmup-epochs", "epochs of learning-rate warm-up", type=int)
-    threshold_rule: str = _option("youden", "--threshold-rule", "youden or sensitivity>=0.95")
+    threshold_rule: str = _option("youden", "--threshold-rule", "youden, sensitivity:0.95 or specificity:0.90 (on "
+                                  "the validation patients)", type=rule_argument)
     compression: str = _option("auto", "--compression", "weights storage (auto: int8 for ResNet152V2, float32 for "
                                "the CNN)", choices=("auto", "float32", "float16", "int8"))
     name: str | None = _option(None, "--name", "model name for the card")
