@@ -51,7 +51,10 @@ class Listener:
     def __init__(self, out_dir: str | Path, classifier, ae_title: str = DEFAULT_AE_TITLE, port: int = DEFAULT_PORT,
                  bind: str = "0.0.0.0", forward: Peer | None = None,
                  on_event: Callable[[ev.NodeEvent], None] | None = None, batch_size: int = 8):
-        self.journal = Journal(out_dir)
+        try:
+            self.journal = Journal(out_dir)
+        except OSError as exc:
+            raise ListenerError(f"cannot use {out_dir}: {_reason(exc)}") from None
         self.classifier = classifier
         self.ae_title, self.bind, self.requested_port = ae_title, bind, port
         self.forward = forward

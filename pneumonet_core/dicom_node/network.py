@@ -81,11 +81,9 @@ def associate(ae, peer: Peer, what: str, **options):
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:
-        reason = "the association was rejected (check the AE titles)"
-    elif assoc.is_aborted:
-        reason = "the association was aborted"
+        reason = "the association was rejected (check the AE titles and that the peer knows ours)"
     else:
-        reason = "no answer (is it running, and is the port right?)"
+        reason = "no association: connection refused, aborted or timed out (is it running, is the port right?)"
     raise DicomNetworkError(f"{what} {peer}: {reason}")
 
 

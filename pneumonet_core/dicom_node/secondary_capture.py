@@ -72,9 +72,12 @@ def build_secondary_capture(reference: Dataset, source: Dataset | None, pixels: 
     )
     copy_reference(reference, sc)
     sc.PatientOrientation = _orientation(source)  # the source's, else empty (type 2C)
-    sc.BodyPartExamined = copied_value(source, "BodyPartExamined") or "CHEST"
-    if sc.BodyPartExamined != "CHEST":  # perhaps a paired part: Laterality is then type 2
-        sc.Laterality = copied_value(source, "Laterality") or ""
+    body_part = copied_value(source, "BodyPartExamined")
+    if body_part in (None, "CHEST"):  # a chest, unpaired: Laterality stays absent
+        sc.BodyPartExamined = "CHEST"
+    else:  # another part, perhaps paired: its laterality, or empty when unknown (type 2C)
+        laterality = copied_value(source, "Laterality") or copied_value(source, "ImageLaterality")
+        sc.Laterality = laterality if laterality in ("R", "L") else ""
     sc.ConversionType = "WSD"
     sc.BurnedInAnnotation = "YES"
     sc.ImageComments = (f"{NOT_FOR_DIAGNOSIS}. Decision support for a clinician, not a diagnosis: "

@@ -10,6 +10,7 @@ so every answer stays valid whatever the modality sent. Text is written as UTF-8
 from __future__ import annotations
 
 import datetime
+import warnings
 from pathlib import Path
 
 import pydicom
@@ -18,6 +19,9 @@ from pydicom.uid import generate_uid
 from pydicom.valuerep import validate_value
 
 from pneumonet_core import __version__
+
+# Names are copied from the source as they are; highdicom's advice on their form is not ours to act on.
+warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name", category=UserWarning)
 
 #: Manufacturer of every object Pneumonet writes; also how its own answers are recognised.
 MANUFACTURER = "Pneumonet"
