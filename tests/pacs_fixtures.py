@@ -7,7 +7,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from pydicom.uid import JPEG2000Lossless, generate_uid
+from pydicom.uid import JPEG2000Lossless
 
 from tests.dicom_factory import make_dicom_from_image
 from tests.helpers import make_tiny_model
@@ -52,7 +52,3 @@ def chest_dicom(some_training_jpeg, tmp_path):
 def chest_jpeg2000(chest_dicom):
     """A JPEG 2000 (lossless) chest CR."""
     return lambda **header: chest_dicom(transfer_syntax=JPEG2000Lossless, **header)
-
-
-def new_uid() -> str:
-    return generate_uid()

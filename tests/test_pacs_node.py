@@ -135,7 +135,8 @@ def test_malformed_datasets_fail_that_object_only(start_node, chest_dicom, tmp_p
     assert stored.Status == 0x0000  # stored and acknowledged; it fails later, in classification
     failed = log.wait_for(ev.FAILED, truncated.SOPInstanceUID)[0]
     assert "pixel data" in failed.reason.lower() and failed.line().startswith(f"failed {truncated.SOPInstanceUID}")
-    assert log.of(ev.REJECTED)[0].reason.startswith("unreadable dataset")
+    assert log.of(ev.REJECTED)[0].line().startswith("rejected an object from PNEUTEST: unreadable dataset")
+    assert not (tmp_path / "node" / "received" / f"{head.SOPInstanceUID}.dcm").exists()
     good_path = tmp_path / "good.dcm"
     good.save_as(good_path)
     assert log.of(ev.ANSWERED) == []

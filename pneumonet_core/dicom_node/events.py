@@ -103,10 +103,10 @@ class NodeEvent:
 
     def line(self) -> str:
         """The log line: object key, study UID, result or reason; never patient fields."""
-        who = self.key or "dataset"
+        who = self.key or "an object"
         study = f" (study {self.study.study_uid})" if self.study else ""
+        sender = f" from {self.calling_ae}" if self.calling_ae and self.kind in (RECEIVED, REJECTED) else ""
         if self.kind == RECEIVED:
-            sender = f" from {self.calling_ae}" if self.calling_ae else ""
             return f"received {who}{sender}{study}"
         if self.kind == ANSWERED and self.outcome:
             o = self.outcome
@@ -114,4 +114,4 @@ class NodeEvent:
             return f"answered {who}{study}: {o.label} p={o.probability:.4f} (threshold {o.threshold:.4f}){ood}"
         if self.kind == FORWARDED:
             return f"forwarded answers to {who}{study}"
-        return f"{self.kind} {who}{study}: {self.reason or 'no reason given'}"
+        return f"{self.kind} {who}{sender}{study}: {self.reason or 'no reason given'}"

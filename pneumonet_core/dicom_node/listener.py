@@ -95,12 +95,13 @@ class Listener:
         for context in AllStoragePresentationContexts:
             ae.add_supported_context(context.abstract_syntax, syntaxes)
         handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: 0x0000)]
+        unfinished = self.journal.unfinished(forwarding=self.forward is not None)  # before anything new arrives
         try:
             self._server = ae.start_server((self.bind, self.requested_port), block=False, evt_handlers=handlers)
         except (OSError, OverflowError) as exc:
             raise ListenerError(f"cannot listen on {self.bind}:{self.requested_port}: {_reason(exc)}") from None
         self._ae = ae
-        for record in self.journal.unfinished(forwarding=self.forward is not None):
+        for record in unfinished:
             self._queue.put(record["key"])
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name="pneumonet-listener-worker", daemon=True)
@@ -229,7 +230,7 @@ class Listener:
         todo, headers, to_forward = [], {}, []
         for key in keys:
             record = self.journal.record(key) or {}
-            if record.get("status") == ANSWERED:
+            if record.get("status") == ANSWERED and record.get("forward") != "done":
                 to_forward.append(key)
             elif record.get("status") == RECEIVED and (header := self._triage(key)) is not None:
                 todo.append(key)
