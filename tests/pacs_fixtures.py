@@ -36,14 +36,16 @@ def orthanc(tmp_path_factory):
 
 
 @pytest.fixture
-def chest_dicom(some_training_jpeg, tmp_path):
-    """``chest_dicom(**header) -> Path``: a chest CR made from a training image, new UIDs each time."""
+def chest_dicom(shared_train_dir, tmp_path):
+    """``chest_dicom(image=0, **header) -> Path``: a chest CR made from the ``image``-th NORMAL
+    training JPEG, with new UIDs each time."""
+    images = sorted((shared_train_dir / "NORMAL").glob("*.jpeg"))[:4]
 
-    def make(**header) -> Path:
+    def make(image: int = 0, **header) -> Path:
         n = next(_counter)
         options = {"PatientID": f"PNT-{n:04d}", "AccessionNumber": f"ACC{n:05d}", "StudyID": "1",
                    "StudyTime": "101500", "ReferringPhysicianName": "", **header}
-        return make_dicom_from_image(some_training_jpeg, tmp_path, **options)
+        return make_dicom_from_image(images[image], tmp_path, **options)
 
     return make
 

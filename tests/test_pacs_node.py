@@ -81,7 +81,7 @@ def test_c_echo_is_answered_and_a_wrong_called_ae_title_is_refused(start_node):
     assert refused.returncode != 0 and "Called AE Title Not Recognized" in refused.stderr
 
 
-def test_storescu_image_is_answered_with_valid_sr_and_sc_in_dir_and_forwarded_into_orthanc(
+def test_storescu_jpeg2000_image_is_answered_with_valid_sr_and_sc_in_dir_and_forwarded_into_orthanc(
         start_node, orthanc, chest_jpeg2000, tmp_path):
     listener, log = start_node(forward=orthanc.peer_text)
     source_path = chest_jpeg2000(PatientName="Müller^Anna")
@@ -234,6 +234,7 @@ def test_own_answers_routed_back_are_stored_but_not_classified(start_node, chest
     assert storescu(listener.port, sr_path, sc_path).returncode == 0
     ignored = log.wait_for(ev.IGNORED, count=2)
     assert {e.reason for e in ignored} == {"Pneumonet's own answer; not classified"}
+    assert all(e.path.is_file() for e in ignored)  # stored in DIR/received all the same
     assert len(log.of(ev.ANSWERED)) == 1
 
 
@@ -241,11 +242,11 @@ def test_worklist_follows_the_listener_and_is_restored_from_the_journal(start_no
     listener, log = start_node()
     worklist = Worklist()
     listener.subscribe(worklist.apply)
-    keys = [_send_and_wait(listener, log, chest_dicom(PatientName=f"Child^{n}")) for n in range(2)]
+    keys = [_send_and_wait(listener, log, chest_dicom(image=n, PatientName=f"Child^{n}")) for n in range(3)]
     rows = worklist.rows()
-    assert len(rows) == 2 and all(r.status == "done" for r in rows)
-    assert rows[0].probability >= rows[1].probability
-    assert {r.patient_name for r in rows} == {"Child, 0", "Child, 1"}
+    assert len(rows) == 3 and all(r.status == "done" for r in rows)
+    assert [r.probability for r in rows] == sorted((r.probability for r in rows), reverse=True)
+    assert {r.patient_name for r in rows} == {"Child, 0", "Child, 1", "Child, 2"}
     listener.stop()
     restored = Worklist()
     for event in Listener(tmp_path / "node", None).history():

@@ -38,7 +38,7 @@ def object_key(sop_instance_uid: str | None, data: bytes) -> str:
 
 
 def now_iso() -> str:
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 class Journal:

@@ -167,13 +167,14 @@ class Listener:
                 self._emit(ev.NodeEvent(ev.DUPLICATE, key, study, reason=f"received again; already {status}",
                                         calling_ae=calling))
                 return 0x0000
-            self.journal.store(key, data, calling_ae=calling, study_uid=study.study_uid,
-                               sop_class=str(ds.get("SOPClassUID") or ""))
+            record = self.journal.store(key, data, calling_ae=calling, study_uid=study.study_uid,
+                                        sop_class=str(ds.get("SOPClassUID") or ""))
         except Exception as exc:  # noqa: BLE001 - a full disk or a write error fails this object only
             self._emit(ev.NodeEvent(ev.REJECTED, uid, study, reason=f"not stored: {_reason(exc)}", calling_ae=calling))
             return STATUS_OUT_OF_RESOURCES
         self._studies[key] = study
-        self._emit(ev.NodeEvent(ev.RECEIVED, key, study, calling_ae=calling, path=self.journal.received_path(key)))
+        self._emit(ev.NodeEvent(ev.RECEIVED, key, study, calling_ae=calling, path=self.journal.received_path(key),
+                                time=_parse_time(record["received_at"])))
         self._queue.put(key)
         return 0x0000
 

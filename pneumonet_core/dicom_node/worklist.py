@@ -83,7 +83,7 @@ def _triage_key(row: WorklistRow):
     rank = {DONE: 0, WAITING: 1, FAILED: 2}
     status = DONE if row.probability is not None else row.status
     probability = row.probability if row.probability is not None else 0.0
-    return rank[status], -probability, row.received_at
+    return rank[status], -probability, row.received_at, row.study_uid
 
 
 class Worklist:
