@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from tests.pacs_fixtures import chest_dicom, chest_jpeg2000, classifier, tiny_model  # noqa: F401 - fixtures
+from tests.pacs_fixtures import chest_dicom, chest_jpeg2000, tiny_model  # noqa: F401 - fixtures
 from tests.pacs_servers import dciodvfy_errors
 
 CARD = SimpleNamespace(name="test-model", version="7", hash="ab" * 32)
