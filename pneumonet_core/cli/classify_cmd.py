@@ -26,22 +26,30 @@ def register(subparsers) -> None:
         "IDs and birth dates unless --no-deidentify is given.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add_output_arguments(p)
+    p.add_argument("--resume", type=Path, metavar="PREVIOUS.csv",
+                   help="skip files already classified in this CSV (same path and file hash, same model) "
+                   "and carry their rows into the new outputs")
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    p.set_defaults(func=run)
+
+
+def add_output_arguments(p) -> None:
+    """The model and output options of ``classify`` (``pull`` classifies with the same ones)."""
     add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON document with every result")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write a CSV of every result")
     p.add_argument("--report", type=Path, metavar="FILE.pdf",
                    help="also write a batch PDF: summary, histogram of probabilities, one line per scan")
     p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a Grad-CAM overlay PNG per scan into DIR")
-    p.add_argument("--resume", type=Path, metavar="PREVIOUS.csv",
-                   help="skip files already classified in this CSV (same path and file hash, same model) "
-                   "and carry their rows into the new outputs")
+    p.add_argument("--dicom-out", type=Path, metavar="DIR",
+                   help="write a DICOM Structured Report and a heat-map Secondary Capture per scan into DIR, in the "
+                   "scan's study (a new study for PNG/JPEG); they carry the source's patient module")
     p.add_argument("--deidentify", action=argparse.BooleanOptionalAction, default=True,
                    help="leave patient names, IDs and birth dates out of the JSON, CSV, PDF and file names "
                    "(default: on)")
-    p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: automatic)")
-    p.set_defaults(func=run)
 
 
 class ProgressBar:
@@ -146,19 +154,33 @@ def run(args) -> int:
     todo = [p for i, p in enumerate(paths) if i not in carried]
 
     on_scan = None
-    if args.heatmaps:
+    failed_outputs: list[str] = []
+    if args.heatmaps or args.dicom_out:
         from pneumonet_core.reports.heatmap_images import heatmap_file_name, write_heatmap_overlay
 
-        args.heatmaps.mkdir(parents=True, exist_ok=True)
+        for folder in (args.heatmaps, args.dicom_out):
+            if folder:
+                folder.mkdir(parents=True, exist_ok=True)
         used_names: set[str] = set()
+        used_stems: set[str] = set()
 
         def on_scan(result, scan):
-            name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
+            what = "heat map"
             try:
-                write_heatmap_overlay(scan, classifier.heatmap(scan), args.heatmaps, deidentify=deid, name=name)
+                heatmap = classifier.heatmap(scan)
+                if args.heatmaps:
+                    name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
+                    write_heatmap_overlay(scan, heatmap, args.heatmaps, deidentify=deid, name=name)
+                if args.dicom_out:
+                    from pneumonet_core.dicom_node.answers import write_answers_into
+
+                    what = "DICOM answers"
+                    write_answers_into(args.dicom_out, scan, result, heatmap, classifier.card, deid, used_stems)
             except Exception as exc:  # noqa: BLE001 - the result stands without its map; the batch goes on
                 reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
-                print(f"pneumonet classify: {result.path}: heat map not written: {reason}", file=sys.stderr)
+                print(f"pneumonet classify: {result.path}: {what} not written: {reason}", file=sys.stderr)
+                if args.dicom_out:
+                    failed_outputs.append(str(result.path))
 
     thumbnails: dict[str, object] = {}
     on_decoded = None
@@ -227,4 +249,4 @@ def run(args) -> int:
         return 130
     if carried:
         print(f"pneumonet classify: {len(carried)} scan(s) carried over from {args.resume}", file=sys.stderr)
-    return 3 if any(not r.ok for r in results) else 0
+    return 3 if failed_outputs or any(not r.ok for r in results) else 0

@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "pneumonet_core.cli.scan_info_cmd",
     "pneumonet_core.cli.models_cmd",
     "pneumonet_core.cli.gui_cmd",
+    "pneumonet_core.cli.listen_cmd",
+    "pneumonet_core.cli.pull_cmd",
 )
 
 

@@ -89,3 +89,71 @@ def write_heatmap_overlay(scan: Scan, heatmap: np.ndarray, out_dir: str | Path, 
     """
     out = Path(out_dir) / (name or heatmap_file_name(scan, deidentify, file_hash))
     return write_bytes_atomic(out, png_bytes(overlay_image(scan.pixels, heatmap, max_side=None)))
+
+
+def _legend_font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _ascii(text: str) -> str:
+    """Text the built-in font can draw: dashes and accents folded to plain ASCII."""
+    import unicodedata
+
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00b7", "-")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _fit_text(draw, text: str, font, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def legend_band(width: int, lines: list[str], title: str = "Grad-CAM") -> Image.Image:
+    """A black band ``width`` wide: ``lines`` of text on the left, the colour bar on the right.
+
+    The colour bar runs from blue (low relevance) to red (high), as in :func:`overlay_image`.
+    """
+    from PIL import ImageDraw
+
+    size = max(12, width // 48)
+    font = _legend_font(size)
+    pad, step = size // 2, int(size * 1.35)
+    height = pad * 2 + step * max(3, len(lines))
+    band = Image.new("RGB", (width, height), (0, 0, 0))
+    draw = ImageDraw.Draw(band)
+    bar_w = max(40, width // 5)
+    bar_x = width - bar_w - pad
+    text_w = bar_x - 2 * pad
+    for i, line in enumerate(lines):
+        draw.text((pad, pad + i * step), _fit_text(draw, _ascii(line), font, text_w), fill=(255, 255, 255), font=font)
+    bar = _colormap_lut()[np.linspace(0, 255, bar_w).astype(np.uint8)][None].repeat(step, axis=0)
+    band.paste(Image.fromarray(bar, mode="RGB"), (bar_x, pad + step))
+    draw.text((bar_x, pad), _ascii(title), fill=(255, 255, 255), font=font)
+    for label, x, anchor in (("low", bar_x, "la"), ("high", bar_x + bar_w, "ra")):
+        draw.text((x, pad + 2 * step), label, fill=(255, 255, 255), font=font, anchor=anchor)
+    return band
+
+
+def overlay_with_legend(pixels: np.ndarray, heatmap: np.ndarray, lines: list[str],
+                        max_side: int | None = MAX_REPORT_SIDE, min_width: int = 640) -> Image.Image:
+    """:func:`overlay_image` with a :func:`legend_band` below it (RGB), for burnt-in captures.
+
+    Images narrower than ``min_width`` are enlarged first so that the legend stays legible.
+    """
+    overlay = overlay_image(pixels, heatmap, max_side)
+    if overlay.width < min_width:
+        height = max(1, round(overlay.height * min_width / overlay.width))
+        overlay = overlay.resize((min_width, height), Image.Resampling.BILINEAR)
+    band = legend_band(overlay.width, lines)
+    out = Image.new("RGB", (overlay.width, overlay.height + band.height))
+    out.paste(overlay, (0, 0))
+    out.paste(band, (0, overlay.height))
+    return out

@@ -1,0 +1,107 @@
+"""The listener's folder: received objects, answers, and a journal of what became of each.
+
+Layout of ``DIR``::
+
+    received/<key>.dcm     every object as it arrived, written before it is acknowledged
+    answers/<key>-sr.dcm   the Structured Report answering it
+    answers/<key>-sc.dcm   the Secondary Capture answering it
+    journal/<key>.json     its record: status, outcome, forwarding
+
+``key`` is the object's SOP Instance UID (a hash of its bytes when that UID is unusable
+as a file name). Every file is written atomically, so after a crash or a kill each
+record is either the old state or the new one. A record's ``status`` is ``received``
+until it is ``answered``, ``failed`` or ``ignored``; on a restart the ``received`` ones
+(and answered ones whose forwarding did not succeed) are done again. Records hold no
+patient identifiers: those stay in the DICOM files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from pneumonet_core.atomic import write_bytes_atomic, write_text_atomic
+
+RECEIVED, ANSWERED, FAILED, IGNORED = "received", "answered", "failed", "ignored"
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def object_key(sop_instance_uid: str | None, data: bytes) -> str:
+    """A file-name-safe key: the SOP Instance UID, or ``x-<sha256>`` when it is not a UID."""
+    uid = str(sop_instance_uid or "").strip()
+    if _UID.match(uid) and len(uid) <= 64:
+        return uid
+    return "x-" + hashlib.sha256(data).hexdigest()[:32]
+
+
+def now_iso() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+class Journal:
+    """The received objects, answers and per-object records under one folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        for sub in ("received", "answers", "journal"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def received_path(self, key: str) -> Path:
+        return self.root / "received" / f"{key}.dcm"
+
+    def answer_paths(self, key: str) -> tuple[Path, Path]:
+        """(SR path, SC path) of the answers to ``key``."""
+        return self.root / "answers" / f"{key}-sr.dcm", self.root / "answers" / f"{key}-sc.dcm"
+
+    def _record_path(self, key: str) -> Path:
+        return self.root / "journal" / f"{key}.json"
+
+    def record(self, key: str) -> dict | None:
+        try:
+            return json.loads(self._record_path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write(self, record: dict) -> dict:
+        write_text_atomic(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
+        return record
+
+    def update(self, key: str, **changes) -> dict:
+        record = self.record(key) or {"key": key}
+        record.update(changes, updated_at=now_iso())
+        return self.write(record)
+
+    def store(self, key: str, data: bytes, **fields) -> dict:
+        """Write a received object and its ``received`` record (object first)."""
+        write_bytes_atomic(self.received_path(key), data)
+        record = {"key": key, "status": RECEIVED, "received_at": now_iso(), "forward": None, **fields}
+        return self.write(record)
+
+    def holds(self, key: str, data: bytes) -> bool:
+        """True when ``key`` was received before with exactly these bytes."""
+        path = self.received_path(key)
+        try:
+            return path.stat().st_size == len(data) and path.read_bytes() == data
+        except OSError:
+            return False
+
+    def records(self) -> list[dict]:
+        """Every record, oldest first; received files without one get a ``received`` record."""
+        records = {}
+        for path in (self.root / "journal").glob("*.json"):
+            record = self.record(path.stem)
+            if record and record.get("key") == path.stem:
+                records[path.stem] = record
+        for path in (self.root / "received").glob("*.dcm"):
+            if path.stem not in records:  # stored, then stopped before its record was written
+                records[path.stem] = self.write({"key": path.stem, "status": RECEIVED, "received_at": now_iso(),
+                                                 "forward": None})
+        return sorted(records.values(), key=lambda r: (r.get("received_at") or "", r["key"]))
+
+    def unfinished(self, forwarding: bool) -> list[dict]:
+        """Records to do again: not yet answered, or (``forwarding``) answered but not forwarded."""
+        return [r for r in self.records()
+                if r.get("status") == RECEIVED or forwarding and r.get("status") == ANSWERED and r.get("forward") != "done"]

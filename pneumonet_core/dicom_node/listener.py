@@ -1,0 +1,284 @@
+"""The DICOM listener: a C-STORE and C-ECHO SCP that answers every image it receives.
+
+Received objects are written into the :class:`~pneumonet_core.dicom_node.journal.Journal`
+folder before they are acknowledged; a background worker classifies them with the one
+loaded model, writes the SR and SC answers (:mod:`~pneumonet_core.dicom_node.answers`)
+and, with a forward peer, sends the answers on by C-STORE. A dataset that cannot be
+read, a full disk, an aborted association, a scan that cannot be classified or a PACS
+that is down fails that object only: the listener keeps serving. Everything that happens
+is reported as a :class:`~pneumonet_core.dicom_node.events.NodeEvent` to subscribers.
+On start, what the journal shows as unfinished is done first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import queue
+import threading
+from pathlib import Path
+from typing import Callable
+
+from pneumonet_core.dicom_node import events as ev
+from pneumonet_core.dicom_node.answers import build_answers, write_answers
+from pneumonet_core.dicom_node.journal import ANSWERED, FAILED, IGNORED, RECEIVED, Journal, object_key
+from pneumonet_core.dicom_node.network import (
+    DEFAULT_AE_TITLE,
+    DEFAULT_PORT,
+    Peer,
+    application_entity,
+    storage_transfer_syntaxes,
+)
+from pneumonet_core.dicom_node.study import read_header, skip_reason
+from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging.raster import one_line
+
+#: DIMSE statuses of a C-STORE that failed on our side.
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_CANNOT_UNDERSTAND = 0xC210
+
+
+class ListenerError(PneumonetError):
+    """The listener could not start (port in use, bad address); one line."""
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or one_line(exc)
+
+
+class Listener:
+    """A DICOM node that stores, classifies and answers; use as a context manager or start()/stop()."""
+
+    def __init__(self, out_dir: str | Path, classifier, ae_title: str = DEFAULT_AE_TITLE, port: int = DEFAULT_PORT,
+                 bind: str = "0.0.0.0", forward: Peer | None = None,
+                 on_event: Callable[[ev.NodeEvent], None] | None = None, batch_size: int = 8):
+        try:
+            self.journal = Journal(out_dir)
+        except OSError as exc:
+            raise ListenerError(f"cannot use {out_dir}: {_reason(exc)}") from None
+        self.classifier = classifier
+        self.ae_title, self.bind, self.requested_port = ae_title, bind, port
+        self.forward = forward
+        self.batch_size = max(1, batch_size)
+        self._subscribers: list[Callable[[ev.NodeEvent], None]] = [on_event] if on_event else []
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._stop = threading.Event()
+        self._ae = self._server = self._worker = None
+        self._studies: dict[str, ev.StudyInfo] = {}
+
+    # -- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[ev.NodeEvent], None]) -> None:
+        self._subscribers.append(callback)
+
+    def _emit(self, event: ev.NodeEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a broken subscriber must not stop the node
+                pass
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1]) if self._server else self.requested_port
+
+    def start(self) -> "Listener":
+        """Queue what the journal left unfinished, start the worker, listen; ListenerError if it cannot."""
+        from pynetdicom import AllStoragePresentationContexts, evt
+        from pynetdicom.sop_class import Verification
+
+        ae = application_entity(self.ae_title)
+        ae.require_called_aet = True
+        ae.add_supported_context(Verification)
+        syntaxes = storage_transfer_syntaxes()
+        for context in AllStoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, syntaxes)
+        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: 0x0000)]
+        unfinished = self.journal.unfinished(forwarding=self.forward is not None)  # before anything new arrives
+        try:
+            self._server = ae.start_server((self.bind, self.requested_port), block=False, evt_handlers=handlers)
+        except (OSError, OverflowError) as exc:
+            raise ListenerError(f"cannot listen on {self.bind}:{self.requested_port}: {_reason(exc)}") from None
+        self._ae = ae
+        for record in unfinished:
+            self._queue.put(record["key"])
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="pneumonet-listener-worker", daemon=True)
+        self._worker.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop listening (open associations are aborted) and let the worker finish its batch.
+
+        Objects not yet answered stay in the journal and are done on the next start.
+        """
+        if self._ae is not None:
+            self._ae.shutdown()
+            self._ae = None
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+
+    def __enter__(self) -> "Listener":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def pending(self) -> int:
+        """Objects received and not yet answered (or not yet forwarded)."""
+        return len(self.journal.unfinished(forwarding=self.forward is not None))
+
+    def history(self) -> list[ev.NodeEvent]:
+        """Events rebuilt from the journal, oldest first, so a worklist can show past studies."""
+        events = []
+        for record in self.journal.records():
+            key, path = record["key"], self.journal.received_path(record["key"])
+            study = self._study(key)
+            when = _parse_time(record.get("received_at"))
+            events.append(ev.NodeEvent(ev.RECEIVED, key, study, path=path, time=when, replayed=True))
+            status = record.get("status")
+            if status == ANSWERED and record.get("outcome"):
+                events.append(ev.NodeEvent(ev.ANSWERED, key, study, ev.Outcome.from_dict(record["outcome"]),
+                                           answers=self.journal.answer_paths(key), time=when, replayed=True))
+            elif status in (FAILED, IGNORED):
+                kind = ev.FAILED if status == FAILED else ev.IGNORED
+                events.append(ev.NodeEvent(kind, key, study, reason=record.get("reason"), time=when, replayed=True))
+        return events
+
+    # -- the SCP side (association threads) --------------------------------------------------
+
+    def _on_store(self, event) -> int:
+        calling = str(event.assoc.requestor.ae_title).strip()
+        try:
+            ds = event.dataset
+            uid = str(ds.SOPInstanceUID)
+            study = ev.StudyInfo.from_dataset(ds)
+        except Exception as exc:  # noqa: BLE001 - any undecodable dataset is refused, not fatal
+            self._emit(ev.NodeEvent(ev.REJECTED, None, reason=f"unreadable dataset: {one_line(exc)}", calling_ae=calling))
+            return STATUS_CANNOT_UNDERSTAND
+        try:
+            data = event.encoded_dataset(include_meta=True)
+            key = object_key(uid, data)
+            status = (self.journal.record(key) or {}).get("status")
+            if status not in (None, FAILED) and self.journal.holds(key, data):
+                self._emit(ev.NodeEvent(ev.DUPLICATE, key, study, reason=f"received again; already {status}",
+                                        calling_ae=calling))
+                return 0x0000
+            record = self.journal.store(key, data, calling_ae=calling, study_uid=study.study_uid,
+                                        sop_class=str(ds.get("SOPClassUID") or ""))
+        except Exception as exc:  # noqa: BLE001 - a full disk or a write error fails this object only
+            self._emit(ev.NodeEvent(ev.REJECTED, uid, study, reason=f"not stored: {_reason(exc)}", calling_ae=calling))
+            return STATUS_OUT_OF_RESOURCES
+        self._studies[key] = study
+        self._emit(ev.NodeEvent(ev.RECEIVED, key, study, calling_ae=calling, path=self.journal.received_path(key),
+                                time=_parse_time(record["received_at"])))
+        self._queue.put(key)
+        return 0x0000
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                keys = [self._queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(keys) < self.batch_size:
+                try:
+                    keys.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._process(list(dict.fromkeys(keys)))
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any one batch
+                for key in keys:
+                    if (self.journal.record(key) or {}).get("status") == RECEIVED:
+                        self._finish(key, FAILED, f"internal error: {one_line(exc)}")
+
+    def _study(self, key: str) -> ev.StudyInfo | None:
+        if key not in self._studies:
+            try:
+                self._studies[key] = ev.StudyInfo.from_dataset(read_header(self.journal.received_path(key)))
+            except Exception:  # noqa: BLE001 - a missing or unreadable file has no study to show
+                return None
+        return self._studies[key]
+
+    def _finish(self, key: str, status: str, reason: str) -> None:
+        self.journal.update(key, status=status, reason=reason)
+        kind = {FAILED: ev.FAILED, IGNORED: ev.IGNORED}[status]
+        self._emit(ev.NodeEvent(kind, key, self._study(key), reason=reason, path=self.journal.received_path(key)))
+
+    def _triage(self, key: str):
+        """The object's header when it is an image to classify; otherwise it is finished here."""
+        path = self.journal.received_path(key)
+        try:
+            header = read_header(path)
+        except Exception as exc:  # noqa: BLE001 - a vanished or broken file fails this object only
+            self._finish(key, FAILED, f"cannot read the received file: {_reason(exc)}")
+            return None
+        reason = skip_reason(header)
+        if reason:
+            self._finish(key, IGNORED, reason)
+            return None
+        return header
+
+    def _process(self, keys: list[str]) -> None:
+        from pneumonet_core.inference.batch import classify_paths
+
+        todo, headers, to_forward = [], {}, []
+        for key in keys:
+            record = self.journal.record(key) or {}
+            if record.get("status") == ANSWERED and record.get("forward") != "done":
+                to_forward.append(key)
+            elif record.get("status") == RECEIVED and (header := self._triage(key)) is not None:
+                todo.append(key)
+                headers[key] = header
+        answer_errors: dict[str, str] = {}
+        keys_by_path = {str(self.journal.received_path(key)): key for key in todo}
+
+        def on_scan(result, scan):
+            key = keys_by_path[str(result.path)]
+            try:
+                answers = build_answers(scan, result, self.classifier.heatmap(scan), self.classifier.card, headers[key])
+                write_answers(answers, *self.journal.answer_paths(key))
+            except Exception as exc:  # noqa: BLE001 - no answer for this object; the others go on
+                answer_errors[key] = f"no answer written: {_reason(exc)}"
+
+        paths = [self.journal.received_path(key) for key in todo]
+        for result in classify_paths(paths, self.classifier, batch_size=self.batch_size, workers=1, on_scan=on_scan):
+            key = keys_by_path[str(result.path)]
+            if result.error or key in answer_errors:
+                self._finish(key, FAILED, result.error or answer_errors[key])
+                continue
+            outcome = ev.Outcome.of(result)
+            self.journal.update(key, status=ANSWERED, outcome=outcome.to_dict(), reason=None)
+            self._emit(ev.NodeEvent(ev.ANSWERED, key, self._study(key), outcome, path=Path(result.path),
+                                    answers=self.journal.answer_paths(key), result=result))
+            to_forward.append(key)
+        for key in to_forward:
+            self._forward(key)
+
+    def _forward(self, key: str) -> None:
+        if self.forward is None:
+            return
+        from pneumonet_core.dicom_node.forward import send_files
+
+        try:
+            send_files(self.forward, list(self.journal.answer_paths(key)), self.ae_title)
+        except Exception as exc:  # noqa: BLE001 - the PACS may be down: retried on the next start
+            reason = _reason(exc)
+            self.journal.update(key, forward="failed", forward_error=reason)
+            self._emit(ev.NodeEvent(ev.FORWARD_FAILED, key, self._study(key), reason=reason))
+            return
+        self.journal.update(key, forward="done", forward_error=None)
+        self._emit(ev.NodeEvent(ev.FORWARDED, key, self._study(key)))
+
+
+def _parse_time(text: str | None) -> datetime.datetime:
+    try:
+        return datetime.datetime.fromisoformat(str(text)).replace(tzinfo=None)
+    except ValueError:
+        return datetime.datetime.now()
