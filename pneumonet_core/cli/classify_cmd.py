@@ -167,7 +167,7 @@ def run(args) -> int:
         def on_scan(result, scan):
             what = "heat map"
             try:
-                heatmap = classifier.heatmap(scan)
+                heatmap = classifier.heatmap(scan, result)
                 if args.heatmaps:
                     name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
                     write_heatmap_overlay(scan, heatmap, args.heatmaps, deidentify=deid, name=name)
