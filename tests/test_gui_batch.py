@@ -28,14 +28,12 @@ from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, PROBABILITY
 from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
-from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
+from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model
 
 # User settings, models and the viewer's INI file live in the test's folder.
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
 WAIT_MS = 120_000  # generous for 2-core CI; each wait ends as soon as its condition holds
-IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
-
 
 
 @pytest.fixture(scope="module")
