@@ -77,7 +77,7 @@ class ScanPresenter:
 
     def _on_classified(self, result) -> None:
         w = self.w
-        w.result_panel.show_prediction(result)
+        w.result_panel.show_result(result)
         w.heatmap_controls.set_status("Computing the heat map\u2026")
         w.statusBar().showMessage(f"{Path(result.path).name}: {result.label}, p = {result.probability:.3f}")
 

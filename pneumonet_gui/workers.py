@@ -111,9 +111,14 @@ class Worker(GeneratorWorker):
         self.error_path = error_path
         self._thread: threading.Thread | None = None
 
-    def should_stop(self) -> bool:
-        """True once the job was asked to quit (the ``should_stop`` of ``pneumonet_core``)."""
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was asked to quit: it then emits neither ``returned`` nor ``failed``."""
         return self.abort_requested
+
+    def should_stop(self) -> bool:
+        """The ``should_stop`` of ``pneumonet_core`` functions."""
+        return self.cancelled
 
     def report_progress(self, done: int, total: int) -> None:
         self.progress.emit(int(done), int(total))
@@ -140,11 +145,11 @@ class Worker(GeneratorWorker):
             if isinstance(result, Exception):  # superqt's loop returns a RuntimeError instead of raising it
                 raise result
         except Exception as exc:  # noqa: BLE001 - a job's error is a message, never a crash
-            if not self.abort_requested:
+            if not self.cancelled:
                 self.failed.emit(error_message(exc, self.error_path))
             self.errored.emit(exc)
         else:
-            if not self.abort_requested:
+            if not self.cancelled:
                 self.returned.emit(result)
         finally:
             self._gen.close()  # a stopped generator's cleanup (a child process, a thread pool) runs here
@@ -172,39 +177,38 @@ class ProcessWorker(Worker):
     """A child process as a job: yields each line it prints (stdout and stderr together) and
     returns its exit code.
 
-    :meth:`quit` sends SIGTERM at once, so a child that stops cleanly can still say so, and
-    kills it if it has not exited ``kill_after_s`` later.
+    :meth:`quit` sends SIGTERM at once and kills the child if it has not exited
+    ``kill_after_s`` later. The lines it prints while it stops still arrive (a child that
+    stops cleanly says so); then the job ends as cancelled, without ``returned``.
     """
 
     def __init__(self, command: list[str], env: dict | None = None, kill_after_s: float = 15.0):
         self.command = [str(part) for part in command]
         self.kill_after_s = kill_after_s
         self.process: subprocess.Popen | None = None
+        self._cancelled = False  # not superqt's abort flag, which would stop reading at once
         self._lock = threading.Lock()  # quit() on the GUI thread vs. the start on the worker's
         super().__init__(self._lines, env)
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
     def _lines(self, env):
         with self._lock:
-            if self.abort_requested:
+            if self._cancelled:
                 return None
             self.process = process = subprocess.Popen(
                 self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                 text=True, encoding="utf-8", errors="replace", bufsize=1)
-        try:
+        with process.stdout:
             for line in process.stdout:
                 yield line.rstrip("\r\n")
-            return process.wait()
-        finally:
-            process.stdout.close()
-            try:  # after a cancel, SIGTERM is on its way: give the child its time, then kill it
-                process.wait(self.kill_after_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        return process.wait()
 
     def quit(self) -> None:
-        super().quit()
         with self._lock:
+            self._cancelled = True
             process = self.process
         if process is not None and process.poll() is None:
             process.terminate()
@@ -239,12 +243,14 @@ class LatestJob:
 
     def __init__(self) -> None:
         self.worker: Worker | None = None
+        self._started: list[Worker] = []  # superseded ones may still be finishing a step
 
     def start(self, func: Callable, *args, _connect: dict[str, Callable] | None = None, _error_path=None,
               **kwargs) -> Worker:
         self.cancel()
         worker = Worker(func, *args, error_path=_error_path, **kwargs)
         self.worker = worker
+        self._started = [w for w in self._started if w.is_running] + [worker]
         for name, slot in (_connect or {}).items():
             getattr(worker, name).connect(self._while_newest(worker, slot))
         worker.start()
@@ -271,8 +277,8 @@ class LatestJob:
             worker.quit()
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Cancel, and wait for the job to end (the window is closing)."""
-        worker = self.worker
+        """Cancel, and wait for every job started here to end (the window is closing)."""
         self.cancel()
-        if worker is not None:
+        for worker in self._started:
             worker.wait(timeout)
+        self._started = []

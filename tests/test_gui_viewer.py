@@ -22,6 +22,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_gui.display import PRESET_NAMES
@@ -114,6 +115,8 @@ def viewer_pixels(window: MainWindow) -> np.ndarray:
 
 
 def save(widget, folder: Path, name: str) -> Path:
+    for _ in range(5):  # let the layout settle after the last change, as it does on screen (and in --screenshot)
+        QApplication.processEvents()
     path = folder / name
     assert widget.grab().save(str(path)), f"could not save {path}"
     return path

@@ -117,6 +117,10 @@ def destroy_wizard(wizard) -> None:
 
 
 def save(widget, folder: Path, name: str) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(5):  # let the layout settle after the last change, as it does on screen
+        QApplication.processEvents()
     assert widget.grab().save(str(folder / name)), f"could not save {name}"
 
 
@@ -355,7 +359,7 @@ def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, 
                                    _connect={"yielded": lines.append, "finished": lambda: ended.append(True)})
     qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
     logs = [run.read(line) for line in lines]
-    ok, message = run.finish(worker.process.returncode, worker.abort_requested)
+    ok, message = run.finish(worker.process.returncode, worker.cancelled)
     assert not ok and worker.process.returncode != 0
     assert message.startswith("Training failed: pneumonet: error:") and "class PNEUMONIA has no images" in message
     assert message.removeprefix("Training failed: ") in logs

@@ -157,7 +157,7 @@ def test_error_message_is_one_line():
 
 
 def test_a_child_process_yields_its_lines_and_its_exit_code(qtbot):
-    script = "import sys\nprint('one')\nprint('two', file=sys.stderr, flush=True)\nsys.exit(3)"
+    script = "import sys\nprint('one', flush=True)\nprint('two', file=sys.stderr, flush=True)\nsys.exit(3)"
     record = Record()
     workers.start_process([sys.executable, "-c", script], _connect=record.connect())
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
@@ -179,6 +179,7 @@ def test_a_cancelled_child_gets_sigterm_then_is_killed(qtbot, ignores_sigterm):
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert time.monotonic() - started < 20
     assert worker.process.returncode == (-9 if ignores_sigterm else 0)
+    assert record.values("yielded") == (["ready"] if ignores_sigterm else ["ready", "stopping"])  # its last words
     assert "returned" not in record.names() and "failed" not in record.names()
 
 

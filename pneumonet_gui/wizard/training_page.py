@@ -202,7 +202,7 @@ class TrainingPage(QWizardPage):
             return  # settled already, or a run that was discarded
         self.worker = None
         process = worker.process
-        ok, message = run.finish(None if process is None else process.returncode, worker.abort_requested,
+        ok, message = run.finish(None if process is None else process.returncode, worker.cancelled,
                                  self._start_error if process is None else None)
         self._append_log(message)
         self.cancel_button.setEnabled(False)
