@@ -15,7 +15,8 @@ same signals, which arrive on the GUI thread:
 
 ``Worker.quit()`` cancels: a generator job stops at its next ``yield``, a job that takes a
 ``should_stop`` callable (the convention of ``pneumonet_core``) is handed the worker's own
-check, and a child process gets SIGTERM, then SIGKILL. :class:`LatestJob` keeps only the
+check, and a child process gets SIGTERM, then SIGKILL (the lines it prints while it stops
+still arrive). :class:`LatestJob` keeps only the
 newest of a kind of job, which is how the viewer never shows an older scan's result.
 
 The workers are superqt's (napari's ``thread_worker`` design) with two changes. Each job
@@ -152,7 +153,7 @@ class Worker(GeneratorWorker):
             if not self.cancelled:
                 self.returned.emit(result)
         finally:
-            self._gen.close()  # a stopped generator's cleanup (a child process, a thread pool) runs here
+            self._gen.close()  # a stopped generator's cleanup (a thread pool, open files) runs here, on its thread
             self._running = False
             self.finished.emit()
 
@@ -163,14 +164,18 @@ class Worker(GeneratorWorker):
         return not self.is_running
 
 
-def start(func: Callable, *args, _connect: dict[str, Callable] | None = None, _error_path=None,
-          **kwargs) -> Worker:
-    """Start ``func(*args, **kwargs)`` on a new thread, its signals connected first (``{"returned": slot}``)."""
-    worker = Worker(func, *args, error_path=_error_path, **kwargs)
-    for name, slot in (_connect or {}).items():
+def _connect_and_start(worker: Worker, connect: dict[str, Callable] | None) -> Worker:
+    """Connect first, so that no signal of a quick job can come before its slot."""
+    for name, slot in (connect or {}).items():
         getattr(worker, name).connect(slot)
     worker.start()
     return worker
+
+
+def start(func: Callable, *args, _connect: dict[str, Callable] | None = None, _error_path=None,
+          **kwargs) -> Worker:
+    """Start ``func(*args, **kwargs)`` on a new thread, with ``_connect`` as ``{"returned": slot, ...}``."""
+    return _connect_and_start(Worker(func, *args, error_path=_error_path, **kwargs), _connect)
 
 
 class ProcessWorker(Worker):
@@ -225,12 +230,8 @@ class ProcessWorker(Worker):
 
 def start_process(command: list[str], env: dict | None = None, kill_after_s: float = 15.0,
                   _connect: dict[str, Callable] | None = None) -> ProcessWorker:
-    """Start a child process as a job (see :class:`ProcessWorker`), its signals connected first."""
-    worker = ProcessWorker(command, env, kill_after_s)
-    for name, slot in (_connect or {}).items():
-        getattr(worker, name).connect(slot)
-    worker.start()
-    return worker
+    """Start a child process as a job (see :class:`ProcessWorker`), with ``_connect`` as in :func:`start`."""
+    return _connect_and_start(ProcessWorker(command, env, kill_after_s), _connect)
 
 
 class LatestJob:
@@ -251,10 +252,8 @@ class LatestJob:
         worker = Worker(func, *args, error_path=_error_path, **kwargs)
         self.worker = worker
         self._started = [w for w in self._started if w.is_running] + [worker]
-        for name, slot in (_connect or {}).items():
-            getattr(worker, name).connect(self._while_newest(worker, slot))
-        worker.start()
-        return worker
+        return _connect_and_start(worker, {name: self._while_newest(worker, slot)
+                                           for name, slot in (_connect or {}).items()})
 
     def _while_newest(self, worker: Worker, slot: Callable) -> Callable:
         def deliver(*args) -> None:
@@ -262,13 +261,6 @@ class LatestJob:
                 slot(*args)
 
         return deliver
-
-    def is_newest(self, worker: Worker) -> bool:
-        return worker is self.worker
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and self.worker.is_running
 
     def cancel(self) -> None:
         """Quit the newest job and forget it: nothing it still sends is delivered."""
