@@ -1,8 +1,7 @@
 """Start the desktop app, or run it as a script: ``--screenshot`` and ``--selftest``.
 
-``run_app`` is what ``pneumonet gui`` calls; ``entry_point`` is the ``pneumonet-gui``
-script and the frozen app's entry, which also passes CLI commands through
-(``Pneumonet classify scan.dcm`` works in a built app as ``pneumonet classify`` does).
+``run_app`` is what ``pneumonet gui`` calls (and, through it, ``pneumonet-gui`` and the
+frozen app: see ``app_entry_point`` in the CLI's main module).
 """
 
 from __future__ import annotations
@@ -141,13 +140,13 @@ def run_screenshot(file, model, out) -> int:
     window.show()
     app.processEvents()
     window.show_scan(file)
-    finished = window.study.done or _wait_for([window.studyFinished], SCRIPT_TIMEOUT_S)
+    finished = window.current.done or _wait_for([window.controller.finished], SCRIPT_TIMEOUT_S)
     for _ in range(5):  # let the final layout and repaint settle before grabbing
         app.processEvents()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = window.grab().save(str(out))
-    study = window.study
+    current = window.current
     _dispose(window)
     if not finished:
         _err(f"pneumonet gui: {file}: no result after {SCRIPT_TIMEOUT_S} s")
@@ -155,14 +154,15 @@ def run_screenshot(file, model, out) -> int:
     if not saved:
         _err(f"pneumonet gui: could not write {out}")
         return 1
-    if study.error:
-        _err(f"pneumonet gui: {study.error}")
+    if current.error:
+        _err(f"pneumonet gui: {current.error}")
         return 1
-    if study.heatmap is None:
-        _err(f"pneumonet gui: {file}: heat map failed: {study.heatmap_error}")
+    if current.heatmap is None:
+        _err(f"pneumonet gui: {file}: heat map failed: {current.heatmap_error}")
         return 1
-    _out(f"{file}: {study.prediction.label} p={study.prediction.probability:.4f} "
-         f"(threshold {study.prediction.threshold:.4f}); screenshot saved to {out}")
+    result = current.result
+    _out(f"{file}: {result.label} p={result.probability:.4f} "
+         f"(threshold {result.threshold:.4f}); screenshot saved to {out}")
     return 0
 
 
@@ -192,7 +192,7 @@ def run_selftest(model=None) -> int:
 
     window = MainWindow(model=model, start_model=False, extensions=False)
     window.set_model(model)
-    if not _wait_for([window.service.modelLoaded, window.service.modelFailed], SCRIPT_TIMEOUT_S) \
+    if not _wait_for([window.active_model.loaded, window.active_model.failed], SCRIPT_TIMEOUT_S) \
             or window.model_card is None:
         message = window.error_banner.text() or "no answer from the model loader"
         _dispose(window)
@@ -200,32 +200,19 @@ def run_selftest(model=None) -> int:
         return 1
     loaded = time.perf_counter()
     window.show_loaded_scan(selftest_scan())
-    finished = window.study.done or _wait_for([window.studyFinished], SCRIPT_TIMEOUT_S)
-    study, card, path = window.study, window.model_card, window.model_path
+    finished = window.current.done or _wait_for([window.controller.finished], SCRIPT_TIMEOUT_S)
+    current, card, path = window.current, window.model_card, window.model_path
     app.processEvents()
     _dispose(window)
-    if not finished or study.error or study.prediction is None:
-        _err(f"selftest FAILED: {study.error or 'no result'}")
+    if not finished or current.error or current.result is None:
+        _err(f"selftest FAILED: {current.error or 'no result'}")
         return 1
-    if study.heatmap is None:
-        _err(f"selftest FAILED: heat map: {study.heatmap_error}")
+    if current.heatmap is None:
+        _err(f"selftest FAILED: heat map: {current.heatmap_error}")
         return 1
     done = time.perf_counter()
+    result = current.result
     _out(f"selftest ok: model {card.name} version {card.version} ({path}); "
-         f"p={study.prediction.probability:.4f} {study.prediction.label}; heat map {study.heatmap.shape[1]}x"
-         f"{study.heatmap.shape[0]}; model load {loaded - started:.1f} s, analysis {done - loaded:.1f} s")
+         f"p={result.probability:.4f} {result.label}; heat map {current.heatmap.shape[1]}x"
+         f"{current.heatmap.shape[0]}; model load {loaded - started:.1f} s, analysis {done - loaded:.1f} s")
     return 0
-
-
-def entry_point() -> None:
-    """``pneumonet-gui [FILE] [--model M] [--screenshot OUT] [--selftest]``, or any ``pneumonet`` command."""
-    from pneumonet_core.cli.main import build_parser, main
-
-    argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]  # macOS Finder adds -psn_X_Y
-    commands = set()
-    for action in getattr(build_parser(), "_actions", []):  # argparse keeps its sub-commands here
-        if isinstance(getattr(action, "choices", None), dict):
-            commands.update(action.choices)
-    if argv and (argv[0] in ("--version", "-h", "--help") or (argv[0] in commands and not Path(argv[0]).exists())):
-        sys.exit(main(argv))
-    sys.exit(main(["gui", *argv]))

@@ -2,7 +2,8 @@
 
 Switching the active model writes the same setting ``pneumonet models use`` writes, so the
 viewer and the command line agree; ``activeModelChanged(path)`` tells the main window to
-reload. Only the user's models can be deleted; bundled ones ship with the app.
+reload. Only the user's models can be deleted; bundled ones ship with the app. Importing
+copies a file of hundreds of megabytes, so it runs in a worker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
 
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models import registry
+from pneumonet_gui import workers
+from pneumonet_gui.extensions import open_once
 from pneumonet_gui.wizard.common import MessageLabel, heading, monospace
 
 STAR = "\u2605 "
@@ -28,6 +31,7 @@ class ModelManagerDialog(QDialog):
 
     activeModelChanged = Signal(str)  # path of the model now active ("" when none can be found)
     trainRequested = Signal()
+    importFinished = Signal(str)  # the installed copy's path, "" when the import failed
 
     def __init__(self, parent=None, can_train: bool = False):
         super().__init__(parent)
@@ -213,19 +217,29 @@ class ModelManagerDialog(QDialog):
                 active = ""
             self.activeModelChanged.emit(active)
 
-    def import_file(self, path=None) -> Path | None:
-        """Copy a .pneumonet file into the user's folder (after checking it is a model)."""
+    def import_file(self, path=None) -> workers.Worker | None:
+        """Copy a .pneumonet file into the user's folder in a worker (after checking it is a model).
+
+        :attr:`importFinished` gives the installed copy's path, or "" when the import failed.
+        """
         if not path:
             path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "Pneumonet models (*.pneumonet)")
             if not path:
                 return None
-        try:
-            target = registry.install_user_model(Path(path))
-        except (PneumonetError, OSError) as exc:
-            self.messages.show_messages(f"could not import the model: {exc}")
-            return None
+        self.import_button.setEnabled(False)
+        self.messages.show_messages(notes=[f"Importing {Path(path).name}\u2026"])
+        return workers.start(registry.install_user_model, Path(path), _error_path=path,
+                             _connect={"returned": self._imported, "failed": self._import_failed})
+
+    def _imported(self, target: Path) -> None:
+        self.import_button.setEnabled(True)
         self.refresh(select=target)
-        return target
+        self.importFinished.emit(str(target))
+
+    def _import_failed(self, message: str) -> None:
+        self.import_button.setEnabled(True)
+        self.messages.show_messages(f"could not import the model: {message}")
+        self.importFinished.emit("")
 
     def _train(self) -> None:
         self.trainRequested.emit()
@@ -234,27 +248,16 @@ class ModelManagerDialog(QDialog):
 
 def open_model_manager(window) -> ModelManagerDialog:
     """Show the manager over the viewer; switching the active model reloads the viewer's model."""
-    from shiboken6 import isValid
 
-    existing = getattr(window, "model_manager", None)
-    if existing is not None and isValid(existing) and existing.isVisible():
-        existing.refresh()
-        existing.raise_()
-        existing.activateWindow()
-        return existing
-    dialog = ModelManagerDialog(window, can_train=True)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    dialog.activeModelChanged.connect(lambda path: window.set_model(path or None))
-
-    def train() -> None:
+    def make() -> ModelManagerDialog:
         from pneumonet_gui.wizard import open_training_wizard
 
-        open_training_wizard(window)
+        dialog = ModelManagerDialog(window, can_train=True)
+        dialog.activeModelChanged.connect(lambda path: window.set_model(path or None))
+        dialog.trainRequested.connect(lambda: open_training_wizard(window))
+        return dialog
 
-    dialog.trainRequested.connect(train)
-    window.model_manager = dialog
-    dialog.show()
-    return dialog
+    return open_once(window, "model_manager", make, on_existing=ModelManagerDialog.refresh)
 
 
 def attach_to_main_window(window) -> None:

@@ -38,20 +38,20 @@ class ModelCardDialog(QDialog):
 class ModelMenu(QMenu):
     """Built once; the list of installed models is re-read each time the submenu opens."""
 
-    def __init__(self, window):
+    def __init__(self, window, show_card, choose_file):
         super().__init__("&Model", window)
         self._window = window
         self.active_action = QAction("No model loaded", self)
         self.active_action.setEnabled(False)
         self.card_action = QAction("Model &card\u2026", self)
         self.card_action.setEnabled(False)
-        self.card_action.triggered.connect(window.show_model_card)
+        self.card_action.triggered.connect(show_card)
         self.switch_menu = QMenu("&Switch model", self)
         self.switch_menu.aboutToShow.connect(self.rebuild_switch_menu)
         self.open_action = QAction("Use a model &file\u2026", self)
         self.open_action.setToolTip("Load a .pneumonet file for this session (does not install it)")
-        self.open_action.triggered.connect(window.choose_model_file)
-        # Filled in by the model manager and the training wizard (see MainWindow).
+        self.open_action.triggered.connect(choose_file)
+        # Enabled by the model manager and the training wizard (see pneumonet_gui.extensions).
         self.manage_action = QAction("&Manage models\u2026", self)
         self.manage_action.setEnabled(False)
         self.train_action = QAction("&Train a model\u2026", self)

@@ -8,6 +8,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from pneumonet_core.reports.summary import format_pair as fewest_decimals
 from pneumonet_gui import theme
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis."
@@ -15,18 +16,14 @@ DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
 def format_pair(probability: float, threshold: float) -> tuple[str, str]:
     """Probability and threshold with the fewest decimals (2 to 6) that keep them apart."""
-    for decimals in (2, 3, 4, 5, 6):
-        p, t = f"{probability:.{decimals}f}", f"{threshold:.{decimals}f}"
-        if p != t:
-            return p, t
-    return p, t
+    return fewest_decimals(probability, threshold, min_decimals=2)
 
 
-def decision_text(prediction) -> str:
+def decision_text(result) -> str:
     """E.g. ``PNEUMONIA (p = 0.93 ≥ threshold 0.41)``: the decision and why."""
-    p, t = format_pair(prediction.probability, prediction.threshold)
-    sign = "\u2265" if prediction.probability >= prediction.threshold else "<"
-    return f"{prediction.label} (p = {p} {sign} threshold {t})"
+    p, t = format_pair(result.probability, result.threshold)
+    sign = "\u2265" if result.probability >= result.threshold else "<"
+    return f"{result.label} (p = {p} {sign} threshold {t})"
 
 
 def wrappable(text: str) -> str:
@@ -150,18 +147,18 @@ class ResultPanel(QWidget):
     def show_error(self, message: str) -> None:
         self._set(label="No result", colour=theme.ERROR_FG, decision=wrappable(message))
 
-    def show_prediction(self, prediction) -> None:
-        colour = theme.PNEUMONIA if prediction.label == "PNEUMONIA" else theme.NORMAL
+    def show_result(self, result) -> None:
+        colour = theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
         details = ""
-        if len(prediction.class_probabilities) > 2:
-            parts = [f"{name.title()} {value:.2f}" for name, value in prediction.class_probabilities.items()]
+        if len(result.class_probabilities) > 2:
+            parts = [f"{name.title()} {value:.2f}" for name, value in result.class_probabilities.items()]
             details = "Class probabilities: " + ", ".join(parts)
-            if prediction.subtype:
-                details += f"\nMost likely type: {prediction.subtype.lower()}"
-        _, threshold_text = format_pair(prediction.probability, prediction.threshold)
-        self._set(label=prediction.label, colour=colour, decision=decision_text(prediction),
-                  probability=f"{prediction.probability:.3f}",
-                  bar=(prediction.probability, prediction.threshold, threshold_text), details=details)
+            if result.subtype:
+                details += f"\nMost likely type: {result.subtype.lower()}"
+        _, threshold_text = format_pair(result.probability, result.threshold)
+        self._set(label=result.label, colour=colour, decision=decision_text(result),
+                  probability=f"{result.probability:.3f}",
+                  bar=(result.probability, result.threshold, threshold_text), details=details)
 
     def _set(self, label: str, colour: str, decision: str, probability: str = "",
              bar: tuple | None = None, details: str = "") -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QByteArray, QSettings
 
 from pneumonet_core.models.registry import user_home
 
@@ -45,3 +45,35 @@ class RecentFiles:
     def clear(self) -> None:
         self._settings.setValue(RECENT_KEY, [])
         self._settings.sync()
+
+
+def restore_window(window, settings: QSettings) -> None:
+    """The window's layout, the heat map's look and the identifiers switch, as last left."""
+    geometry = settings.value("geometry")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
+    state = settings.value("window_state")
+    if isinstance(state, QByteArray):
+        window.restoreState(state)
+    controls = window.heatmap_controls
+    try:
+        opacity = int(settings.value("overlay_opacity", 45))
+    except (TypeError, ValueError):
+        opacity = 45
+    controls.opacity.setValue(max(0, min(100, opacity)))
+    window.viewer.set_overlay_opacity(controls.opacity.value() / 100.0)
+    colormap = str(settings.value("colormap", controls.colormap.currentText()))
+    if controls.colormap.findText(colormap) >= 0:
+        controls.colormap.setCurrentText(colormap)
+    panel = window.metadata_panel
+    panel.hide_identifiers.setChecked(str(settings.value("hide_identifiers", "false")).lower() == "true")
+    panel.hideIdentifiersChanged.connect(lambda hide: settings.setValue("hide_identifiers", bool(hide)))
+
+
+def save_window(window, settings: QSettings) -> None:
+    settings.setValue("geometry", window.saveGeometry())
+    settings.setValue("window_state", window.saveState())
+    settings.setValue("overlay_opacity", window.heatmap_controls.opacity.value())
+    settings.setValue("colormap", window.heatmap_controls.colormap.currentText())
+    settings.setValue("hide_identifiers", window.metadata_panel.hide_identifiers.isChecked())
+    settings.sync()

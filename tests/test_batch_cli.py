@@ -13,9 +13,7 @@ import pytest
 
 from pneumonet_core.cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
-from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
-
-IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
+from tests.test_batch_folder import IDENTIFIERS, PATIENT_ID, make_batch_folder, make_split_model
 
 
 @pytest.fixture(scope="module")

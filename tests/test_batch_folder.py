@@ -17,6 +17,8 @@ from tests.helpers import SHARED_TRAIN, make_tiny_model
 PATIENT_NAME = "Doe^Jane"
 PATIENT_ID = "JD-778899"
 PATIENT_BIRTH = "20190704"
+#: What must not appear in a de-identified export of the batch folder.
+IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
 
 
 @dataclass

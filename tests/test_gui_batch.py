@@ -23,18 +23,17 @@ from PySide6.QtTest import QTest
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
+from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, PROBABILITY
 from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
-from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
+from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model
 
 # User settings, models and the viewer's INI file live in the test's folder.
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
 WAIT_MS = 120_000  # generous for 2-core CI; each wait ends as soon as its condition holds
-IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
-
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,7 @@ def classifier(model_path):
 @pytest.fixture
 def panel(qtbot, qapp, classifier):
     apply_theme(qapp)
-    widget = BatchPanel(classifier=classifier)
+    widget = BatchPanel(ActiveModel(classifier))
     qtbot.addWidget(widget)
     widget.resize(1100, 640)
     widget.show()
@@ -217,9 +216,13 @@ def test_exports_are_deidentified_unless_unticked(qtbot, panel, folder, tmp_path
     assert "Doe_Jane_chest.dcm" in plain
 
 
-def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, folder, shots):
+def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, folder, shots, monkeypatch):
+    from pneumonet_core.inference.classifier import Classifier
     from pneumonet_gui.main_window import MainWindow
 
+    loads = []
+    real_load = Classifier.load
+    monkeypatch.setattr(Classifier, "load", classmethod(lambda cls, *a, **k: loads.append(a) or real_load(*a, **k)))
     apply_theme(qapp)
     window = MainWindow(model=model_path)
     qtbot.addWidget(window)
@@ -231,7 +234,7 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     action = window.open_folder_action
     assert action in window.file_menu.actions() and action.shortcut().toString() == "Ctrl+Shift+O"
     assert not window.batch_dock.isVisible()
-    assert Path(panel.model_path) == Path(model_path)  # the panel follows the window's model
+    assert panel.active_model is window.active_model  # one model for the viewer and the batch
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder.root))])
@@ -240,17 +243,19 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS):
         window.dropEvent(drop)  # Qt delivers a synthetic drop only to the handler itself
     assert window.batch_dock.isVisible()
-    assert window.study.path is None  # the folder went to the batch, not to the viewer
+    assert window.current.path is None  # the folder went to the batch, not to the viewer
     assert len(panel.results) == len(folder.good) + len(folder.bad)
+    assert panel.run.classifier is window.active_model.classifier  # the viewer's instance, not a second load
+    assert len(loads) == 1
     assert panel.card.hash == window.model_card.hash
 
     panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
     target = next(r for r in panel.visible_results() if Path(r.path) == folder.patient_files[0])
     panel.select_row(panel.visible_results().index(target))
-    assert window.study.path == Path(target.path)  # the viewer opens the selected scan
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.prediction.label == target.label
-    assert window.study.prediction.probability == pytest.approx(target.probability, abs=1e-5)
+    assert window.current.path == Path(target.path)  # the viewer opens the selected scan
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.result.label == target.label
+    assert window.current.result.probability == pytest.approx(target.probability, abs=1e-5)
     assert window.grab().save(str(shots / "batch-in-main-window.png"))
 
     # File > Export report… on the scan the batch row opened: the single-study PDF.
@@ -265,13 +270,26 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     window.close()
 
 
+def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, model_path, folder):
+    model = ActiveModel(classifier)
+    widget = BatchPanel(model)
+    qtbot.addWidget(widget)
+    model.load(model_path)  # another copy of the same file: a new instance
+    with qtbot.waitSignal(widget.batchFinished, timeout=WAIT_MS):
+        widget.open_folder(folder.root)  # waits for the load
+    assert model.classifier is not classifier and widget.run.classifier is model.classifier
+    assert len(widget.results) == len(folder.good) + len(folder.bad)
+
+
 def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path):
     broken = tmp_path / "broken.pneumonet"
     broken.write_bytes(b"not a model")
-    widget = BatchPanel(model_path=broken)
+    model = ActiveModel()
+    widget = BatchPanel(model)
     qtbot.addWidget(widget)
+    model.load(broken)
     with qtbot.waitSignal(widget.batchFinished, timeout=WAIT_MS):
-        widget.open_folder(folder.root)
+        widget.open_folder(folder.root)  # waits for the model, which then fails
     assert widget.results == [] and "Batch stopped:" in widget.status_label.text()
     assert "broken.pneumonet" in widget.status_label.text()
     assert widget.open_button.isEnabled() and not widget.cancel_button.isEnabled()

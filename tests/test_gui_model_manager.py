@@ -139,13 +139,17 @@ def test_bundled_models_cannot_be_deleted(manager, installed, monkeypatch):
     assert not asked and installed["bundled"].exists()
 
 
-def test_import_installs_a_copy_and_refuses_a_non_model(manager, installed, packages, tmp_path):
-    target = manager.import_file(packages["mine-a"])
+def test_import_installs_a_copy_and_refuses_a_non_model(manager, installed, packages, tmp_path, qtbot):
+    with qtbot.waitSignal(manager.importFinished, timeout=WAIT_MS) as imported:
+        assert manager.import_file(packages["mine-a"]) is not None  # a worker copies the file
+    target = Path(imported.args[0])
     assert target.parent == registry.user_models_dir() and target.name == "mine-a-2.pneumonet"
     assert manager.selected.path == target
     fake = tmp_path / "fake.pneumonet"
     fake.write_text("not a model")
-    assert manager.import_file(fake) is None
+    with qtbot.waitSignal(manager.importFinished, timeout=WAIT_MS) as refused:
+        manager.import_file(fake)
+    assert refused.args == [""]
     assert "could not import the model" in manager.messages.text() and "fake.pneumonet" in manager.messages.text()
     assert len(manager.models) == 4
 

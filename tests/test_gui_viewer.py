@@ -22,6 +22,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_gui.display import PRESET_NAMES
@@ -106,7 +107,7 @@ def cli_result(capsys, model: Path, path: Path) -> dict:
 
 def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
     window.show_scan(path)
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
 
 
 def viewer_pixels(window: MainWindow) -> np.ndarray:
@@ -114,6 +115,8 @@ def viewer_pixels(window: MainWindow) -> np.ndarray:
 
 
 def save(widget, folder: Path, name: str) -> Path:
+    for _ in range(5):  # let the layout settle after the last change, as it does on screen (and in --screenshot)
+        QApplication.processEvents()
     path = folder / name
     assert widget.grab().save(str(path)), f"could not save {path}"
     return path
@@ -123,10 +126,10 @@ def save(widget, folder: Path, name: str) -> Path:
 
 
 def assert_result_matches_cli(window: MainWindow, expected: dict) -> None:
-    study = window.study
-    assert study.error is None, study.error
-    assert study.prediction.probability == pytest.approx(expected["probability"], abs=1e-6)
-    assert study.prediction.label == expected["label"]
+    current = window.current
+    assert current.error is None, current.error
+    assert current.result.probability == pytest.approx(expected["probability"], abs=1e-6)
+    assert current.result.label == expected["label"]
     panel = window.result_panel
     assert panel.shown_label() == expected["label"]
     assert panel.shown_probability() == f"{expected['probability']:.3f}"
@@ -144,7 +147,7 @@ def test_jpeg_result_and_heat_map_match_the_cli(make_window, qtbot, capsys, tiny
     window = make_window()
     open_and_wait(qtbot, window, images["a"])
     assert_result_matches_cli(window, expected)
-    assert window.study.heatmap is not None and window.study.heatmap.shape == window.study.scan.pixels.shape
+    assert window.current.heatmap is not None and window.current.heatmap.shape == window.current.scan.pixels.shape
     assert window.viewer.has_heatmap() and window.viewer.overlay_visible
     assert not window.error_banner.isVisible()
     assert window.metadata_panel.shown_values()["Format"] == "JPEG"
@@ -160,7 +163,7 @@ def test_dicom_result_matches_the_cli_and_shows_its_metadata(make_window, qtbot,
     assert_result_matches_cli(window, expected)
     shown = window.metadata_panel.shown_values()
     assert shown["Format"] == "DICOM"
-    metadata = window.study.scan.metadata
+    metadata = window.current.scan.metadata
     assert shown["Patient name"] == metadata["patient_name"] and "Test" in shown["Patient name"]
     assert shown["Patient ID"] == "PNT-0001"
     assert shown["Photometric"] == "MONOCHROME2"
@@ -180,7 +183,7 @@ def test_loader_warnings_are_shown_in_a_banner(make_window, qtbot, images, dicom
     assert window.warning_banner.isVisible()
     text = window.warning_banner.text()
     assert "Lateral view" in text and "12" in text
-    assert window.study.prediction is not None  # a warning does not withhold the result
+    assert window.current.result is not None  # a warning does not withhold the result
     save(window, shots, "viewer-warning-banner.png")
     open_and_wait(qtbot, window, images["a"])
     assert not window.warning_banner.isVisible()
@@ -221,7 +224,7 @@ def test_overlay_stays_aligned_with_the_scan_at_every_zoom_and_pan(make_window, 
     window = make_window()
     open_and_wait(qtbot, window, images["a"])
     view = window.viewer
-    height, width = window.study.scan.pixels.shape
+    height, width = window.current.scan.pixels.shape
 
     def aligned() -> bool:
         image, overlay = view.image_scene_rect(), view.overlay_scene_rect()
@@ -305,7 +308,7 @@ def test_window_level_presets_drag_and_invert_change_a_dicom(make_window, qtbot,
     assert view.preset == "Custom" and window.preset_box.currentText() == "Custom"
     assert view.window.width < start_window.width and view.window.centre > start_window.centre
     assert np.abs(viewer_pixels(window).astype(int) - original.astype(int)).max() > 30
-    assert window.window_label.text().startswith("W ")
+    assert window.status_fields.window.text().startswith("W ")
 
     window.reset_action.trigger()
     assert np.array_equal(viewer_pixels(window), original)
@@ -328,7 +331,7 @@ def test_bad_files_show_an_error_and_a_good_file_still_works(make_window, qtbot,
     window = make_window()
 
     open_and_wait(qtbot, window, empty)
-    assert window.study.error and "empty.png" in window.study.error
+    assert window.current.error and "empty.png" in window.current.error
     assert window.error_banner.isVisible() and "empty.png" in window.error_banner.text()
     assert window.result_panel.shown_label() == "No result"
     assert "empty.png" in window.statusBar().currentMessage()
@@ -339,7 +342,7 @@ def test_bad_files_show_an_error_and_a_good_file_still_works(make_window, qtbot,
     assert window.stack.currentWidget() is window.placeholder  # no stale image under the error
 
     open_and_wait(qtbot, window, images["a"])
-    assert window.study.ok and window.study.heatmap is not None
+    assert window.current.ok and window.current.heatmap is not None
     assert not window.error_banner.isVisible()
     assert window.stack.currentWidget() is window.viewer
     assert [p.name for p in window.recent.paths()] == [images["a"].name]  # failures are not "recent"
@@ -350,19 +353,19 @@ def test_a_broken_model_shows_a_message_and_another_model_can_be_loaded(make_win
     broken = tmp_path / "broken.pneumonet"
     broken.write_bytes(b"not a zip")
     window = make_window(model=broken)
-    qtbot.waitUntil(lambda: window.service.model_state == "failed", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.active_model.state == "failed", timeout=WAIT_MS)
     assert "Model could not be loaded" in window.error_banner.text() and "broken.pneumonet" in window.error_banner.text()
-    assert window.model_label.text() == "Model: none"
+    assert window.status_fields.model.text() == "Model: none"
 
     open_and_wait(qtbot, window, images["a"])  # the scan still opens; no result without a model
-    assert window.study.scan is not None and window.study.prediction is None
-    assert "no model is loaded" in window.study.error
+    assert window.current.scan is not None and not window.current.result.classified
+    assert "no model is loaded" in window.current.error
     assert "Model could not be loaded" in window.error_banner.text()  # the cause stays on screen
     assert "Could not classify the scan" in window.error_banner.text()
     save(window, shots, "viewer-model-failed.png")
 
     window.set_model(tiny_model)
-    qtbot.waitUntil(lambda: window.study.done and window.study.prediction is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.current.ok, timeout=WAIT_MS)
     assert window.model_card.name == "tiny-test-cnn"
     assert "Model could not be loaded" not in window.error_banner.text()
 
@@ -411,7 +414,7 @@ def slow_classify(monkeypatch):
 
 def test_the_window_keeps_repainting_while_a_scan_is_classified(make_window, qtbot, images, slow_classify):
     window = make_window()
-    qtbot.waitUntil(lambda: window.service.model_state == "ready", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.active_model.state == "ready", timeout=WAIT_MS)
     ticks = []
     timer = QTimer()
     timer.setInterval(10)
@@ -419,7 +422,7 @@ def test_the_window_keeps_repainting_while_a_scan_is_classified(make_window, qtb
     timer.start()
     open_and_wait(qtbot, window, images["a"])
     timer.stop()
-    assert window.study.ok
+    assert window.current.ok
     ((name, thread, start, end),) = slow_classify
     assert name == images["a"].name and thread != threading.main_thread().name
     # The 0.5 s sleep ran on the worker: the GUI thread's 10 ms timer kept firing meanwhile
@@ -434,15 +437,15 @@ def test_two_quick_opens_end_with_the_second_scans_result(make_window, qtbot, ca
     expected_a = cli_result(capsys, tiny_model, images["a"])
     assert expected_a["label"] != expected_b["label"]  # see the tiny_model fixture
     window = make_window()
-    qtbot.waitUntil(lambda: window.service.model_state == "ready", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.active_model.state == "ready", timeout=WAIT_MS)
     shown = []
-    window.service.classified.connect(lambda p: shown.append((window.study.path.name, p.probability)))
+    window.controller.classified.connect(lambda p: shown.append((window.current.path.name, p.probability)))
     window.show_scan(images["a"])
     qtbot.waitUntil(lambda: bool(slow_classify.started), timeout=WAIT_MS)  # a is being classified now
     window.show_scan(images["b"])
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
     QTest.qWait(800)  # long enough for a's late result to arrive, had it not been dropped
-    assert window.study.path == images["b"]
+    assert window.current.path == images["b"]
     assert_result_matches_cli(window, expected_b)
     assert shown == [(images["b"].name, pytest.approx(expected_b["probability"], abs=1e-6))]
     assert window.windowTitle().startswith(images["b"].name)
@@ -469,8 +472,8 @@ def test_keras_and_tensorflow_are_imported_off_the_gui_thread(tiny_model, images
         assert "keras" not in sys.modules and "tensorflow" not in sys.modules, "imported at start-up"
         from pneumonet_gui.app import _wait_for
         window.show_scan({str(images["a"])!r})
-        _wait_for([window.studyFinished], 300)
-        assert window.study.ok, window.study.error
+        _wait_for([window.controller.finished], 300)
+        assert window.current.ok, window.current.error
         window.close()
         print("FIRST_IMPORT_ON_MAIN", first)
         assert first and not any(first.values()), first
@@ -490,24 +493,24 @@ def test_open_by_menu_drop_and_recent_files(make_window, qtbot, images, monkeypa
     window = make_window()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(images["a"]), ""))
     window.open_action.trigger()  # Ctrl+O
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.path == images["a"] and window.study.ok
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.path == images["a"] and window.current.ok
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(images["b"]))])
     drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     window.dropEvent(drop)
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.path == images["b"] and window.study.ok
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.path == images["b"] and window.current.ok
 
     assert window.recent.paths()[:2] == [images["b"].resolve(), images["a"].resolve()]
-    window._rebuild_recent_menu()
+    window.commands.rebuild_recent_menu()
     names = [a.text() for a in window.recent_menu.actions()]
     assert names[:2] == [images["b"].name, images["a"].name]
     window.recent_menu.actions()[1].trigger()
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.path == images["a"].resolve()
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.path == images["a"].resolve()
 
     # Recent files are remembered across windows (QSettings in PNEUMONET_HOME).
     window.close()
@@ -524,14 +527,14 @@ def test_model_menu_shows_the_card_and_switches_models(make_window, qtbot, tmp_p
     other = make_tiny_model(tmp_path / "other.pneumonet", seed=1, name="other-tiny-cnn")
     installed = install_user_model(other)
     window = make_window()
-    qtbot.waitUntil(lambda: window.service.model_state == "ready", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.active_model.state == "ready", timeout=WAIT_MS)
     assert window.model_menu.active_action.text().startswith("Active: tiny-test-cnn (version 1)")
 
     window.model_menu.card_action.trigger()
-    qtbot.waitUntil(lambda: any(d.isVisible() for d in window._dialogs), timeout=WAIT_MS)
-    card_text = window._dialogs[-1].text.toPlainText()
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.commands.dialogs), timeout=WAIT_MS)
+    card_text = window.commands.dialogs[-1].text.toPlainText()
     assert "Model:        tiny-test-cnn (version 1)" in card_text and "Threshold:" in card_text
-    window._dialogs[-1].close()
+    window.commands.dialogs[-1].close()
 
     window.model_menu.rebuild_switch_menu()
     entries = {a.text(): a for a in window.model_menu.switch_menu.actions()}
@@ -540,7 +543,7 @@ def test_model_menu_shows_the_card_and_switches_models(make_window, qtbot, tmp_p
     qtbot.waitUntil(lambda: window.model_card is not None and window.model_card.name == "other-tiny-cnn",
                     timeout=WAIT_MS)
     assert active_model_path() == installed.resolve()  # remembered as the active model
-    assert window.model_label.text() == "Model: other-tiny-cnn v1"
+    assert window.status_fields.model.text() == "Model: other-tiny-cnn v1"
     window.model_menu.rebuild_switch_menu()
     checked = [a.text() for a in window.model_menu.switch_menu.actions() if a.isChecked()]
     assert checked == ["other-tiny-cnn (version 1, yours)"]
@@ -552,12 +555,12 @@ def test_model_menu_shows_the_card_and_switches_models(make_window, qtbot, tmp_p
 def test_changing_the_model_reclassifies_the_open_scan(make_window, qtbot, tmp_path, images):
     window = make_window()
     open_and_wait(qtbot, window, images["a"])
-    first = window.study.prediction
+    first = window.current.result
     other = make_tiny_model(tmp_path / "other.pneumonet", seed=3, name="other-tiny-cnn")
     window.set_model(other)
-    qtbot.waitUntil(lambda: window.model_card.name == "other-tiny-cnn" and window.study.prediction is not None
-                    and window.study.heatmap is not None, timeout=WAIT_MS)
-    assert window.study.prediction.probability != first.probability
+    qtbot.waitUntil(lambda: window.model_card is not None and window.model_card.name == "other-tiny-cnn"
+                    and window.current.ok and window.current.heatmap is not None, timeout=WAIT_MS)
+    assert window.current.result.probability != first.probability
     assert "other-tiny-cnn" in window.result_panel.model.text()
 
 
@@ -587,8 +590,8 @@ def test_dropping_several_files_opens_the_first_and_offers_all(make_window, qtbo
     mime.setUrls([QUrl.fromLocalFile(str(images[k])) for k in ("b", "a")])
     window.dropEvent(QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                 Qt.KeyboardModifier.NoModifier))
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.path == images["b"] and window.study.ok
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.path == images["b"] and window.current.ok
     assert offered == [[images["b"], images["a"]]]
 
 
@@ -642,8 +645,9 @@ def test_selftest_fails_for_a_broken_model(qtbot, capsys, tmp_path):
 
 
 def test_app_entry_point_opens_the_viewer_or_runs_a_cli_command(monkeypatch, capsys):
-    """The frozen app's entry: arguments go to ``pneumonet gui`` unless they name a command."""
+    """``pneumonet-gui`` and the frozen app: arguments go to ``pneumonet gui`` unless they name a command."""
     import pneumonet_gui.app as app
+    from pneumonet_core.cli.main import app_entry_point
 
     calls = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
@@ -651,11 +655,19 @@ def test_app_entry_point_opens_the_viewer_or_runs_a_cli_command(monkeypatch, cap
                            (["--selftest"], {"selftest": True, "file": None})):
         monkeypatch.setattr(sys, "argv", ["Pneumonet", *argv])
         with pytest.raises(SystemExit) as exit_info:
-            app.entry_point()
+            app_entry_point()
         assert exit_info.value.code == 0
         assert {k: calls[-1][k] for k in expected} == expected
     monkeypatch.setattr(sys, "argv", ["Pneumonet", "classify", "--help"])
     with pytest.raises(SystemExit) as exit_info:
-        app.entry_point()
+        app_entry_point()
     assert exit_info.value.code == 0 and "usage: pneumonet classify" in capsys.readouterr().out
     assert len(calls) == 2
+
+
+def test_the_gui_never_imports_the_cli():
+    """The GUI calls pneumonet_core; the CLI starts the GUI, never the other way round."""
+    root = Path(__file__).resolve().parents[1] / "pneumonet_gui"
+    offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
+                 if "import pneumonet_core.cli" in path.read_text() or "from pneumonet_core.cli" in path.read_text()]
+    assert offenders == []

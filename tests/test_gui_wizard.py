@@ -110,13 +110,17 @@ def destroy_wizard(wizard) -> None:
     if shiboken6.isValid(wizard):
         wizard.training_page.stop(wait=True)
         wizard.close()
-        wizard.training_page.process.discard()
+        wizard.training_page.discard()
         wizard.data_page.cleanup()
         wizard.explore_page.cleanup()
         shiboken6.delete(wizard)
 
 
 def save(widget, folder: Path, name: str) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(5):  # let the layout settle after the last change, as it does on screen
+        QApplication.processEvents()
     assert widget.grab().save(str(folder / name)), f"could not save {name}"
 
 
@@ -205,10 +209,10 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     page = wizard.training_page
     assert wizard.currentPage() is page
     assert wizard.options.epochs == 2 and wizard.options.cnn_width == 8 and wizard.options.seed == 3
-    assert "--cnn-width 8" in page.process.command_line and "--val-fraction 0.2" in page.process.command_line
+    assert "--cnn-width 8" in page.run.command_line and "--val-fraction 0.2" in page.run.command_line
     qtbot.waitUntil(lambda: any(e["event"] == "batch" for e in page.events) or not page.running, timeout=WAIT_MS)
     assert page.running, page.log_view.toPlainText()
-    workdir = page.process.workdir
+    workdir = page.run.workdir
     page.cancel_button.click()
     qtbot.waitUntil(lambda: not page.running and page.restart_button.isEnabled(), timeout=WAIT_MS)
     assert "cancelled" in page.status_label.text().lower()
@@ -290,16 +294,16 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     window = MainWindow(model=None, extensions=True)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.model_card is not None or window.service.model_state == "failed",
+    qtbot.waitUntil(lambda: window.model_card is not None or window.active_model.state == "failed",
                     timeout=WAIT_MS)
     assert window.model_card is not None, window.error_banner.text()
     assert window.model_card.name == "wizard test model" and Path(window.model_path).resolve() == path.resolve()
     assert window.model_menu.manage_action.isEnabled() and window.model_menu.train_action.isEnabled()
     window.show_scan(scan_path)
-    qtbot.waitUntil(lambda: window.study.done, timeout=WAIT_MS)
-    assert window.study.prediction is not None, window.study.error
-    assert window.study.prediction.probability == pytest.approx(expected_prediction.probability, abs=1e-6)
-    assert window.study.prediction.label == expected_prediction.label
+    qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
+    assert window.current.result.classified, window.current.error
+    assert window.current.result.probability == pytest.approx(expected_prediction.probability, abs=1e-6)
+    assert window.current.result.label == expected_prediction.label
     save(window, shots, "wizard-8-viewer-with-trained-model.png")
 
 
@@ -322,7 +326,7 @@ def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qt
     before = training_dirs()
     wizard = make_wizard()
     to_training_page(wizard, small_data, qtbot)
-    workdir = wizard.training_page.process.workdir
+    workdir = wizard.training_page.run.workdir
     assert workdir.is_dir()
     wizard.back()  # going back cancels the run
     assert wizard.currentPage() is wizard.approach_page
@@ -331,7 +335,7 @@ def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qt
     wizard.next()  # a fresh run starts ...
     qtbot.waitUntil(lambda: any(e["event"] in ("decode", "start") for e in wizard.training_page.events),
                     timeout=WAIT_MS)
-    workdir = wizard.training_page.process.workdir
+    workdir = wizard.training_page.run.workdir
     wizard.reject()  # ... and closing the wizard stops it
     assert not wizard.isVisible() and not wizard.training_page.running
     assert not workdir.exists() and training_dirs() == before
@@ -340,20 +344,23 @@ def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qt
 
 def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, tmp_path):
     from pneumonet_core.training.config import TrainConfig
-    from pneumonet_gui.wizard.training_process import TrainingProcess
+    from pneumonet_gui import workers
+    from pneumonet_gui.wizard.training_run import TrainingRun
 
     before = training_dirs()
     data = tmp_path / "one-class"
     (data / "NORMAL").mkdir(parents=True)
     for path in sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:12]:
         (data / "NORMAL" / path.name).symlink_to(path)
-    process = TrainingProcess()
-    logs = []
-    process.log.connect(logs.append)
-    with qtbot.waitSignal(process.finished, timeout=WAIT_MS) as finished:
-        process.start(TrainConfig(data_dir=data, epochs=1, cnn_width=8))
-    ok, message = finished.args
-    assert not ok
+    run = TrainingRun(TrainConfig(data_dir=data, epochs=1, cnn_width=8))
+    assert run.command_line.startswith("pneumonet train ") and run.workdir.is_dir()
+    lines, ended = [], []
+    worker = workers.start_process(run.command, run.env,
+                                   _connect={"yielded": lines.append, "finished": lambda: ended.append(True)})
+    qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
+    logs = [run.read(line) for line in lines]
+    ok, message = run.finish(worker.process.returncode, worker.cancelled)
+    assert not ok and worker.process.returncode != 0
     assert message.startswith("Training failed: pneumonet: error:") and "class PNEUMONIA has no images" in message
-    assert logs[0].startswith("$ pneumonet train ") and message in logs
-    assert process.output is None and process.workdir is None and training_dirs() == before
+    assert message.removeprefix("Training failed: ") in logs
+    assert run.output is None and run.workdir is None and training_dirs() == before

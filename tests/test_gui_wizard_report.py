@@ -1,6 +1,6 @@
 """The wizard's plain-Python helpers: the dataset report, the time estimate, the train command.
 
-No Qt: ``pneumonet_core.data.report`` and ``pneumonet_gui.wizard.options`` are checked
+No Qt: ``pneumonet_core.data.report`` and ``pneumonet_gui.wizard.training_run`` are checked
 headless, the command line against the real ``pneumonet train`` parser.
 """
 
@@ -127,7 +127,7 @@ def test_format_duration():
 def test_train_arguments_are_what_pneumonet_train_parses(tmp_path):
     from pneumonet_core.cli.main import build_parser
     from pneumonet_core.training.config import TrainConfig, from_arguments, to_arguments
-    from pneumonet_gui.wizard.options import python_command
+    from pneumonet_gui.wizard.training_run import python_command
 
     out = tmp_path / "m.pneumonet"
     options = TrainConfig(data_dir=tmp_path, out=out, approach="finetune", weights="imagenet", unfreeze="all",
@@ -149,5 +149,5 @@ def test_train_arguments_are_what_pneumonet_train_parses(tmp_path):
     assert from_arguments(cnn) == cnn_config
     # The legacy spelling of the augmentation switch still parses.
     assert not build_parser().parse_args(to_arguments(cnn_config) + ["--no-augment"]).augment
-    program, argv = python_command(["train", "x"])
-    assert argv[:2] == ["-m", "pneumonet_core.cli.main"] and Path(program).name.startswith("python")
+    command = python_command(["train", "x"])
+    assert command[1:] == ["-m", "pneumonet_core.cli.main", "train", "x"] and Path(command[0]).name.startswith("python")

@@ -16,10 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_batch_folder import PATIENT_ID, make_batch_folder, make_split_model
-
-IDENTIFIERS = ("Doe", "Jane", PATIENT_ID, "2019-07-04", "20190704")
-
+from tests.test_batch_folder import IDENTIFIERS, PATIENT_ID, make_batch_folder, make_split_model
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pneumonet_core import __version__
 from pneumonet_core.errors import PneumonetError
@@ -72,6 +73,23 @@ def main(argv: list[str] | None = None) -> int:
 def entry_point() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def app_entry_point() -> None:
+    """The desktop app's entry: ``pneumonet-gui`` and the frozen app (see ``frozen_app.py``).
+
+    ``[FILE] [--model M] [--screenshot OUT] [--selftest]`` open the viewer as ``pneumonet gui``
+    does; arguments that name a ``pneumonet`` command run it, so ``Pneumonet classify
+    scan.dcm`` works in a built app as ``pneumonet classify`` does.
+    """
+    argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]  # macOS Finder adds -psn_X_Y
+    commands = set()
+    for action in build_parser()._actions:  # argparse keeps its sub-commands here
+        if isinstance(action.choices, dict):
+            commands.update(action.choices)
+    if argv and (argv[0] in ("--version", "-h", "--help") or (argv[0] in commands and not Path(argv[0]).exists())):
+        sys.exit(main(argv))
+    sys.exit(main(["gui", *argv]))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ import numpy as np
 from PIL import Image as PILImage
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
-from pneumonet_core.atomic import atomic_path
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair
@@ -187,11 +186,5 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     story += [Paragraph(escape(n), st["muted"]) for n in notes]
     story.append(Spacer(1, 1.5 * mm))
     story += _scan_tables(shown, thumbs, originals, folder, width)
-    with atomic_path(path) as tmp:
-        doc = SimpleDocTemplate(
-            str(tmp), pagesize=pc.PAGE, leftMargin=pc.MARGIN, rightMargin=pc.MARGIN, topMargin=pc.MARGIN,
-            bottomMargin=pc.MARGIN, title="Batch classification report", author=f"Pneumonet {app_version}",
-            subject=pc.DISCLAIMER_SHORT, creator=f"Pneumonet {app_version}",
-        )
-        doc.build(story, canvasmaker=pc.numbered_canvas(f"Pneumonet {app_version} · batch report"))
-    return Path(path)
+    return pc.write_document(path, story, "Batch classification report", app_version,
+                             f"Pneumonet {app_version} · batch report")

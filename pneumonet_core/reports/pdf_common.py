@@ -16,8 +16,9 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import Image, Paragraph, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Table, TableStyle
 
+from pneumonet_core.atomic import atomic_path
 from pneumonet_core.models.card import ModelCard
 
 DISCLAIMER = (
@@ -107,17 +108,21 @@ def card_rows(card: ModelCard) -> list[tuple[str, str]]:
     ]
 
 
+#: Key/value tables: text from the top, rows divided by thin rules.
+ROW_RULES = (
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LINEBELOW", (0, 0), (-1, -2), 0.25, RULE),
+    ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
+    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+)
+
+
 def key_value_table(rows: list[tuple[str, str]], width: float, key_width: float = 32 * mm) -> Table:
     st = styles()
     data = [[p(k, st["key"]), p(v, st["value"])] for k, v in rows]
     table = Table(data, colWidths=[key_width, width - key_width], hAlign="LEFT")
-    table.setStyle(TableStyle([
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -2), 0.25, RULE),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 2),
-    ]))
+    table.setStyle(TableStyle(ROW_RULES))
     return table
 
 
@@ -130,13 +135,7 @@ def grid_table(rows: list[tuple[str, str]], width: float, key_width: float = 26 
     data = [[p(k1, st["key"]), p(v1, st["value"]), p(k2, st["key"]), p(v2, st["value"])]
             for (k1, v1), (k2, v2) in zip(left, right)]
     table = Table(data, colWidths=[key_width, value_width, key_width, value_width], hAlign="LEFT")
-    table.setStyle(TableStyle([
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LINEBELOW", (0, 0), (-1, -2), 0.25, RULE),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 2),
-    ]))
+    table.setStyle(TableStyle(ROW_RULES))
     return table
 
 
@@ -203,3 +202,15 @@ def numbered_canvas(footer_left: str):
             self.restoreState()
 
     return NumberedCanvas
+
+
+def write_document(path: str | Path, story: list, title: str, app_version: str, footer: str) -> Path:
+    """Lay ``story`` out on Pneumonet's page, numbered with ``footer``, and write it to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        doc = SimpleDocTemplate(
+            str(tmp), pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN,
+            title=title, author=f"Pneumonet {app_version}", subject=DISCLAIMER_SHORT,
+            creator=f"Pneumonet {app_version}",
+        )
+        doc.build(story, canvasmaker=numbered_canvas(footer))
+    return Path(path)

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
 from xml.sax.saxutils import escape
 
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
-from pneumonet_core.atomic import atomic_path
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
@@ -154,11 +153,5 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
                       Spacer(1, 1.5 * mm), pc.key_value_table(file_rows(scan, deidentify, file_hash), width, 26 * mm)]),
         KeepTogether([Paragraph("Model", st["h2"]), pc.key_value_table(pc.card_rows(card), width, 26 * mm)]),
     ]
-    with atomic_path(path) as tmp:
-        doc = SimpleDocTemplate(
-            str(tmp), pagesize=pc.PAGE, leftMargin=pc.MARGIN, rightMargin=pc.MARGIN, topMargin=pc.MARGIN,
-            bottomMargin=pc.MARGIN, title="Chest X-ray decision support report", author=f"Pneumonet {app_version}",
-            subject=pc.DISCLAIMER_SHORT, creator=f"Pneumonet {app_version}",
-        )
-        doc.build(story, canvasmaker=pc.numbered_canvas(f"Pneumonet {app_version}"))
-    return Path(path)
+    return pc.write_document(path, story, "Chest X-ray decision support report", app_version,
+                             f"Pneumonet {app_version}")

@@ -1,4 +1,4 @@
-"""Batch classification in the app: the batch panel, its worker and its results table.
+"""Batch classification in the app: the batch panel, its run and exports, and its results table.
 
 :func:`attach_to_main_window` (called by the main window for its extension modules) adds
 "Open folder…" (Ctrl+Shift+O) to the File menu, docks the panel, sends folder drops to

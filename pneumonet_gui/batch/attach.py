@@ -2,8 +2,8 @@
 
 Adds File > "Open folder…" (Ctrl+Shift+O), docks the panel at the bottom (hidden until
 the first batch), takes dropped folders (``window.open_folders``, which the window's drop
-handler calls) and several dropped files, shows the scan of a selected row in the viewer,
-and follows the window's model.
+handler calls) and several dropped files, and shows the scan of a selected row in the
+viewer. The panel classifies with the window's own model (``window.active_model``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pneumonet_gui.batch.panel import BatchPanel
 
 
 class _CloseFilter(QObject):
-    """Stops a running batch when the window closes (its worker thread must not outlive it)."""
+    """Stops a running batch when the window closes (its worker must not outlive it)."""
 
     def __init__(self, panel: BatchPanel, parent=None):
         super().__init__(parent)
@@ -31,7 +31,7 @@ class _CloseFilter(QObject):
 
 def attach_to_main_window(window) -> BatchPanel:
     """Add the batch panel and its menu entry to ``window``; return the panel."""
-    panel = BatchPanel(model_path=getattr(window, "model_path", None))
+    panel = BatchPanel(window.active_model)
     dock = window.add_panel(panel, "Batch", Qt.DockWidgetArea.BottomDockWidgetArea)
     dock.hide()
 
@@ -57,17 +57,13 @@ def attach_to_main_window(window) -> BatchPanel:
     action.setStatusTip(action.toolTip())
     action.triggered.connect(open_folder)
     actions = window.file_menu.actions()
-    open_action = getattr(window, "open_action", None)
-    after = actions.index(open_action) + 1 if open_action in actions else 0
+    after = actions.index(window.open_action) + 1
     window.file_menu.insertAction(actions[after] if after < len(actions) else None, action)
     window.open_folder_action = action
 
     window.installEventFilter(_CloseFilter(panel, window))
     window.open_folders = open_paths  # the window's drop handler sends folders here
-    if hasattr(window, "filesDropped"):
-        window.filesDropped.connect(open_paths)  # several files dropped: the first is shown, all are classified
+    window.filesDropped.connect(open_paths)  # several files dropped: the first is shown, all are classified
     panel.scanSelected.connect(window.show_scan)
-    if hasattr(window, "modelChanged"):
-        window.modelChanged.connect(lambda _card, path: panel.set_model_path(path))
     window.batch_panel, window.batch_dock = panel, dock
     return panel

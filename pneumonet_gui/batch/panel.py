@@ -1,66 +1,34 @@
-"""The batch panel: classify a folder on a worker, see every result in a sortable table, export.
+"""The batch panel: classify a folder in a worker, see every result in a sortable table, export.
 
-A plain widget: the main window docks it and connects :attr:`BatchPanel.scanSelected` to
-``show_scan``; tests drive it on its own.
+A plain widget over the app's :class:`~pneumonet_gui.active_model.ActiveModel`: a run uses
+the classifier the viewer uses (waiting for it while it loads). The main window docks the
+panel and connects :attr:`BatchPanel.scanSelected` to ``show_scan``; tests drive it alone.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QThread, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from pneumonet_core.inference.batch import BatchProgress
 from pneumonet_core.reports.summary import FILTER_TITLES, FILTERS, BatchSummary
-from pneumonet_gui import theme
-from pneumonet_gui.batch.table_model import (
-    DECISION,
-    FILE,
-    PROBABILITY,
-    RESULT_ROLE,
-    THUMB,
-    THUMB_SIZE,
-    WARNINGS,
-    BatchFilterProxy,
-    BatchTableModel,
-)
-from pneumonet_gui.batch.worker import GUI_BATCH_SIZE, BatchWorker
-
-EXPORT_KINDS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "pdf": "PDF (*.pdf)"}
-
-
-class ExportWorker(QThread):
-    """Writes one export file off the GUI thread (a PDF of thousands of scans takes a while)."""
-
-    done = Signal(str, str)  # path, error message ("" when written)
-
-    def __init__(self, job, path: Path, parent=None):
-        super().__init__(parent)
-        self._job, self._path = job, Path(path)
-
-    def run(self) -> None:
-        try:
-            self._job(self._path)
-        except Exception as exc:  # noqa: BLE001 - a failed export is a message, not a crash
-            from pneumonet_gui.analysis import error_message
-
-            self.done.emit(str(self._path), error_message(exc, self._path))
-            return
-        self.done.emit(str(self._path), "")
+from pneumonet_gui import theme, workers
+from pneumonet_gui.active_model import NO_MODEL, ActiveModel
+from pneumonet_gui.batch.export import EXPORT_KINDS, write_export
+from pneumonet_gui.batch.run import GUI_BATCH_SIZE, BatchRun, classify_scans, common_parent
+from pneumonet_gui.batch.table_model import RESULT_ROLE, BatchTableModel
+from pneumonet_gui.batch.table_view import BatchTableView
 
 
 class BatchPanel(QWidget):
@@ -73,22 +41,20 @@ class BatchPanel(QWidget):
     #: An export ended: path, error message ("" when written).
     exportFinished = Signal(str, str)
 
-    def __init__(self, classifier=None, model_path=None, batch_size: int = GUI_BATCH_SIZE, parent=None):
+    def __init__(self, model: ActiveModel, batch_size: int = GUI_BATCH_SIZE, parent=None):
         super().__init__(parent)
         self.setObjectName("batchPanel")
         self.setAcceptDrops(True)
-        self.classifier = classifier
-        self.model_path = model_path
+        self.active_model = model
         self.batch_size = batch_size
-        self.worker: BatchWorker | None = None
-        self.progress: BatchProgress | None = None
-        self.card = classifier.card if classifier is not None else None
-        self.run_model_path = None
-        self.cancelled = False
-        self.total = 0
-        self._exports: list[ExportWorker] = []
+        self.run: BatchRun | None = None
+        self.worker: workers.Worker | None = None
+        self._waiting: list[Path] | None = None  # a run's paths while the model loads
+        self._exports: list[workers.Worker] = []
         self._build()
         self._set_running(False)
+        model.loaded.connect(lambda _classifier: self._start_waiting())
+        model.failed.connect(lambda _message: self._start_waiting())
 
     # --- construction ------------------------------------------------------------------
     def _build(self) -> None:
@@ -132,32 +98,8 @@ class BatchPanel(QWidget):
             second.addWidget(button)
 
         self.model = BatchTableModel(self)
-        self.proxy = BatchFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setObjectName("batchTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # arrival order until a header is clicked
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 6)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100),
-                           (WARNINGS, 220)):
-            self.table.setColumnWidth(col, width)
-        header.setStretchLastSection(True)
-        self.table.setStyleSheet(
-            f"QTableView {{ background: {theme.BASE}; alternate-background-color: #191a1d; color: {theme.TEXT};"
-            f" border: 1px solid {theme.BORDER}; selection-background-color: #2d4f6c; }}")
+        self.table = BatchTableView(self.model)
+        self.proxy = self.table.proxy
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.table.doubleClicked.connect(self._on_activated)
 
@@ -186,17 +128,16 @@ class BatchPanel(QWidget):
 
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self._waiting is not None
 
-    def set_classifier(self, classifier) -> None:
-        """Use this loaded classifier for the next run."""
-        self.classifier = classifier
+    @property
+    def cancelled(self) -> bool:
+        return self.run is not None and self.run.cancelled
 
-    def set_model_path(self, path) -> None:
-        """Use this model file for the next run (loaded then on the worker); None: the active model."""
-        if path != self.model_path:
-            self.model_path = path
-            self.classifier = None
+    @property
+    def card(self):
+        """The card of the model the last run used."""
+        return self.run.card if self.run is not None else None
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Classify every scan in a folder")
@@ -208,39 +149,35 @@ class BatchPanel(QWidget):
         return self.start([Path(folder)], root=Path(folder))
 
     def start(self, paths, root: Path | None = None) -> bool:
-        """Classify files and folders (recursive) on the worker thread."""
+        """Classify files and folders (recursive) in a worker, with the app's model."""
         if self.running:
             self.status_label.setText("A batch is running: cancel it before starting another.")
             return False
         paths = [Path(p) for p in paths]
         if root is None and paths:
-            root = paths[0] if len(paths) == 1 and paths[0].is_dir() else _common_parent(paths)
+            root = paths[0] if len(paths) == 1 and paths[0].is_dir() else common_parent(paths)
         self.model.clear(root)
-        self.cancelled = False
-        self.total = 0
-        self.progress = None
+        self.run = BatchRun(root)
         self.progress_bar.setRange(0, 0)  # busy until the files are counted
-        self.progress_label.setText("Looking for scans\u2026")
+        self.progress_label.setText(self.run.progress_text())
         self.summary_label.setText("")
         self.status_label.setText(f"Classifying {root}" if root else "")
-        worker = BatchWorker(paths, classifier=self.classifier, model_path=self.model_path,
-                             batch_size=self.batch_size, parent=self)
-        worker.found.connect(self._on_found)
-        worker.resultReady.connect(self._on_result)
-        worker.modelReady.connect(self._on_model_ready)
-        worker.failed.connect(self._on_failed)
-        worker.finishedRun.connect(self._on_finished)
-        self.worker = worker
+        self._waiting = paths
         self._set_running(True)
-        worker.start()
+        self._start_waiting()
         return True
 
     def cancel(self) -> None:
         """Stop after the model batch in progress; every result so far is kept."""
-        if self.worker is not None:
-            self.worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.progress_label.setText("Cancelling after the scans in progress\u2026")
+        if not self.running:
+            return
+        self.cancel_button.setEnabled(False)
+        if self.worker is None:  # still waiting for the model: nothing has started
+            self._waiting = None
+            self._finish(cancelled=True)
+            return
+        self.worker.quit()
+        self.progress_label.setText("Cancelling after the scans in progress\u2026")
 
     def set_filter(self, name: str) -> None:
         self.proxy.set_filter(name)
@@ -250,13 +187,11 @@ class BatchPanel(QWidget):
 
     def visible_results(self):
         """The results the table shows now, in its current order (after filter and sort)."""
-        return [self.proxy.index(row, 0).data(RESULT_ROLE) for row in range(self.proxy.rowCount())]
+        return self.table.visible_results()
 
     def select_row(self, row: int) -> None:
         """Select a row of the table as shown (emits :attr:`scanSelected`)."""
-        index = self.proxy.index(row, FILE)
-        self.table.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.select_row(row)
 
     def summary(self) -> BatchSummary:
         return BatchSummary.of(self.model.results)
@@ -271,90 +206,91 @@ class BatchPanel(QWidget):
             self.export(kind, Path(path))
 
     def export(self, kind: str, path: Path) -> bool:
-        """Write the results as ``kind`` ("csv", "json" or "pdf") to ``path`` on a worker thread.
+        """Write the results as ``kind`` ("csv", "json" or "pdf") to ``path`` in a worker.
 
         :attr:`exportFinished` tells when the file is there (written atomically).
         """
         if not self.model.results or self.card is None:
             self.status_label.setText("Nothing to export yet: classify a folder first.")
             return False
-        from pneumonet_core.reports import batch_pdf, tables
-
-        results, card, deid = list(self.model.results), self.card, self.deidentify_box.isChecked()
-        thumbs, model_path = dict(self.model.thumbnails), self.run_model_path
-        note = self._interrupted_note()
-        jobs = {
-            "csv": lambda p: tables.write_csv(results, p, card, deidentify=deid),
-            "json": lambda p: tables.write_json(results, p, card, deidentify=deid, model_path=model_path),
-            "pdf": lambda p: batch_pdf.write_batch_report(p, results, card, thumbnails=thumbs, deidentify=deid,
-                                                          title_note=note),
-        }
-        worker = ExportWorker(jobs[kind], path, self)
-        worker.done.connect(self._on_export_done)
-        worker.finished.connect(lambda w=worker: self._exports.remove(w) if w in self._exports else None)
-        self._exports.append(worker)
+        path = Path(path)
+        run = self.run
+        self._exports.append(workers.start(
+            write_export, kind, path, list(self.model.results), run.card, self.deidentify_box.isChecked(),
+            thumbnails=dict(self.model.thumbnails), model_path=run.model_path,
+            note=run.interrupted_note(len(self.model.results)), _error_path=path,
+            _connect={"returned": lambda _path: self._on_export_done(path, ""),
+                      "failed": lambda message: self._on_export_done(path, message),
+                      "finished": self._forget_finished_exports}))
         self.status_label.setText(f"Writing {path}\u2026")
-        worker.start()
         return True
 
-    def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Cancel a run and wait for the worker threads (the window is closing)."""
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel a run and wait for the workers (the window is closing)."""
+        self._waiting = None
         if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait(timeout_ms)
-        for worker in list(self._exports):
-            worker.wait(timeout_ms)
+            self.worker.quit()
+            self.worker.wait(timeout)
+        for worker in self._exports:
+            worker.wait(timeout)
 
-    # --- worker signals (GUI thread) ---------------------------------------------------
-    def _on_found(self, total: int) -> None:
-        self.total = total
-        self.progress = BatchProgress(total)
-        self.progress_bar.setRange(0, max(1, total))
-        self.progress_bar.setValue(0)
-        self.progress_label.setText("Loading the model\u2026" if total else "No PNG, JPEG or DICOM files found.")
+    # --- the run (GUI thread) -----------------------------------------------------------
+    def _start_waiting(self) -> None:
+        """Start the run that waits for the model, once the model's state is settled."""
+        if self._waiting is None or self.worker is not None:
+            return
+        model = self.active_model
+        if model.state == "loading":
+            self.progress_label.setText("Waiting for the model to load\u2026")
+            return
+        paths, self._waiting = self._waiting, None
+        if model.classifier is None:
+            self._on_failed(model.error or NO_MODEL)
+            self._finish(cancelled=False)
+            return
+        self.run.classifier = model.classifier
+        self.worker = workers.start(
+            classify_scans, paths, model.classifier, batch_size=self.batch_size,
+            _connect={"progress": self._on_progress, "yielded": self._on_rows, "failed": self._on_failed,
+                      "finished": self._on_finished})
 
-    def _on_model_ready(self, classifier) -> None:
-        self.classifier = classifier
-        self.card = classifier.card
-        self.run_model_path = classifier.package.path
-        if self.progress is not None:
-            self.progress = BatchProgress(self.total)  # time left counts from here, not from the model load
-        self.progress_label.setText(f"0 / {self.total} \u00b7 starting\u2026")
+    def _on_progress(self, done: int, total: int) -> None:
+        self.run.count(done, total)
+        self.progress_bar.setRange(0, max(1, self.run.total))
+        self.progress_bar.setValue(done)
+        self.progress_label.setText(self.run.progress_text())
 
-    def _on_result(self, result, thumbnail) -> None:
-        self.model.append(result, thumbnail)
-        if self.progress is not None:
-            self.progress.advance()
-            self.progress_bar.setValue(self.progress.done)
-            self.progress_label.setText(self.progress.text())
+    def _on_rows(self, rows) -> None:
+        for result, thumbnail in rows:
+            self.model.append(result, thumbnail)
         self.summary_label.setText(self.summary().line())
 
     def _on_failed(self, message: str) -> None:
         self.status_label.setText(f"<span style='color:{theme.ERROR_FG}'>Batch stopped: {message}</span>")
+        self.run.stopped_by = message
 
-    def _on_finished(self, cancelled: bool) -> None:
+    def _on_finished(self) -> None:
         worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.wait()
-            worker.deleteLater()
-        self.cancelled = cancelled
-        done = len(self.model.results)
-        self.progress_bar.setRange(0, max(1, self.total))
+        self._finish(cancelled=worker is not None and worker.abort_requested)
+
+    def _finish(self, cancelled: bool) -> None:
+        run, done = self.run, len(self.model.results)
+        run.cancelled = cancelled
+        self.progress_bar.setRange(0, max(1, run.total))
         self.progress_bar.setValue(done)
-        if cancelled:
-            self.progress_label.setText(f"Cancelled: {done} of {self.total} scans classified")
-        elif self.total:
-            elapsed = self.progress.elapsed if self.progress else 0.0
-            self.progress_label.setText(f"Done: {done} scans in {elapsed:.1f} s")
-        self.summary_label.setText(self.summary().line() if self.total else "")
-        if not self.status_label.text().startswith("<span"):
-            self.status_label.setText(self._interrupted_note() or "")
+        self.progress_label.setText(run.end_text(done))
+        self.summary_label.setText(self.summary().line() if run.total else "")
+        if run.stopped_by is None:
+            self.status_label.setText(run.interrupted_note(done) or "")
         self._set_running(False)
         self.batchFinished.emit(cancelled)
 
-    def _on_export_done(self, path: str, error: str) -> None:
+    def _on_export_done(self, path: Path, error: str) -> None:
         self.status_label.setText(f"Export failed: {error}" if error else f"Saved {path}")
-        self.exportFinished.emit(path, error)
+        self.exportFinished.emit(str(path), error)
+
+    def _forget_finished_exports(self) -> None:
+        self._exports = [worker for worker in self._exports if worker.is_running]
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
@@ -363,13 +299,6 @@ class BatchPanel(QWidget):
     def _on_activated(self, index: QModelIndex) -> None:
         if index.isValid():
             self.scanSelected.emit(index.data(RESULT_ROLE).path)
-
-    # --- helpers -----------------------------------------------------------------------
-    def _interrupted_note(self) -> str | None:
-        done = len(self.model.results)
-        if self.cancelled and done < self.total:
-            return f"Cancelled after {done} of {self.total} scans; the other files were not classified."
-        return None
 
     def _set_running(self, running: bool) -> None:
         self.open_button.setEnabled(not running)
@@ -393,12 +322,3 @@ class BatchPanel(QWidget):
         paths = self._dropped_paths(event.mimeData())
         if paths and self.start(paths):
             event.acceptProposedAction()
-
-
-def _common_parent(paths: list[Path]) -> Path | None:
-    import os
-
-    try:
-        return Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in paths]))
-    except ValueError:
-        return None

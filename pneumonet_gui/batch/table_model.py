@@ -20,7 +20,6 @@ THUMB, FILE, PROBABILITY, DECISION, WARNINGS, ERROR = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: Role holding the row's ScanResult.
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
-THUMB_SIZE = 48
 
 _LABEL_COLOURS = {"PNEUMONIA": QColor(theme.PNEUMONIA), "NORMAL": QColor(theme.NORMAL)}
 _ERROR_COLOUR = QColor(theme.ERROR_FG)

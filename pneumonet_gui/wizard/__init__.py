@@ -17,27 +17,15 @@ def __getattr__(name):
 
 def open_training_wizard(window, data_dir=None):
     """Open the wizard over the viewer; a saved model made active is loaded into the viewer."""
-    from PySide6.QtCore import Qt
-    from shiboken6 import isValid
-
+    from pneumonet_gui.extensions import open_once
     from pneumonet_gui.wizard.wizard import TrainingWizard
 
-    existing = getattr(window, "training_wizard", None)
-    if existing is not None and isValid(existing) and existing.isVisible():
-        existing.raise_()
-        existing.activateWindow()
-        return existing
-    wizard = TrainingWizard(window, data_dir=data_dir)
+    def make() -> TrainingWizard:
+        wizard = TrainingWizard(window, data_dir=data_dir)
+        wizard.modelSaved.connect(lambda path, active: window.set_model(path) if active else None)
+        return wizard
 
-    def saved(path: str, active: bool) -> None:
-        if active:
-            window.set_model(path)
-
-    wizard.modelSaved.connect(saved)
-    wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    window.training_wizard = wizard
-    wizard.show()
-    return wizard
+    return open_once(window, "training_wizard", make)
 
 
 def attach_to_main_window(window) -> None:

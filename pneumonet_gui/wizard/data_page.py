@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from pneumonet_core.data.report import DatasetReport, find_unreadable, inspect_folder, record_unreadable
-from pneumonet_gui.wizard import workers
+from pneumonet_gui import workers
 from pneumonet_gui.wizard.common import CountTable, MessageLabel, heading, monospace
 
 
@@ -25,7 +25,7 @@ class DataPage(QWizardPage):
         self.setSubTitle("Choose a folder holding NORMAL/ and PNEUMONIA/ subfolders of chest X-rays "
                          "(PNG, JPEG or DICOM). Patients are read from the file names.")
         self.report: DatasetReport | None = None
-        self._check: workers.Task | None = None
+        self._check: workers.Worker | None = None
 
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("Folder with NORMAL/ and PNEUMONIA/ \u2026")
@@ -109,10 +109,10 @@ class DataPage(QWizardPage):
         self.check_label.setText(f"Decoding all {len(paths)} files with the scan loader to find unreadable ones "
                                  "(you can go on meanwhile; training skips unreadable files)\u2026")
         self._check = workers.start(
-            lambda t: find_unreadable(paths, progress=t.report_progress, should_stop=t.should_stop),
-            progress=lambda done, total: self.check_bar.setValue(done),
-            done=lambda result, report=report: self._check_done(report, result),
-            failed=lambda message, report=report: self._check_failed(report, message),
+            find_unreadable, paths,
+            _connect={"progress": lambda done, total: self.check_bar.setValue(done),
+                      "returned": lambda result, report=report: self._check_done(report, result),
+                      "failed": lambda message, report=report: self._check_failed(report, message)},
         )
 
     def _check_failed(self, report: DatasetReport, message: str) -> None:
@@ -123,7 +123,7 @@ class DataPage(QWizardPage):
 
     def _stop_check(self) -> None:
         if self._check is not None:
-            self._check.cancel()
+            self._check.quit()
             self._check = None
 
     def _check_done(self, report: DatasetReport, result) -> None:
@@ -142,9 +142,9 @@ class DataPage(QWizardPage):
     def cleanup(self) -> None:
         """Stop the background check (the wizard is closing)."""
         if self._check is not None:
-            task = self._check
+            worker = self._check
             self._stop_check()
-            task.wait(10)
+            worker.wait(10)
 
     # --- showing ------------------------------------------------------------------------
 

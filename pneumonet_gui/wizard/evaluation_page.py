@@ -13,7 +13,7 @@ import html
 import numpy as np
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWizardPage
 
-from pneumonet_gui.wizard import workers
+from pneumonet_gui import workers
 from pneumonet_gui.wizard.charts import ConfusionMatrixChart, RocChart
 from pneumonet_gui.wizard.common import MessageLabel, monospace
 
@@ -40,7 +40,7 @@ class EvaluationPage(QWizardPage):
                          "choosing the threshold.")
         self.result: dict | None = None
         self.error: str | None = None
-        self._task: workers.Task | None = None
+        self._task: workers.Worker | None = None
 
         self.status = MessageLabel()
         self.metric_labels: dict[str, QLabel] = {}
@@ -99,8 +99,9 @@ class EvaluationPage(QWizardPage):
         for label in self.metric_labels.values():
             label.setText("\u2013")
         if self._task is not None:
-            self._task.cancel()
-        self._task = workers.start(lambda t: evaluate_held_out(data_dir, model), done=self._show, failed=self._failed)
+            self._task.quit()
+        self._task = workers.start(evaluate_held_out, data_dir, model,
+                                   _connect={"returned": self._show, "failed": self._failed})
         self.completeChanged.emit()
 
     def _failed(self, message: str) -> None:
@@ -110,7 +111,7 @@ class EvaluationPage(QWizardPage):
 
     def cleanupPage(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            self._task.quit()
             self._task = None
         self.result = None
 
@@ -119,7 +120,7 @@ class EvaluationPage(QWizardPage):
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.finished.is_set()
+        return self._task is not None and self._task.is_running
 
     def _show(self, result: dict) -> None:
         self.result = result

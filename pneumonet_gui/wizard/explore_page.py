@@ -20,12 +20,21 @@ from pneumonet_core.data.report import MIN_PER_CLASS, sample_images, thumbnail
 from pneumonet_core.data.split import SPLITS, split_by_patient
 from pneumonet_core.errors import DatasetError
 from pneumonet_gui import theme
-from pneumonet_gui.wizard import workers
+from pneumonet_gui import workers
 from pneumonet_gui.wizard.charts import ClassDistributionChart
 from pneumonet_gui.wizard.common import CountTable, MessageLabel, heading
 
 THUMBNAILS_PER_CLASS = 6
 THUMBNAIL_SIZE = 92
+
+
+def load_thumbnails(jobs):
+    """Yield (class, column, pixels or None, error or None) for each (class, column, path) (runs in a worker)."""
+    for name, col, path in jobs:
+        try:
+            yield name, col, thumbnail(path, THUMBNAIL_SIZE - 2), None
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the grid
+            yield name, col, None, str(exc)
 
 
 class ExplorePage(QWizardPage):
@@ -36,7 +45,7 @@ class ExplorePage(QWizardPage):
                          "into training, validation and held-out test sets.")
         self.split = None
         self.refusal: str | None = None
-        self._thumbs: workers.Task | None = None
+        self._thumbs: workers.Worker | None = None
         self._generation = 0
         self.thumbnail_labels: dict[str, list[QLabel]] = {}
 
@@ -162,7 +171,7 @@ class ExplorePage(QWizardPage):
 
     def _load_thumbnails(self, report) -> None:
         if self._thumbs is not None:
-            self._thumbs.cancel()
+            self._thumbs.quit()
         self._generation += 1
         generation = self._generation
         while self.grid.count():
@@ -189,16 +198,8 @@ class ExplorePage(QWizardPage):
                 jobs.append((name, col, path))
         self.grid.setColumnStretch(THUMBNAILS_PER_CLASS + 1, 1)
 
-        def work(task: workers.Task):
-            for name, col, path in jobs:
-                if task.should_stop():
-                    return
-                try:
-                    task.yield_item((name, col, thumbnail(path, THUMBNAIL_SIZE - 2), None))
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the grid
-                    task.yield_item((name, col, None, str(exc)))
-
-        self._thumbs = workers.start(work, item=lambda value: self._show_thumbnail(value, generation))
+        self._thumbs = workers.start(load_thumbnails, jobs,
+                                     _connect={"yielded": lambda item: self._show_thumbnail(item, generation)})
 
     def _show_thumbnail(self, item, generation: int) -> None:
         if generation != self._generation:
@@ -223,5 +224,5 @@ class ExplorePage(QWizardPage):
 
     def cleanup(self) -> None:
         if self._thumbs is not None:
-            self._thumbs.cancel()
+            self._thumbs.quit()
             self._thumbs.wait(10)

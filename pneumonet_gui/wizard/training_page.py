@@ -1,8 +1,9 @@
 """Page 4, Training: ``pneumonet train`` in a separate process with live curves and Cancel.
 
 Training starts when the page opens. The window stays responsive because the work is in
-another process; its JSON events drive the curves, the progress bar (with the time left)
-and the log. Cancel stops it and leaves no model file; "Train again" starts over.
+another process, started and watched as a worker job (:func:`workers.start_process`); its
+JSON events drive the curves, the progress bar (with the time left) and the log. Cancel
+stops it (SIGTERM, then SIGKILL) and leaves no model file; "Train again" starts over.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import math
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
 
 from pneumonet_core.training.progress import format_seconds
+from pneumonet_gui import workers
 from pneumonet_gui.wizard.charts import TrainingCurves
 from pneumonet_gui.wizard.common import heading, monospace
-from pneumonet_gui.wizard.training_process import TrainingProcess
+from pneumonet_gui.wizard.training_run import TrainingRun
+
+#: How long a cancelled child may take to stop before it is killed.
+KILL_AFTER_S = 15.0
 
 
 class TrainingPage(QWizardPage):
@@ -23,10 +28,9 @@ class TrainingPage(QWizardPage):
         self.setTitle("Training")
         self.setSubTitle("The model trains in a separate process; keep working, or cancel at any time "
                          "(a cancelled run writes no model).")
-        self.process = TrainingProcess(self)
-        self.process.event.connect(self._on_event)
-        self.process.log.connect(self._append_log)
-        self.process.finished.connect(self._on_finished)
+        self.run: TrainingRun | None = None
+        self.worker: workers.ProcessWorker | None = None
+        self._start_error: str | None = None
         self.events: list[dict] = []
         self.split_summary: dict | None = None
 
@@ -67,14 +71,14 @@ class TrainingPage(QWizardPage):
 
     def cleanupPage(self) -> None:
         """Going back stops a run in progress and forgets its result."""
-        self.stop(wait=True)
-        self.process.discard()
+        self.discard()
 
     def start(self) -> None:
-        if self.process.is_running():
+        if self.running:
             return
         wizard = self.wizard()
         wizard.reset_results()
+        self.discard()
         self.events = []
         self.split_summary = None
         self.curves.clear()
@@ -84,30 +88,64 @@ class TrainingPage(QWizardPage):
         self.status_label.setText("Starting the training process\u2026")
         self.cancel_button.setEnabled(True)
         self.restart_button.setEnabled(False)
-        self.process.start(wizard.options)
+        self.run = run = TrainingRun(wizard.options)
+        self._start_error = None
+        self._append_log(f"$ {run.command_line}")
+        self.worker = workers.start_process(run.command, run.env, KILL_AFTER_S, _connect={
+            "yielded": lambda line: self._on_line(run, line),
+            "failed": lambda message: self._on_failed(run, message),
+            "finished": lambda: self._on_finished(run)})
         self.completeChanged.emit()
 
     def cancel(self) -> None:
-        if self.process.is_running():
+        if self.running:
             self.status_label.setText("Cancelling\u2026")
             self.cancel_button.setEnabled(False)
-            self.process.cancel()
+            self._append_log("Cancelling: asking the training process to stop\u2026")
+            self.worker.quit()
 
     def stop(self, wait: bool = True) -> None:
-        """Cancel and, if asked, wait for the process to exit (closing the wizard)."""
-        if self.process.is_running():
-            self.process.cancel()
-            if wait:
-                self.process.wait(self.process.kill_after_ms + 5000)
+        """Cancel and, if asked, wait for the process to exit and settle the run (closing the wizard)."""
+        if not self.running:
+            return
+        self.cancel()
+        if wait:
+            self.worker.wait(KILL_AFTER_S + 5)
+            self._on_finished(self.run)  # now: its folder must be gone when this returns
+
+    def discard(self) -> None:
+        """Stop a run in progress and remove its temporary folder and model."""
+        self.stop(wait=True)
+        self.worker = None  # whatever it still sends is about a run that is gone
+        if self.run is not None:
+            self.run.discard()
 
     @property
     def running(self) -> bool:
-        return self.process.is_running()
+        return self.worker is not None and self.worker.is_running
+
+    @property
+    def trained_model(self):
+        """The finished model in the run's temporary folder (None before a run succeeds)."""
+        return self.run.output if self.run is not None else None
 
     def isComplete(self) -> bool:
-        return self.process.output is not None and not self.process.is_running()
+        return self.trained_model is not None and not self.running
 
     # --- events ---------------------------------------------------------------------------
+
+    def _on_line(self, run: TrainingRun, line: str) -> None:
+        if run is not self.run:
+            return
+        item = run.read(line)
+        if isinstance(item, dict):
+            self._on_event(item)
+        elif item:
+            self._append_log(item)
+
+    def _on_failed(self, run: TrainingRun, message: str) -> None:
+        if run is self.run:
+            self._start_error = message
 
     def _on_event(self, event: dict) -> None:
         self.events.append(event)
@@ -158,7 +196,15 @@ class TrainingPage(QWizardPage):
         if line:
             self.log_view.appendPlainText(line)
 
-    def _on_finished(self, ok: bool, message: str) -> None:
+    def _on_finished(self, run: TrainingRun) -> None:
+        worker = self.worker
+        if run is not self.run or worker is None:
+            return  # settled already, or a run that was discarded
+        self.worker = None
+        process = worker.process
+        ok, message = run.finish(None if process is None else process.returncode, worker.cancelled,
+                                 self._start_error if process is None else None)
+        self._append_log(message)
         self.cancel_button.setEnabled(False)
         self.restart_button.setEnabled(True)
         self.time_label.setText("")

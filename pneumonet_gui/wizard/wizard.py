@@ -13,12 +13,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWizard
 
+from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui import theme
 from pneumonet_gui.wizard.approach_page import ApproachPage
 from pneumonet_gui.wizard.data_page import DataPage
 from pneumonet_gui.wizard.evaluation_page import EvaluationPage
 from pneumonet_gui.wizard.explore_page import ExplorePage
-from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui.wizard.save_page import SavePage
 from pneumonet_gui.wizard.training_page import TrainingPage
 
@@ -57,7 +57,7 @@ class TrainingWizard(QWizard):
     @property
     def trained_model_path(self) -> Path | None:
         """The finished model in the run's temporary folder (None before a run succeeds)."""
-        return self.training_page.process.output
+        return self.training_page.trained_model
 
     def reset_results(self) -> None:
         """A new run invalidates the previous evaluation."""
@@ -79,8 +79,7 @@ class TrainingWizard(QWizard):
 
     def _cleanup(self, _result: int = 0) -> None:
         """Stop every worker and the training process; remove the temporary model."""
-        self.training_page.stop(wait=True)
-        self.training_page.process.discard()
+        self.training_page.discard()
         self.data_page.cleanup()
         self.explore_page.cleanup()
         self.evaluation_page.cleanupPage()

@@ -1,0 +1,79 @@
+"""The app's one model: the active :class:`Classifier`, loaded once in the background and
+shared by the viewer and batch runs.
+
+Keras and TensorFlow are imported by the load job, never on the GUI thread. A new load
+supersedes one in progress (the newest choice wins), and until it is done nobody gets a
+classifier: the viewer and the batch panel wait for :attr:`ActiveModel.loaded`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from pneumonet_gui.workers import LatestJob
+
+#: The user was told to pick a model here when there is none to use.
+NO_MODEL = "no model is loaded (choose one in the Model menu)"
+
+
+def load_classifier(path: Path | None):
+    """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker)."""
+    from pneumonet_core.inference.classifier import Classifier
+
+    classifier = Classifier.load(path)
+    try:  # matplotlib's colour maps, imported here so the first heat map does not stall the GUI thread
+        from pneumonet_gui.display import COLORMAPS, colormap_lut
+
+        colormap_lut(COLORMAPS[0])
+    except Exception:  # noqa: BLE001 - the GUI thread will report it when it draws
+        pass
+    return classifier
+
+
+class ActiveModel(QObject):
+    """Which classifier the app uses now: ``state`` is none, loading, ready or failed."""
+
+    loading = Signal(object)  # path, or None for the active model
+    loaded = Signal(object)  # Classifier
+    failed = Signal(str)  # one line
+
+    def __init__(self, classifier=None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.classifier = classifier
+        self.state = "ready" if classifier is not None else "none"
+        self.error: str | None = None
+        self._requested: Path | None = None
+        self._load = LatestJob()
+
+    @property
+    def card(self):
+        return self.classifier.card if self.classifier is not None else None
+
+    @property
+    def path(self) -> Path | None:
+        """The model file in use (None while loading or without a model)."""
+        if self.classifier is None:
+            return None
+        return self.classifier.package.path or self._requested
+
+    def load(self, path=None) -> None:
+        """Load ``path`` (None: the active model) in the background, replacing the classifier in use."""
+        self._requested = None if path is None else Path(path)
+        self.classifier, self.state, self.error = None, "loading", None
+        self._load.start(load_classifier, self._requested, _error_path=self._requested,
+                         _connect={"returned": self._on_loaded, "failed": self._on_failed})
+        self.loading.emit(self._requested)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Drop a load in progress and wait for it (the window is closing)."""
+        self._load.shutdown(timeout)
+
+    def _on_loaded(self, classifier) -> None:
+        self.classifier, self.state = classifier, "ready"
+        self.loaded.emit(classifier)
+
+    def _on_failed(self, message: str) -> None:
+        self.state, self.error = "failed", message
+        self.failed.emit(message)

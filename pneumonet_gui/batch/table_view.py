@@ -1,0 +1,62 @@
+"""The results table as the panel shows it: thumbnails, sortable columns, one selected row."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from pneumonet_gui import theme
+from pneumonet_gui.batch.run import THUMB_SIZE
+from pneumonet_gui.batch.table_model import (
+    DECISION,
+    FILE,
+    PROBABILITY,
+    RESULT_ROLE,
+    THUMB,
+    WARNINGS,
+    BatchFilterProxy,
+    BatchTableModel,
+)
+
+COLUMN_WIDTHS = ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100), (WARNINGS, 220))
+
+
+class BatchTableView(QTableView):
+    """Shows ``model`` through a sort/filter ``proxy``; rows keep arrival order until a header is clicked."""
+
+    def __init__(self, model: BatchTableModel, parent=None):
+        super().__init__(parent)
+        self.setObjectName("batchTable")
+        self.proxy = BatchFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(THUMB_SIZE + 6)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in COLUMN_WIDTHS:
+            self.setColumnWidth(column, width)
+        header.setStretchLastSection(True)
+        self.setStyleSheet(
+            f"QTableView {{ background: {theme.BASE}; alternate-background-color: #191a1d; color: {theme.TEXT};"
+            f" border: 1px solid {theme.BORDER}; selection-background-color: #2d4f6c; }}")
+
+    def visible_results(self) -> list:
+        """The results shown now, in their current order (after filter and sort)."""
+        return [self.proxy.index(row, 0).data(RESULT_ROLE) for row in range(self.proxy.rowCount())]
+
+    def select_row(self, row: int) -> None:
+        """Select a row as shown (the panel then emits ``scanSelected``)."""
+        index = self.proxy.index(row, FILE)
+        self.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)

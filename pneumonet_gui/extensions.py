@@ -1,0 +1,64 @@
+"""How the app's optional parts plug into the main window.
+
+Each module in :data:`EXTENSION_MODULES` may define ``attach_to_main_window(window)``; a
+module missing from a build is skipped, and one that breaks is reported on the info
+banner without taking the viewer down. The window offers them ``file_menu``,
+``view_menu``, ``model_menu``, ``add_panel``, ``show_scan``, ``set_model`` and
+``active_model``; their dialogs open once per window (:func:`open_once`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+
+EXTENSION_MODULES = ("pneumonet_gui.model_manager", "pneumonet_gui.wizard", "pneumonet_gui.batch")
+
+
+def attach_extensions(window, names=EXTENSION_MODULES) -> None:
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # not part of this build
+            _failed(window, name, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a broken add-on must not take the viewer down
+            _failed(window, name, exc)
+            continue
+        attach = getattr(module, "attach_to_main_window", None)
+        if attach is None:
+            continue
+        try:
+            attach(window)
+        except Exception as exc:  # noqa: BLE001
+            _failed(window, name, exc)
+
+
+def _failed(window, name: str, exc: BaseException) -> None:
+    if sys.stderr is not None:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    window.info_banner.set_lines([f"{name} could not be loaded: {type(exc).__name__}: {exc}"])
+
+
+def open_once(window, attribute: str, make: Callable, on_existing: Callable | None = None):
+    """Show the window's dialog kept as ``window.<attribute>``, making it with ``make()`` unless one is open."""
+    from shiboken6 import isValid
+
+    existing = getattr(window, attribute, None)
+    if existing is not None and isValid(existing) and existing.isVisible():
+        if on_existing is not None:
+            on_existing(existing)
+        existing.raise_()
+        existing.activateWindow()
+        return existing
+    dialog = make()
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    setattr(window, attribute, dialog)
+    dialog.show()
+    return dialog

@@ -1,0 +1,157 @@
+"""What the window shows of its scan work: the scan, its result and heat map, the model in
+use, and what went wrong, in the viewer, the result panel, the banners and the status bar.
+
+The viewer controller and the active model say what happened; this puts it on screen, so
+the main window only assembles widgets and the controller knows no widget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WAITING_FOR_MODEL = "Waiting for the model to load\u2026"
+WAITING_FOR_RESULT = "Waiting for the result\u2026"
+
+
+class ScanPresenter:
+    """Connects the controller's and the model's signals to the window's widgets."""
+
+    def __init__(self, window):
+        self.w = window
+        self.model_note = ""  # after the model's name in the Model menu: where the choice came from
+        self._model_error: str | None = None  # stays on the error banner until a model loads
+        self._scan_error: str | None = None
+        c, m = window.controller, window.active_model
+        c.scanOpened.connect(self._on_scan_opened)
+        c.scanFailed.connect(self._on_scan_failed)
+        c.classified.connect(self._on_classified)
+        c.analysisFailed.connect(self._on_analysis_failed)
+        c.heatmapReady.connect(self._on_heatmap)
+        c.heatmapFailed.connect(self._on_heatmap_failed)
+        c.reanalysing.connect(self._on_reanalysing)
+        c.finished.connect(lambda _ok: self.update_busy())
+        m.loading.connect(self._on_model_loading)
+        m.loaded.connect(self._on_model_loaded)
+        m.failed.connect(self._on_model_failed)
+
+    # --- the scan -----------------------------------------------------------------------
+    def opening(self, path: Path, decoded: bool = False) -> None:
+        """A new scan replaces the old one on screen (``decoded``: it is in memory already)."""
+        w = self.w
+        self.set_scan_error(None)
+        w.warning_banner.clear()
+        w.viewer.set_heatmap(None)
+        w.heatmap_controls.set_status(WAITING_FOR_RESULT)
+        w.setWindowTitle(f"{path.name} \u2014 Pneumonet")
+        if not decoded:
+            # The previous patient's image and data must not stay on screen under the new title.
+            w.viewer.clear()
+            w.metadata_panel.clear()
+            w.statusBar().showMessage(f"Opening {path}\u2026")
+            w.result_panel.show_waiting(f"Opening {path.name}\u2026")
+        self.update_busy()
+
+    def _on_scan_opened(self, scan) -> None:
+        w = self.w
+        w.viewer.set_scan(scan)
+        w.invert_action.setChecked(False)
+        w.stack.setCurrentWidget(w.viewer)
+        w.metadata_panel.set_scan(scan)
+        w.warning_banner.set_lines(scan.warnings)
+        if Path(scan.path).exists():
+            w.recent.add(scan.path)
+        waiting = WAITING_FOR_MODEL if w.active_model.state == "loading" else "Analysing\u2026"
+        w.result_panel.show_waiting(waiting)
+        w.statusBar().showMessage(f"{Path(scan.path).name}: {waiting}")
+        self.update_busy()
+
+    def _on_scan_failed(self, message: str) -> None:
+        w = self.w
+        w.viewer.clear()
+        w.stack.setCurrentWidget(w.placeholder)
+        w.metadata_panel.clear()
+        self.set_scan_error(f"Could not open the scan: {message}")
+        w.result_panel.show_error(message)
+        w.heatmap_controls.set_status("")
+        w.statusBar().showMessage(f"Could not open: {message}")
+
+    def _on_classified(self, result) -> None:
+        w = self.w
+        w.result_panel.show_result(result)
+        w.heatmap_controls.set_status("Computing the heat map\u2026")
+        w.statusBar().showMessage(f"{Path(result.path).name}: {result.label}, p = {result.probability:.3f}")
+
+    def _on_analysis_failed(self, message: str) -> None:
+        w = self.w
+        w.result_panel.show_error(message)
+        w.heatmap_controls.set_status("")
+        self.set_scan_error(f"Could not classify the scan: {message}")
+        w.statusBar().showMessage(f"Could not classify: {message}")
+
+    def _on_heatmap(self, heat) -> None:
+        w = self.w
+        w.viewer.set_heatmap(heat)
+        w.viewer.set_overlay_visible(w.heatmap_action.isChecked())
+        w.heatmap_controls.set_status("Regions that drove the model's output.")
+
+    def _on_heatmap_failed(self, message: str) -> None:
+        self.w.heatmap_controls.set_status(f"Heat map unavailable: {message}")
+
+    def _on_reanalysing(self) -> None:
+        w = self.w
+        w.viewer.set_heatmap(None)
+        self.set_scan_error(None)
+        w.result_panel.show_waiting(WAITING_FOR_MODEL)
+        w.heatmap_controls.set_status(WAITING_FOR_RESULT)
+        self.update_busy()
+
+    # --- the model ----------------------------------------------------------------------
+    def _on_model_loading(self, _path) -> None:
+        w = self.w
+        w.status_fields.model.setText("Model: loading\u2026")
+        w.result_panel.model.setText("Model: loading\u2026")
+        w.statusBar().showMessage("Loading model\u2026")
+        self.update_busy()
+
+    def _on_model_loaded(self, classifier) -> None:
+        w, card, path = self.w, classifier.card, self.w.active_model.path
+        w.status_fields.model.setText(f"Model: {card.name} v{card.version}")
+        w.status_fields.model.setToolTip(str(path))
+        w.model_menu.set_active(card, path, self.model_note)
+        w.result_panel.set_model(card)
+        self._model_error = None
+        self._refresh_error_banner()
+        w.statusBar().showMessage(f"Model ready: {card.name} (version {card.version})", 5000)
+        self.update_busy()
+
+    def _on_model_failed(self, message: str) -> None:
+        w = self.w
+        w.status_fields.model.setText("Model: none")
+        w.model_menu.set_active(None, None, "No model loaded")
+        w.result_panel.set_model(None)
+        self._model_error = f"Model could not be loaded: {message}\nChoose another model in the Model menu."
+        self._refresh_error_banner()
+        w.statusBar().showMessage(f"Model could not be loaded: {message}")
+        self.update_busy()
+
+    # --- messages -----------------------------------------------------------------------
+    def update_busy(self) -> None:
+        current = self.w.controller.current
+        working = self.w.active_model.state == "loading" or (current.path is not None and not current.done)
+        self.w.status_fields.busy.setVisible(working)
+
+    def show_info(self, message: str) -> None:
+        self.w.info_banner.set_lines([message])
+        self.w.statusBar().showMessage(message, 10_000)
+
+    def show_error(self, message: str) -> None:
+        self.set_scan_error(message)
+        self.w.statusBar().showMessage(message, 10_000)
+
+    def set_scan_error(self, message: str | None) -> None:
+        self._scan_error = message
+        self._refresh_error_banner()
+
+    def _refresh_error_banner(self) -> None:
+        """The model's error (until a model loads) and the current scan's, together."""
+        self.w.error_banner.set_lines([m for m in (self._model_error, self._scan_error) if m])
