@@ -29,6 +29,11 @@ class ScanResult:
     metadata: dict = field(default_factory=dict)
     file_sha256: str | None = None
     class_probabilities: dict | None = None
+    #: The out-of-distribution guard: True when the film is not a chest X-ray this model
+    #: knows (the result is then withheld from people), a score (higher = stranger) and why.
+    out_of_distribution: bool | None = None
+    ood_score: float | None = None
+    ood_reason: str | None = None
 
     @classmethod
     def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
