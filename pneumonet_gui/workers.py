@@ -129,15 +129,12 @@ class Worker(GeneratorWorker):
         if self._thread is not None:
             raise RuntimeError("this worker is already started")
         self._running = True
+        # Held until ``finished`` has been delivered on the GUI thread: a worker collected
+        # earlier would take its queued signals with it. Connected last, so it runs last.
         _running.add(self)
-        self._thread = threading.Thread(target=self._run_then_release, name="pneumonet-worker", daemon=True)
+        self.finished.connect(lambda: _running.discard(self))
+        self._thread = threading.Thread(target=self.run, name="pneumonet-worker", daemon=True)
         self._thread.start()
-
-    def _run_then_release(self) -> None:
-        try:
-            self.run()
-        finally:
-            _running.discard(self)
 
     def run(self) -> None:
         self.started.emit()
