@@ -85,15 +85,15 @@ def _blobs(items: list[bytes]) -> np.ndarray:
 # --- stage 2: the model (a pool of Ray actors) -----------------------------------------
 
 
-def _limit_threads(cpus: float) -> None:
-    """Keep each actor's TensorFlow to the CPUs Ray gave it, so actors on a node do not fight."""
+def _limit_threads(threads: int | None) -> None:
+    """Keep an actor's TensorFlow to ``threads`` (None: all cores), so actors sharing a node do not fight."""
     import keras
 
-    if keras.backend.backend() == "tensorflow" and cpus >= 1:
+    if keras.backend.backend() == "tensorflow" and threads:
         import tensorflow as tf
 
         try:
-            tf.config.threading.set_intra_op_parallelism_threads(int(cpus))
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
             tf.config.threading.set_inter_op_parallelism_threads(2)
         except RuntimeError:  # TensorFlow already started in this worker: keep its pools
             pass
@@ -103,7 +103,7 @@ class ModelStage:
     """A Ray Data actor: loads the model once, then classifies batches of decoded files."""
 
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
-                 version: str, cpus: float):
+                 version: str, threads: int | None):
         import ray
 
         from pneumonet_core.inference.classifier import Classifier
@@ -112,7 +112,7 @@ class ModelStage:
         if version != __version__:
             raise RuntimeError(f"this Ray node runs pneumonet {__version__}, the driver {version}: "
                                "install the same version on every node")
-        _limit_threads(cpus)
+        _limit_threads(threads)
         with tempfile.TemporaryDirectory(prefix="pneumonet-ray-") as tmp:
             path = Path(tmp) / "model.pneumonet"
             path.write_bytes(ray.get(model[0]))  # one copy per node, from the object store
@@ -151,10 +151,18 @@ def _quiet_ray_data() -> None:
 
     context = DataContext.get_current()
     context.enable_progress_bars = False
-    context.print_on_execution_start = False
+    if hasattr(context, "print_on_execution_start"):
+        context.print_on_execution_start = False
     context.execution_options.preserve_order = True  # results in input order, memory bounded
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
+
+
+def worker_env() -> dict[str, str]:
+    """Environment of Ray's workers: the driver's Keras backend, TensorFlow's start-up logs quiet."""
+    import keras
+
+    return {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
 
 
 def connect(address: str | None) -> bool:
@@ -166,14 +174,10 @@ def connect(address: str | None) -> bool:
     ray = require_ray()
     if ray.is_initialized():
         return False
-    import keras
-
-    # Workers use the driver's Keras backend; quiet TensorFlow start-up logs in them.
-    env = {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     where = address or os.environ.get("RAY_ADDRESS")
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": env})
+                 runtime_env={"env_vars": worker_env()})
     except Exception as exc:  # noqa: BLE001 - Ray raises many types (ConnectionError, RuntimeError, ...)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         target = f"the Ray cluster at {where}" if where else "a local Ray"
@@ -186,15 +190,16 @@ def actor_plan(resources: dict, actors: int | None = None) -> dict:
 
     One actor per GPU when the cluster has GPUs; otherwise CPU actors of up to 4 cores
     each, leaving about a quarter of the cores to the decode stage. ``actors`` sets the
-    pool size.
+    pool size. ``threads``: the model threads of each actor; a lone actor keeps all the
+    cores of its node, as the local engine does (decoding is light beside the model).
     """
     gpus = int(resources.get("GPU", 0))
     cpus = max(1, int(resources.get("CPU", 1)))
     if gpus:
-        return {"size": actors or gpus, "num_cpus": 1, "num_gpus": 1}
+        return {"size": actors or gpus, "num_cpus": 1, "num_gpus": 1, "threads": None}
     per_actor = max(1, min(4, cpus // 2))
     size = actors or max(1, (cpus - max(1, cpus // 4)) // per_actor)
-    return {"size": size, "num_cpus": per_actor, "num_gpus": 0}
+    return {"size": size, "num_cpus": per_actor, "num_gpus": 0, "threads": per_actor if size > 1 else None}
 
 
 def classify_paths_ray(
@@ -251,7 +256,7 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
         fn_constructor_kwargs={
             "model": [model_ref], "model_hash": classifier.card.hash, "precision": classifier.precision,
             "batch_size": batch_size, "apply_calibration": classifier.apply_calibration, "version": __version__,
-            "cpus": plan["num_cpus"],
+            "threads": plan["threads"],
         },
     )
 
