@@ -26,3 +26,4 @@ def test_bench_scale_prints_rates_and_ratios_side_by_side():
     assert set(rows) == {"local-float32", "local-bfloat16"}
     assert rows["local-float32"][3] == "1.00x" and rows["local-bfloat16"][3].endswith("x")
     assert rows["local-bfloat16"][-1] == "8" and float(rows["local-bfloat16"][1]) > 0
+    assert float(rows["local-float32"][4]) > 0  # images/s after the first result

@@ -174,3 +174,29 @@ def test_command_line_starts_a_local_ray_on_demand(folder, model, tmp_path):
         assert "Traceback" not in proc.stderr
         docs[engine] = json.loads(proc.stdout)
     assert docs["ray"] == docs["local"]
+
+
+def test_stop_ends_the_ray_run_with_the_results_so_far(ray_cluster, folder, model):
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.inference.ray_engine import classify_paths_ray
+
+    paths = folder.good * 3  # 75 files, 10 blocks of 8
+    seen = []
+    for result in classify_paths_ray(paths, Classifier.load(model, batch_size=8), batch_size=8,
+                                     should_stop=lambda: len(seen) >= 5):
+        seen.append(result)
+    assert 5 <= len(seen) < len(paths)
+    assert [r.path for r in seen] == [str(p) for p in paths[: len(seen)]]
+    assert ray_cluster.is_initialized()
+
+
+def test_an_actor_that_cannot_load_the_model_fails_in_one_line(ray_cluster, folder, model):
+    from pneumonet_core.errors import PneumonetError
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.inference.ray_engine import classify_paths_ray
+
+    classifier = Classifier.load(model, batch_size=8)
+    classifier.card.hash = "0" * 64  # the actors load the file and find another model
+    with pytest.raises(PneumonetError, match="the Ray engine failed: .*differs from the driver's") as caught:
+        list(classify_paths_ray(folder.good[:4], classifier, batch_size=8))
+    assert "\n" not in str(caught.value)
