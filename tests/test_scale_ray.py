@@ -200,3 +200,19 @@ def test_an_actor_that_cannot_load_the_model_fails_in_one_line(ray_cluster, fold
     with pytest.raises(PneumonetError, match="the Ray engine failed: .*differs from the driver's") as caught:
         list(classify_paths_ray(folder.good[:4], classifier, batch_size=8))
     assert "\n" not in str(caught.value)
+
+
+def test_an_address_that_does_not_answer_fails_at_once_in_one_line(folder, model, tmp_path):
+    pytest.importorskip("ray")
+    from pneumonet_core.inference.ray_engine import _unreachable
+
+    assert _unreachable("127.0.0.1:9") and _unreachable("ray://127.0.0.1:9")  # the discard port: closed
+    assert _unreachable("auto") is None and _unreachable(None) is None
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "pneumonet_core.cli.main", "classify", str(folder.good[0]),
+                           "--model", str(model), "--engine", "ray", "--ray-address", "127.0.0.1:9"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1 and proc.stdout == ""
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("pneumonet")]
+    assert errors == [errors[0]] and "cannot reach the Ray cluster at 127.0.0.1:9" in errors[0]
+    assert "Traceback" not in proc.stderr

@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -175,14 +176,35 @@ def connect(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     where = address or os.environ.get("RAY_ADDRESS")
+    target = f"the Ray cluster at {where}" if where else "a local Ray"
+    unreachable = _unreachable(where)
+    if unreachable:
+        raise PneumonetError(f"cannot reach {target}: {unreachable}")
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  runtime_env={"env_vars": worker_env()})
     except Exception as exc:  # noqa: BLE001 - Ray raises many types (ConnectionError, RuntimeError, ...)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        target = f"the Ray cluster at {where}" if where else "a local Ray"
         raise PneumonetError(f"cannot start or reach {target}: {reason}") from None
     return True
+
+
+def _unreachable(address: str | None, timeout_s: float = 10.0) -> str | None:
+    """Why ``HOST:PORT`` (or ``ray://HOST:PORT``) takes no connection, else None.
+
+    Ray keeps retrying an address that does not answer for minutes; a plain TCP connection
+    tells at once. ``auto``, ``local`` and None are Ray's to resolve.
+    """
+    if not address or address in ("auto", "local"):
+        return None
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def actor_plan(resources: dict, actors: int | None = None) -> dict:
