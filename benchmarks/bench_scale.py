@@ -130,15 +130,16 @@ def main(argv=None) -> int:
         path = model_path(args, Path(tmp))
         print(f"model:    {path.name}; {len(images)} shared training JPEGs, batch {args.batch_size}")
         if any(n.startswith("ray") for n in names):
-            from pneumonet_core.inference.ray_engine import actor_plan, connect
+            from pneumonet_core.inference.ray_engine import actor_plan, cluster_nodes, connect
 
             t = time.perf_counter()
             started_ray = connect(args.ray_address)
             import ray
 
-            plan = actor_plan(ray.cluster_resources(), args.ray_actors)
+            resources = ray.cluster_resources()
+            plan = actor_plan(cluster_nodes(ray), args.ray_actors)
             print(f"ray:      {ray.__version__}, started in {time.perf_counter() - t:.1f} s; {plan['size']} model "
-                  f"actor(s) x {plan['num_cpus']} CPU, {int(ray.cluster_resources().get('CPU', 0))} CPUs in the cluster")
+                  f"actor(s) x {plan['num_cpus']} CPU, {int(resources.get('CPU', 0))} CPUs in the cluster")
         try:
             for name in names:
                 rows.append(run_config(name, path, images, args))

@@ -150,13 +150,20 @@ def test_pneumonet_never_imports_ray():
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_actor_plan_follows_the_cluster():
-    from pneumonet_core.inference.ray_engine import actor_plan
+def test_actor_plan_follows_the_cluster(ray_cluster):
+    from pneumonet_core.inference.ray_engine import actor_plan, cluster_nodes
 
-    assert actor_plan({"CPU": 2.0}) == {"size": 1, "num_cpus": 1, "num_gpus": 0, "threads": None}
-    assert actor_plan({"CPU": 16.0}) == {"size": 3, "num_cpus": 4, "num_gpus": 0, "threads": 4}
-    assert actor_plan({"CPU": 64.0, "GPU": 8.0})["size"] == 8
-    assert actor_plan({"CPU": 16.0}, actors=2)["size"] == 2
+    assert cluster_nodes(ray_cluster)[0]["CPU"] == 2.0
+    assert actor_plan([{"CPU": 2.0}]) == {"size": 1, "num_cpus": 1, "num_gpus": 0, "threads": None, "decode_cpus": 1}
+    assert actor_plan([{"CPU": 16.0}]) == {"size": 3, "num_cpus": 4, "num_gpus": 0, "threads": 4, "decode_cpus": 1}
+    assert actor_plan([{"CPU": 16.0}], actors=2)["size"] == 2
+    # Actors fit the smallest node; one-core nodes share the core between model and decoding.
+    assert actor_plan([{"CPU": 2.0}] * 8)["num_cpus"] == 1
+    assert actor_plan([{"CPU": 1.0}]) == {"size": 1, "num_cpus": 0.5, "num_gpus": 0, "threads": None,
+                                          "decode_cpus": 0.5}
+    gpus = actor_plan([{"CPU": 32.0, "GPU": 4.0}, {"CPU": 32.0, "GPU": 4.0}])
+    assert gpus["size"] == 8 and gpus["num_gpus"] == 1 and gpus["num_cpus"] == 1
+    assert actor_plan([{"CPU": 4.0, "GPU": 4.0}])["num_cpus"] == 0
 
 
 def test_command_line_starts_a_local_ray_on_demand(folder, model, tmp_path):

@@ -163,7 +163,8 @@ def worker_env() -> dict[str, str]:
     """Environment of Ray's workers: the driver's Keras backend, TensorFlow's start-up logs quiet."""
     import keras
 
-    return {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    return {"KERAS_BACKEND": keras.backend.backend(),
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
 
 
 def connect(address: str | None) -> bool:
@@ -207,21 +208,35 @@ def _unreachable(address: str | None, timeout_s: float = 10.0) -> str | None:
     return None
 
 
-def actor_plan(resources: dict, actors: int | None = None) -> dict:
-    """How many model actors and what each one asks of Ray, from the cluster's resources.
+def cluster_nodes(ray) -> list[dict]:
+    """The resources of each live node of the cluster (``{"CPU": 16.0, "GPU": 2.0, ...}``)."""
+    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 
-    One actor per GPU when the cluster has GPUs; otherwise CPU actors of up to 4 cores
-    each, leaving about a quarter of the cores to the decode stage. ``actors`` sets the
-    pool size. ``threads``: the model threads of each actor; a lone actor keeps all the
-    cores of its node, as the local engine does (decoding is light beside the model).
+
+def actor_plan(nodes: list[dict], actors: int | None = None) -> dict:
+    """How many model actors and what each one (and each decode task) asks of Ray.
+
+    ``nodes``: each node's resources (:func:`cluster_nodes`). One actor per GPU when the
+    cluster has GPUs. Otherwise CPU actors of up to 4 cores, sized to fit the smallest node,
+    leaving about a quarter of the cores to the decode stage; on one-core nodes the model
+    and decoding share the core. ``actors`` sets the pool size. ``threads``: the model
+    threads of each actor; a lone actor keeps all the cores of its node, as the local
+    engine does (decoding is light beside the model).
     """
-    gpus = int(resources.get("GPU", 0))
-    cpus = max(1, int(resources.get("CPU", 1)))
-    if gpus:
-        return {"size": actors or gpus, "num_cpus": 1, "num_gpus": 1, "threads": None}
-    per_actor = max(1, min(4, cpus // 2))
-    size = actors or max(1, (cpus - max(1, cpus // 4)) // per_actor)
-    return {"size": size, "num_cpus": per_actor, "num_gpus": 0, "threads": per_actor if size > 1 else None}
+    gpus = sum(int(node.get("GPU", 0)) for node in nodes)
+    node_cpus = [int(node.get("CPU", 0)) for node in nodes if node.get("CPU")] or [1]
+    if gpus:  # a CPU per GPU actor where nodes have cores to spare for decoding
+        spare = all(node.get("CPU", 0) >= 2 * node["GPU"] for node in nodes if node.get("GPU"))
+        return {"size": actors or gpus, "num_cpus": 1 if spare else 0, "num_gpus": 1, "threads": None,
+                "decode_cpus": 1}
+    if max(node_cpus) < 2:
+        return {"size": actors or len(node_cpus), "num_cpus": 0.5, "num_gpus": 0, "threads": None,
+                "decode_cpus": 0.5}
+    per_actor = max(1, min(4, min(c for c in node_cpus if c >= 2) // 2))
+    total = sum(node_cpus)
+    size = actors or max(1, (total - max(1, total // 4)) // per_actor)
+    return {"size": size, "num_cpus": per_actor, "num_gpus": 0, "threads": per_actor if size > 1 else None,
+            "decode_cpus": 1}
 
 
 def classify_paths_ray(
@@ -253,7 +268,7 @@ def classify_paths_ray(
     started = connect(address)
     try:
         _quiet_ray_data()
-        plan = actor_plan(ray.cluster_resources(), actors)
+        plan = actor_plan(cluster_nodes(ray), actors)
         dataset = _dataset(ray, paths, classifier, batch_size, workers, plan)
         yield from _in_order(dataset, len(paths), should_stop, on_scan, on_decoded, prefetch)
     finally:
@@ -269,7 +284,7 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
     items = [{"index": i, "path": str(p)} for i, p in enumerate(paths)]
     model_ref = ray.put(Path(classifier.package.path).read_bytes())
     decoded = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch_size))).map_batches(
-        decode_stage, batch_size=batch_size, num_cpus=1, memory=DECODE_TASK_MEMORY,
+        decode_stage, batch_size=batch_size, num_cpus=plan["decode_cpus"], memory=DECODE_TASK_MEMORY,
         fn_kwargs={"threshold": classifier.threshold}, concurrency=workers or None,
     )
     return decoded.map_batches(
