@@ -15,7 +15,9 @@ import sys
 import threading
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, load_classifier, model_summary, result_line, write_json
+from pneumonet_core.cli.common import add_model_argument, model_summary, result_line, write_json
+from pneumonet_core.cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
+                                              engine_usage_problem, load_classifier_from_args)
 
 
 def register(subparsers) -> None:
@@ -50,6 +52,8 @@ def add_output_arguments(p) -> None:
                    "(default: on)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: automatic)")
+    add_precision_argument(p)
+    add_engine_arguments(p)
 
 
 class ProgressBar:
@@ -145,10 +149,14 @@ def _unique_name(name: str, used: set[str]) -> str:
 
 def run(args) -> int:
     from pneumonet_core.imaging import find_scans
-    from pneumonet_core.inference.batch import classify_paths
 
+    problem = engine_usage_problem(args)
+    if problem:
+        print(f"pneumonet classify: {problem}", file=sys.stderr)
+        return 2
+    classify_paths = batch_engine_from_args(args)  # the local engine, or Ray (checked to be installed)
     paths = find_scans(args.paths, recursive=args.recursive)
-    classifier = load_classifier(args.model)
+    classifier = load_classifier_from_args(args, "classify")
     deid = args.deidentify
     carried = carried_rows(paths, args.resume, classifier.card.hash) if args.resume else {}
     todo = [p for i, p in enumerate(paths) if i not in carried]

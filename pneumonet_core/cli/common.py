@@ -13,11 +13,11 @@ def add_model_argument(parser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="model package (.pneumonet); default: the active model")
 
 
-def load_classifier(model_path: Path | None):
+def load_classifier(model_path: Path | None, precision: str = "float32"):
     """Load the named or active model, or raise a one-line ModelPackageError."""
     from pneumonet_core.inference.classifier import Classifier
 
-    return Classifier.load(model_path)
+    return Classifier.load(model_path, precision=precision)
 
 
 def model_summary(classifier) -> dict:

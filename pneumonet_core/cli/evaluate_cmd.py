@@ -6,7 +6,8 @@ import csv
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, load_classifier, write_json
+from pneumonet_core.cli.common import add_model_argument, write_json
+from pneumonet_core.cli.scale_options import add_precision_argument, load_classifier_from_args
 
 
 def register(subparsers) -> None:
@@ -24,6 +25,7 @@ def register(subparsers) -> None:
     p.add_argument("--predictions", type=Path, metavar="CSV", help="write each image's probability to CSV")
     p.add_argument("--plots", type=Path, metavar="DIR", help="write roc.png and reliability.png into DIR")
     p.add_argument("--batch-size", type=int, default=16)
+    add_precision_argument(p)
     p.set_defaults(func=run)
 
 
@@ -44,7 +46,7 @@ def run(args) -> int:
     from pneumonet_core.evaluation.folder import evaluate_folder
     from pneumonet_core.evaluation.metrics import headline
 
-    classifier = load_classifier(args.model)
+    classifier = load_classifier_from_args(args, "evaluate")
     metrics, rows, errors = evaluate_folder(args.data_dir, classifier, args.threshold, args.held_out, args.batch_size)
     for err in errors:
         print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)

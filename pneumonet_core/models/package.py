@@ -42,12 +42,13 @@ MAX_RATIO = 200
 
 @dataclass
 class ModelPackage:
-    """A loaded model with its card; ``model`` is a float32 Keras model."""
+    """A loaded model with its card; ``model`` is a Keras model built for ``precision``."""
 
     model: object
     card: ModelCard
     path: Path | None = None
     extras: dict[str, bytes] = field(default_factory=dict)  # name (without "extra/") -> bytes
+    precision: str = "float32"  # "bfloat16": mixed_bfloat16 layers, float32 weights and outputs
 
 
 def is_model_package(path: Path) -> bool:
@@ -214,9 +215,11 @@ def read_card(path: str | Path) -> ModelCard:
     return _verified_files(Path(path))[0]
 
 
-def load_package(path: str | Path) -> ModelPackage:
+def load_package(path: str | Path, precision: str = "float32") -> ModelPackage:
     """Load and verify a package: the one model loader of Pneumonet.
 
+    ``precision`` "bfloat16" builds the model for mixed-bfloat16 inference (see
+    :mod:`pneumonet_core.inference.precision`); the weights load as stored either way.
     Fails with :class:`ModelPackageError` (one line) on a missing, foreign, corrupt or
     tampered file.
     """
@@ -230,7 +233,7 @@ def load_package(path: str | Path) -> ModelPackage:
             weights.append(_decode(parts, item["encoding"]).reshape(item["shape"]))
     except (KeyError, ValueError, TypeError, OSError, EOFError) as exc:
         raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
-    model = _model_from_architecture(path, files["architecture.json"])
+    model = _model_from_architecture(path, files["architecture.json"], precision)
     if len(model.weights) != len(weights):
         raise ModelPackageError(path, "weights do not match the architecture")
     for variable, item, value in zip(model.weights, manifest, weights):
@@ -238,19 +241,18 @@ def load_package(path: str | Path) -> ModelPackage:
             raise ModelPackageError(path, f"weight {item['path']} has shape {value.shape}, expected {variable.shape}")
         variable.assign(value)
     extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
-    return ModelPackage(model=model, card=card, path=path, extras=extras)
+    return ModelPackage(model=model, card=card, path=path, extras=extras, precision=precision)
 
 
-def _model_from_architecture(path: Path, architecture: bytes):
+def _model_from_architecture(path: Path, architecture: bytes, precision: str = "float32"):
     import keras
 
+    from pneumonet_core.inference.precision import architecture_for_precision
     from pneumonet_core.models import layers  # noqa: F401  (registers the custom layers)
 
-    # A model trained under mixed precision is always restored in float32: inference on
-    # the CPU has no fast bfloat16, and the stored weights are float32 anyway.
-    text = architecture.decode("utf-8")
-    for policy in ("mixed_bfloat16", "mixed_float16"):
-        text = text.replace(f'"{policy}"', '"float32"')
+    # Whatever precision a model trained in, it is rebuilt in float32, or in mixed
+    # bfloat16 with float32 outputs when asked (the stored weights are float32 anyway).
+    text = architecture_for_precision(architecture.decode("utf-8"), precision)
     try:
         return keras.models.model_from_json(text)
     except Exception as exc:  # Keras raises many types for a bad config

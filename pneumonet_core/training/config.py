@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pneumonet_core.models.architectures import APPROACHES, LABEL_SETS, SCRATCH_LEARNING_RATE, approach
 from pneumonet_core.models.threshold import rule_argument
+from pneumonet_core.training.distribution import DISTRIBUTIONS
 
 
 def _unfreeze(value: str) -> int | str:
@@ -87,6 +88,9 @@ class TrainConfig:
     name: str | None = _option(None, "--name", "model name for the card")
     limit: int | None = _option(None, "--limit", "train on a stratified subset of about N images", type=int)
     mixed_precision: str = _option("auto", "--mixed-precision", "auto, float32 or mixed_bfloat16")
+    distribute: str = _option("none", "--distribute", "none, or data-parallel: every local accelerator (and host) "
+                              "trains on its share of each batch (Keras DataParallel; needs KERAS_BACKEND=jax; "
+                              "--batch-size must divide by the device count)", choices=DISTRIBUTIONS)
     cnn_width: int = _option(32, "--cnn-width", "cnn: filters of the first block", type=int)
     checkpoint: Path | None = _option(None, "--checkpoint", "write the best weights so far to this file at each "
                                       "new best epoch", type=Path, metavar="FILE.weights.h5")

@@ -24,6 +24,7 @@ from pneumonet_core.models.architectures import ModelSpec, build_model
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.datasets import SPLITS, decode_splits, split_images, targets
+from pneumonet_core.training.distribution import TrainingDistribution, distribution_scope
 from pneumonet_core.training.packaging import new_card, save_and_measure
 from pneumonet_core.training.progress import ProgressFn
 from pneumonet_core.training.selection import selection_callback
@@ -92,7 +93,17 @@ def build_training_models(spec: ModelSpec, config: TrainConfig):
 
 def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
           should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
-    """Run one training and write ``config.out``; raise CancelledError if cancelled (nothing written)."""
+    """Run one training and write ``config.out``; raise CancelledError if cancelled (nothing written).
+
+    ``config.distribute`` "data-parallel" spreads every step over all devices (see
+    :mod:`.distribution`); the models are built inside its scope.
+    """
+    with distribution_scope(config.distribute, config.batch_size) as distribution:
+        return _train(distribution.process_config(config), emit, should_stop, distribution)
+
+
+def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool],
+           distribution: TrainingDistribution) -> TrainResult:
     import keras
 
     started = time.monotonic()
@@ -128,10 +139,10 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         y = np.eye(n_classes, dtype=np.float32)[y_index]
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    batch_size = min(config.batch_size, len(train_x))
-    batches = make_training_batches(train_x, y, sample_w, batch_size, config.seed,
-                                    balanced_classes=y_index if config.balance == "sampling" else None,
-                                    mixup=config.mixup)
+    batch_size = distribution.batch_size(min(config.batch_size, len(train_x)))
+    batches = distribution.process_batches(make_training_batches(
+        train_x, y, sample_w, batch_size, config.seed,
+        balanced_classes=y_index if config.balance == "sampling" else None, mixup=config.mixup))
     steps = len(batches)
     lr = config.resolved_learning_rate()
     total_steps = steps * config.epochs
@@ -146,7 +157,7 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         "event": "start",
         "message": f"{config.approach} ({spec.backbone}, weights {spec.weights}) on {len(train_x)} images, "
         f"{steps} batches of {batch_size} per epoch, {config.epochs} epochs, lr {lr:g}, {precision}, "
-        f"backend {keras.backend.backend()} on {_device_name()}",
+        f"backend {keras.backend.backend()} on {_device_name()}, {distribution.describe()}",
         "approach": config.approach, "epochs": config.epochs, "batches": steps, "batch_size": batch_size,
     })
     history: list[dict] = []
@@ -165,7 +176,8 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         "seed": config.seed, "epochs": config.epochs, "epochs_run": len(history),
         "best_epoch": selector.best_epoch, "batch_size": batch_size, "learning_rate": lr, "augment": config.augment,
         "precision": precision, "backend": keras.backend.backend(), "keras": keras.__version__,
-        "device": _device_name(), "duration_s": round(time.monotonic() - started, 1), "history": history,
+        "device": _device_name(), "distribution": distribution.record(),
+        "duration_s": round(time.monotonic() - started, 1), "history": history,
     })
     emit({"event": "evaluate", "message": "measuring the saved package on validation and held-out test patients"})
     out = Path(config.out)
