@@ -49,6 +49,9 @@ COMBINATIONS = {
     "strong+erase": ("strong augmentation and border erasing", STRONG + ["--aug-erase", "0.5"]),
     "strong+erase+std": ("strong augmentation, border erasing, standardised films",
                          STRONG + ["--aug-erase", "0.5", "--input-norm", "standardize"]),
+    "strong+crop": ("strong augmentation and the lung-field crop", STRONG + ["--crop", "0.08"]),
+    "strong+crop-w32": ("strong augmentation, lung-field crop, width 32",
+                        STRONG + ["--crop", "0.08", "--cnn-width", "32"]),
 }
 RECIPES.update(COMBINATIONS)
 
@@ -56,7 +59,7 @@ RECIPES.update(COMBINATIONS)
 def train_flags(args, recipe: str, seed: int, out: Path) -> list[str]:
     base = ["train", str(args.train), "--approach", "cnn", "--out", str(out), "--cnn-width", str(args.width),
             "--epochs", str(args.epochs), "--patience", str(args.patience), "--batch-size", "32",
-            "--seed", str(seed), "--progress", "none", "--name", f"recipe-{recipe}-s{seed}"]
+            "--seed", str(seed), "--split-seed", "1", "--progress", "none", "--name", f"recipe-{recipe}-s{seed}"]
     return base + RECIPES[recipe][1]
 
 
@@ -170,7 +173,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated names; 'list' lists them")
-    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--seeds", default="1", help="weight seeds; the patient split is always seed 1")
     parser.add_argument("--epochs", type=int, default=24)
     parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--width", type=int, default=16)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pneumonet_core.cli.evaluate_cmd",
     "pneumonet_core.cli.calibrate_cmd",
     "pneumonet_core.cli.train_cmd",
+    "pneumonet_core.cli.ensemble_cmd",
     "pneumonet_core.cli.info_cmd",
     "pneumonet_core.cli.scan_info_cmd",
     "pneumonet_core.cli.models_cmd",

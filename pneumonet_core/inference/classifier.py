@@ -19,6 +19,7 @@ from pneumonet_core.inference.predict import predict_class_probabilities, pneumo
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.models.ensemble import members
 from pneumonet_core.models.package import ModelPackage, load_package
 from pneumonet_core.models.threshold import decision_label
 from pneumonet_core.preprocessing import preprocess
@@ -118,5 +119,10 @@ class Classifier:
             target = result.subtype or "NORMAL"
             class_index = self.class_names.index(target) if target in self.class_names else 0
         with self._lock:
-            return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
-                                   scan.shape, crop_margin=float(self.card.spec.get("crop", 0.0)))
+            # An ensemble is explained by the mean of its members' maps.
+            maps = [compute_gradcam(member, self.architecture.gradcam_layer, model_input, class_index, binary,
+                                    scan.shape, crop_margin=float(self.card.spec.get("crop", 0.0)))
+                    for member in members(self.model)]
+        heat = np.mean(maps, axis=0)
+        top = float(heat.max())
+        return heat / top if top > 0 else heat

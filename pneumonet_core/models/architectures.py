@@ -136,6 +136,7 @@ class ModelSpec:
     crop: float = 0.0  # lung-field crop: fraction cut from each side of the film, inside the model
     input_norm: str = "none"  # "standardize": each film to zero mean and unit variance, inside the model
     resolution: int = 0  # working resolution inside the model (0: the input size)
+    members: int = 1  # more than 1: an ensemble of that many such models (pneumonet ensemble)
     extra: dict = field(default_factory=dict)
 
     @property

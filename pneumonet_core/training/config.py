@@ -50,7 +50,10 @@ class TrainConfig:
     batch_size: int = _option(32, "--batch-size", "images per training step", type=int)
     learning_rate: float | None = _option(None, "--learning-rate", "peak learning rate (default: by approach)",
                                           type=float)
-    seed: int = _option(1, "--seed", "seed of the patient split, the weights and the augmentation", type=int)
+    seed: int = _option(1, "--seed", "seed of the weights, the augmentation and (unless --split-seed) the "
+                        "patient split", type=int)
+    split_seed: int | None = _option(None, "--split-seed", "seed of the patient split alone (models of one split "
+                                     "can be ensembled)", type=int)
     val_fraction: float = _option(0.15, "--val-fraction", "share of patients for validation", type=float)
     test_fraction: float = _option(0.15, "--test-fraction", "share of patients held out for the test", type=float)
     augment: bool = _option(True, "--augment", "on-device augmentation (--no-augment turns it off)",
@@ -100,6 +103,9 @@ class TrainConfig:
     predictions: Path | None = _option(None, "--predictions", "write the held-out test predictions of the saved "
                                        "package", type=Path, metavar="CSV")
     command: str = _option("")  # the command line that started the run, for the card
+
+    def resolved_split_seed(self) -> int:
+        return self.seed if self.split_seed is None else self.split_seed
 
     def resolved_weights(self) -> str:
         return self.weights or approach(self.approach).default_weights

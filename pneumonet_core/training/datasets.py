@@ -45,9 +45,10 @@ def split_images(config, emit) -> DataSplit:
     """Find the run's images and split them by patient (stratified, seeded)."""
     images = find_labelled_images(config.data_dir)
     if config.limit:
-        images = subset(images, config.limit, config.seed)
+        images = subset(images, config.limit, config.resolved_split_seed())
     check_usable(images, config.labels)
-    split = split_by_patient(images, config.val_fraction, config.test_fraction, config.seed, config.labels)
+    split = split_by_patient(images, config.val_fraction, config.test_fraction, config.resolved_split_seed(),
+                             config.labels)
     for name in ("train", "validation"):
         if not split.part(name):
             raise DatasetError(f"the {name} split is empty: use more images or other fractions")

@@ -1,0 +1,58 @@
+"""``pneumonet ensemble``: members of one split become one package that averages them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pneumonet_core.cli.main import main as cli_main
+from pneumonet_core.imaging import load_scan
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import load_package, read_card
+from pneumonet_core.training.config import TrainConfig
+from pneumonet_core.training.trainer import train
+
+
+@pytest.fixture(scope="module")
+def members(shared_train_dir, tmp_path_factory):
+    """Three tiny CNNs: two of split 1 (weight seeds 1 and 2), one of split 2."""
+    folder = tmp_path_factory.mktemp("members")
+    out = {}
+    for name, seed, split in (("a", 1, 1), ("b", 2, 1), ("c", 3, 2)):
+        config = TrainConfig(data_dir=shared_train_dir, out=folder / f"{name}.pneumonet", epochs=1, batch_size=16,
+                             limit=160, cnn_width=4, seed=seed, split_seed=split)
+        out[name] = train(config).out
+    return out
+
+
+def test_an_ensemble_averages_its_members_and_is_measured_on_their_held_out_patients(members, shared_train_dir,
+                                                                                       tmp_path, some_training_jpeg):
+    out = tmp_path / "ens.pneumonet"
+    assert cli_main(["ensemble", str(members["a"]), str(members["b"]), "--data", str(shared_train_dir),
+                     "--out", str(out), "--name", "tiny-ensemble"]) == 0
+    package = load_package(out)
+    card = package.card
+    a, b = read_card(members["a"]), read_card(members["b"])
+    assert card.name == "tiny-ensemble" and card.spec["members"] == 2
+    assert card.data["test_patients"] == a.data["test_patients"] and card.metrics["n"] == a.metrics["n"]
+    assert [m["hash"] for m in card.training["ensemble"]] == [a.hash, b.hash]
+    scan = load_scan(some_training_jpeg)
+    raw = [Classifier.load(members[k]).predict_inputs(np.stack([_input(scan)]))[0, 0] for k in ("a", "b")]
+    ensemble = Classifier.load(out)
+    assert ensemble.predict_inputs(np.stack([_input(scan)]))[0, 0] == pytest.approx(np.mean(raw), abs=1e-6)
+    heat = ensemble.heatmap(scan)
+    assert heat.shape == scan.shape and heat.max() == pytest.approx(1.0) and heat.min() >= 0
+
+
+def _input(scan):
+    from pneumonet_core.preprocessing import preprocess
+
+    return preprocess(scan.pixels)
+
+
+def test_members_of_another_split_are_refused_in_one_line(members, shared_train_dir, tmp_path, capsys):
+    code = cli_main(["ensemble", str(members["a"]), str(members["c"]), "--data", str(shared_train_dir),
+                     "--out", str(tmp_path / "bad.pneumonet")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "another patient split" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad.pneumonet").exists()
