@@ -11,21 +11,12 @@ from pneumonet_core.data.discovery import find_labelled_images
 from pneumonet_core.evaluation.comparison import DataSet, compare_models, comparison_warnings, measure
 from pneumonet_core.evaluation.folder import predict_folder
 from pneumonet_core.results import ScanResult
-from tests.helpers import SHARED_TRAIN, make_tiny_model
-
-
-def linked_folder(root: Path, per_class: int) -> Path:
-    """The first ``per_class`` training JPEGs of each class, linked into ``root``."""
-    for label in ("NORMAL", "PNEUMONIA"):
-        (root / label).mkdir(parents=True)
-        for path in sorted((SHARED_TRAIN / label).glob("*.jpeg"))[:per_class]:
-            (root / label / path.name).symlink_to(path)
-    return root
+from tests.helpers import link_films, make_tiny_model
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    return linked_folder(tmp_path_factory.mktemp("films"), 22)
+    return link_films(tmp_path_factory.mktemp("films"), 22)
 
 
 @pytest.fixture(scope="module")
