@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from pneumonet_gui import workers
 from pneumonet_gui.card_page import card_html, measured_section, reliability_charts
 from pneumonet_gui.data_folders import default_external_folder, remember_external_folder
-from pneumonet_gui.wizard.common import monospace
+from pneumonet_gui.wizard.common import monospace, push_button
 
 CHART_SIZE_IN, CHART_DPI = 3.0, 100
 
@@ -76,12 +76,10 @@ class ModelCardView(QWidget):
         self.raw_button.setCheckable(True)
         self.raw_button.setToolTip("The card exactly as stored in the model file (card.json)")
         self.raw_button.toggled.connect(self.show_raw)
-        self.measure_button = QPushButton("Measure on a folder\u2026")
-        self.measure_button.setToolTip("Classify a labelled folder (NORMAL/ and PNEUMONIA/) with this model and draw "
-                                       "its reliability diagram; nothing is written into the card")
-        self.measure_button.clicked.connect(self.choose_folder)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_measure)
+        self.measure_button = push_button("Measure on a folder\u2026", self.choose_folder,
+                                          "Classify a labelled folder (NORMAL/ and PNEUMONIA/) with this model and "
+                                          "draw its reliability diagram; nothing is written into the card")
+        self.cancel_button = push_button("Cancel", self.cancel_measure)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.status = QLabel()

@@ -112,7 +112,8 @@ class ModelManagerDialog(QDialog):
             self.models = []
             self._error(f"cannot list the models: {exc}")
         self.list.clear()
-        row = 0
+        # Keep the selection; at first, show the active model's card.
+        row = next((i for i, m in enumerate(self.models) if m.active), 0) if current is None else 0
         for i, model in enumerate(self.models):
             kind = "bundled" if model.bundled else "yours"
             auc = model.card.metrics.get("roc_auc")

@@ -46,3 +46,13 @@ def link_films(root: Path, per_class, source: Path = SHARED_TRAIN) -> Path:
         for path in sorted((source / label).glob("*.jpeg"))[:count]:
             (root / label / path.name).symlink_to(path)
     return root
+
+
+def on_screen(qtbot, widget, size: tuple[int, int] | None = None):
+    """``widget`` handed to qtbot, resized to ``size``, shown and exposed; returned."""
+    qtbot.addWidget(widget)
+    if size is not None:
+        widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

@@ -22,7 +22,8 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("models")
-    return {"active": make_tiny_model(root / "a.pneumonet", seed=0), "new": make_tiny_model(root / "b.pneumonet", seed=1)}
+    return {"active": make_tiny_model(root / "a.pneumonet", seed=0),
+            "new": make_tiny_model(root / "b.pneumonet", seed=1)}
 
 
 def test_predict_folder_keeps_only_the_patients_asked_for(folder, models):
@@ -92,3 +93,13 @@ def test_the_ood_filter_lists_flagged_scans_and_withholds_their_label():
     assert "ood" in FILTERS and FILTER_TITLES["ood"] == "Only not-a-chest-X-ray"
     assert [r.path for r in (flagged, plain, failed) if matches(r, "ood")] == ["/a.png"]
     assert [r.path for r in (flagged, plain, failed) if matches(r, "pneumonia")] == ["/b.png"]
+
+
+def test_patients_another_model_may_have_trained_on_are_counted_when_it_is_the_same_data_set():
+    from pneumonet_core.evaluation.comparison import patients_seen_in_training
+    from pneumonet_core.models.card import ModelCard
+
+    old = ModelCard(data={"test_patients": ["N/1", "N/2"], "validation_patients": ["P/9"]})
+    assert patients_seen_in_training(old, ["N/1", "P/9", "N/5", "P/7"]) == 2  # N/5 and P/7 were in its training split
+    assert patients_seen_in_training(old, ["X/1", "X/2"]) is None  # another data set: unknown
+    assert patients_seen_in_training(ModelCard(), ["N/1"]) is None

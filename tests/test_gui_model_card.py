@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from pneumonet_core.models.card import calibration_text
 from pneumonet_core.models.package import read_card
-from tests.helpers import SHARED_TRAIN, link_films, make_tiny_model
+from tests.helpers import SHARED_TRAIN, link_films, make_tiny_model, on_screen
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
@@ -52,10 +52,7 @@ def card_dialog(qtbot, qapp):
     dialogs = []
 
     def show(path: Path):
-        dialogs.append(ModelCardDialog(read_card(path), path))
-        qtbot.addWidget(dialogs[-1])
-        dialogs[-1].show()
-        qtbot.waitExposed(dialogs[-1])
+        dialogs.append(on_screen(qtbot, ModelCardDialog(read_card(path), path)))
         return dialogs[-1]
 
     yield show

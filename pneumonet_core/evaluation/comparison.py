@@ -93,3 +93,18 @@ def comparison_warnings(results: dict, old: str, new: str, margin: float = AUC_M
         if new_auc < 0.5:
             warnings.append(f"On {data_set}, the new model is worse than chance (ROC AUC {new_auc:.3f}).")
     return warnings
+
+
+def patients_seen_in_training(card, patients) -> int | None:
+    """How many of ``patients`` the model of ``card`` may have trained on; None when unknown.
+
+    A card lists its validation and test patients. When some of ``patients`` are among them,
+    the model comes from the same data set, and those of ``patients`` outside both lists
+    were in its training split: its figures on them are flattered.
+    """
+    data = getattr(card, "data", None) or {}
+    known = set(data.get("test_patients") or []) | set(data.get("validation_patients") or [])
+    patients = set(patients)
+    if not known or not known & patients:
+        return None
+    return len(patients - known)

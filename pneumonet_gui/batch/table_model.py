@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPixmap
 
 from pneumonet_core.reports.summary import format_pair, matches
 from pneumonet_core.results import ScanResult
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import gray_to_qimage
+from pneumonet_gui.table_base import RowsTableModel
 
 COLUMNS = ("", "File", "Probability", "Decision", "Out of distribution", "Warnings", "Error")
 THUMB, FILE, PROBABILITY, DECISION, OOD, WARNINGS, ERROR = range(len(COLUMNS))
@@ -35,12 +36,14 @@ def withheld(result: ScanResult) -> bool:
     return bool(result.out_of_distribution) and result.ok
 
 
-class BatchTableModel(QAbstractTableModel):
+class BatchTableModel(RowsTableModel):
     """Rows are :class:`ScanResult` objects in a plain Python list (``results``), in arrival order.
 
     Thumbnails (small uint8 arrays) are kept per path and turned into pixmaps only when a
     row is drawn, so thousands of rows cost little memory.
     """
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -74,16 +77,8 @@ class BatchTableModel(QAbstractTableModel):
         return result.path
 
     # --- Qt model API ------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.results)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    def items(self) -> list:
+        return self.results
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

@@ -107,6 +107,15 @@ class CountTable(QTableWidget):
         return item.text() if item else ""
 
 
+def push_button(text: str, slot, tip: str = "") -> QPushButton:
+    """A button that calls ``slot`` (with no arguments) when clicked, with its tooltip."""
+    button = QPushButton(text)
+    if tip:
+        button.setToolTip(tip)
+    button.clicked.connect(lambda _checked=False: slot())
+    return button
+
+
 def monospace() -> QFont:
     font = QFont("DejaVu Sans Mono")
     font.setStyleHint(QFont.StyleHint.Monospace)
