@@ -71,6 +71,7 @@ class CalibrateDialog(QDialog):
         self.model_path, self.card = Path(model_path), card
         self.report: dict | None = None
         self.worker: workers.Worker | None = None
+        self._failure = ""
         self.setWindowTitle(f"Calibrate to local data \u2014 {card.name}")
         self.resize(860, 700)
 
@@ -155,7 +156,7 @@ class CalibrateDialog(QDialog):
             self.messages.show_messages(f"{folder}: not a folder", refusal_title="Cannot calibrate:")
             return None
         remember_external_folder(folder)
-        self.report = None
+        self.report, self._failure = None, ""
         self.table.setVisible(False)
         self.summary.setText("")
         self.use_button.setEnabled(False)
@@ -193,13 +194,13 @@ class CalibrateDialog(QDialog):
         self.show_report(report)
         self.use_button.setEnabled(True)
         self.installed.emit(report["installed"])
-        self.finishedRun.emit("")
 
     def _failed(self, message: str) -> None:
+        self._failure = message
         self.messages.show_messages(message, refusal_title="Cannot calibrate:")
-        self.finishedRun.emit(message)
 
     def _ended(self) -> None:
+        """The run is over, whatever happened: the buttons again, then :attr:`finishedRun`."""
         worker, self.worker = self.worker, None
         self._set_running(False)
         self.progress.setRange(0, 1)
@@ -209,6 +210,7 @@ class CalibrateDialog(QDialog):
             self.finishedRun.emit("cancelled")
         else:
             self.progress_label.setText("Done." if self.report else "")
+            self.finishedRun.emit("" if self.report else self._failure)
 
     # --- showing -------------------------------------------------------------------------
     def show_report(self, report: dict) -> None:
@@ -246,10 +248,7 @@ class CalibrateDialog(QDialog):
         self.cancel_button.setEnabled(running)
         self.progress.setVisible(running or self.report is not None)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def done(self, result: int) -> None:
+        """Closing cancels a calibration in progress (nothing is installed) and waits for it."""
         self.shutdown()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        self.shutdown()
-        super().reject()
+        super().done(result)

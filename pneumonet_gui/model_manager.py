@@ -217,11 +217,12 @@ class ModelManagerDialog(QDialog):
     def _error(self, text: str) -> None:
         self.messages.show_messages(text, refusal_title="")
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def done(self, result: int) -> None:
+        """Closing (Close, Esc, the window's button): stop the card's measurement and a calibration."""
         self.card_view.shutdown()
         if self.calibrate_dialog is not None:
             self.calibrate_dialog.close()
-        super().closeEvent(event)
+        super().done(result)
 
     def delete_selected(self) -> None:
         model = self.selected

@@ -33,9 +33,10 @@ class ModelCardDialog(QDialog):
         """What the dialog shows now (the readable page, or the raw JSON)."""
         return self.view
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def done(self, result: int) -> None:
+        """Closing: stop a measurement in progress (its results would have nowhere to go)."""
         self.view.shutdown()
-        super().closeEvent(event)
+        super().done(result)
 
 
 class ModelMenu(QMenu):
