@@ -18,11 +18,20 @@ from pneumonet_gui.workers import LatestJob
 NO_MODEL = "no model is loaded (choose one in the Model menu)"
 
 
-def load_classifier(path: Path | None):
-    """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker)."""
+def load_classifier(path: Path | None, precision: str | None = None):
+    """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker).
+
+    ``precision`` (e.g. "bfloat16", from the Preferences) is passed on only where the core's
+    ``Classifier.load`` takes it; otherwise the model loads as always, in float32.
+    """
+    import inspect
+
     from pneumonet_core.inference.classifier import Classifier
 
-    classifier = Classifier.load(path)
+    if precision and "precision" in inspect.signature(Classifier.load).parameters:
+        classifier = Classifier.load(path, precision=precision)
+    else:
+        classifier = Classifier.load(path)
     try:  # matplotlib's colour maps, imported here so the first heat map does not stall the GUI thread
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 
@@ -46,6 +55,8 @@ class ActiveModel(QObject):
         self.error: str | None = None
         self._requested: Path | None = None
         self._load = LatestJob()
+        #: How the model computes, when the user chose it (Preferences); None: the core's default.
+        self.precision: str | None = None
 
     @property
     def card(self):
@@ -62,9 +73,13 @@ class ActiveModel(QObject):
         """Load ``path`` (None: the active model) in the background, replacing the classifier in use."""
         self._requested = None if path is None else Path(path)
         self.classifier, self.state, self.error = None, "loading", None
-        self._load.start(load_classifier, self._requested, _error_path=self._requested,
+        self._load.start(load_classifier, self._requested, self.precision, _error_path=self._requested,
                          _connect={"returned": self._on_loaded, "failed": self._on_failed})
         self.loading.emit(self._requested)
+
+    def reload(self) -> None:
+        """Load the same model again (after its precision changed)."""
+        self.load(self._requested)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Drop a load in progress and wait for it (the window is closing)."""

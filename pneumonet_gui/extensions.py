@@ -14,9 +14,10 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 
-EXTENSION_MODULES = ("pneumonet_gui.model_manager", "pneumonet_gui.wizard", "pneumonet_gui.batch")
+EXTENSION_MODULES = ("pneumonet_gui.model_manager", "pneumonet_gui.wizard", "pneumonet_gui.batch",
+                     "pneumonet_gui.worklist", "pneumonet_gui.preferences")
 
 
 def attach_extensions(window, names=EXTENSION_MODULES) -> None:
@@ -62,3 +63,33 @@ def open_once(window, attribute: str, make: Callable, on_existing: Callable | No
     setattr(window, attribute, dialog)
     dialog.show()
     return dialog
+
+
+class _OnClose(QObject):
+    """Runs a callback when the watched window closes (a part's workers must not outlive it)."""
+
+    def __init__(self, callback: Callable[[], None], parent):
+        super().__init__(parent)
+        self._callback = callback
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Close:
+            self._callback()
+        return False
+
+
+def on_close(window, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when ``window`` closes (stop a part's background work)."""
+    window.installEventFilter(_OnClose(callback, window))
+
+
+def add_hidden_panel(window, panel, title: str) -> tuple:
+    """Dock ``panel`` at the bottom of ``window``, hidden until shown; return (dock, reveal)."""
+    dock = window.add_panel(panel, title, Qt.DockWidgetArea.BottomDockWidgetArea)
+    dock.hide()
+
+    def reveal() -> None:
+        dock.show()
+        dock.raise_()
+
+    return dock, reveal

@@ -14,14 +14,15 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
-    QPlainTextEdit, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models import registry
 from pneumonet_gui import workers
 from pneumonet_gui.extensions import open_once
-from pneumonet_gui.wizard.common import MessageLabel, heading, monospace
+from pneumonet_gui.model_card_view import ModelCardView
+from pneumonet_gui.wizard.common import MessageLabel, heading
 
 STAR = "\u2605 "
 
@@ -43,10 +44,7 @@ class ModelManagerDialog(QDialog):
         self.list.setMinimumWidth(300)
         self.list.setSpacing(3)
         self.list.currentRowChanged.connect(self._show_current)
-        self.card_view = QPlainTextEdit()
-        self.card_view.setReadOnly(True)
-        self.card_view.setFont(monospace())
-        self.card_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.card_view = ModelCardView()
         self.messages = MessageLabel()
 
         self.use_button = QPushButton("Use this model")
@@ -56,6 +54,11 @@ class ModelManagerDialog(QDialog):
         self.default_button.clicked.connect(self.use_default)
         self.delete_button = QPushButton("Delete\u2026")
         self.delete_button.clicked.connect(self.delete_selected)
+        self.calibrate_button = QPushButton("Calibrate to local data\u2026")
+        self.calibrate_button.setToolTip("Fit this model's calibration and threshold to your site's labelled films; "
+                                         "installs a new model beside it")
+        self.calibrate_button.clicked.connect(lambda: self.calibrate_selected())
+        self.calibrate_dialog = None
         self.import_button = QPushButton("Import a model file\u2026")
         self.import_button.clicked.connect(self.import_file)
         self.train_button = QPushButton("Train a model\u2026")
@@ -63,7 +66,7 @@ class ModelManagerDialog(QDialog):
         self.train_button.setVisible(can_train)
 
         buttons = QHBoxLayout()
-        for button in (self.use_button, self.default_button, self.delete_button):
+        for button in (self.use_button, self.default_button, self.delete_button, self.calibrate_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.import_button)
@@ -107,9 +110,10 @@ class ModelManagerDialog(QDialog):
             self.models = registry.installed_models()
         except (PneumonetError, OSError) as exc:
             self.models = []
-            self.messages.show_messages(f"cannot list the models: {exc}")
+            self._error(f"cannot list the models: {exc}")
         self.list.clear()
-        row = 0
+        # Keep the selection; at first, show the active model's card.
+        row = next((i for i, m in enumerate(self.models) if m.active), 0) if current is None else 0
         for i, model in enumerate(self.models):
             kind = "bundled" if model.bundled else "yours"
             auc = model.card.metrics.get("roc_auc")
@@ -127,7 +131,7 @@ class ModelManagerDialog(QDialog):
         if self.models:
             self.list.setCurrentRow(row)
         else:
-            self.card_view.setPlainText("No models installed. Train one, or import a .pneumonet file.")
+            self.card_view.show_message("No models installed. Train one, or import a .pneumonet file.")
         self._update_buttons()
         self.folder_label.setText(f"Your models: {registry.user_models_dir()}")
         notes = []
@@ -153,17 +157,18 @@ class ModelManagerDialog(QDialog):
     def _show_current(self, _row: int) -> None:
         model = self.selected
         if model is not None:
-            where = "bundled with the app (cannot be deleted)" if model.bundled else "your model folder"
-            lines = model.card.summary_lines() + [f"File:         {model.path}", f"Installed:    {where}"]
+            where = "Bundled with the app (cannot be deleted)" if model.bundled else "In your model folder"
+            banner = [where]
             if model.active:
-                lines.insert(0, "\u2605 Active model for the viewer and the command line\n")
-            self.card_view.setPlainText("\n".join(lines))
+                banner.insert(0, "\u2605 Active model for the viewer and the command line")
+            self.card_view.show_card(model.card, model.path, banner)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         model = self.selected
         self.use_button.setEnabled(model is not None and not model.active)
         self.delete_button.setEnabled(model is not None and not model.bundled)
+        self.calibrate_button.setEnabled(model is not None)
         self.delete_button.setToolTip("Bundled models cannot be deleted" if model is not None and model.bundled else
                                       "Delete this model file from your model folder")
         try:
@@ -189,10 +194,35 @@ class ModelManagerDialog(QDialog):
             registry.set_active_model(path)
             active = registry.active_model_path()
         except (PneumonetError, OSError) as exc:
-            self.messages.show_messages(f"could not change the active model: {exc}")
+            self._error(f"could not change the active model: {exc}")
             return
         self.refresh(select=path or active)
         self.activeModelChanged.emit(str(active))
+
+    def calibrate_selected(self):
+        """Open "Calibrate to local data…" for the selected model; it installs a new model, never activates it."""
+        from pneumonet_gui.calibrate_dialog import CalibrateDialog
+
+        model = self.selected
+        if model is None:
+            return None
+        if self.calibrate_dialog is not None:
+            self.calibrate_dialog.close()
+        dialog = self.calibrate_dialog = CalibrateDialog(model.path, model.card, self)
+        dialog.installed.connect(lambda path: self.refresh(select=Path(path)))
+        dialog.activateRequested.connect(lambda path: self._set_active(Path(path)))
+        dialog.show()
+        return dialog
+
+    def _error(self, text: str) -> None:
+        self.messages.show_messages(text, refusal_title="")
+
+    def done(self, result: int) -> None:
+        """Closing (Close, Esc, the window's button): stop the card's measurement and a calibration."""
+        self.card_view.shutdown()
+        if self.calibrate_dialog is not None:
+            self.calibrate_dialog.close()
+        super().done(result)
 
     def delete_selected(self) -> None:
         model = self.selected
@@ -207,7 +237,7 @@ class ModelManagerDialog(QDialog):
         try:
             registry.delete_user_model(model.path)
         except (PneumonetError, OSError) as exc:
-            self.messages.show_messages(f"could not delete the model: {exc}")
+            self._error(f"could not delete the model: {exc}")
             return
         self.refresh()
         if was_active:
@@ -238,7 +268,7 @@ class ModelManagerDialog(QDialog):
 
     def _import_failed(self, message: str) -> None:
         self.import_button.setEnabled(True)
-        self.messages.show_messages(f"could not import the model: {message}")
+        self._error(f"could not import the model: {message}")
         self.importFinished.emit("")
 
     def _train(self) -> None:

@@ -6,33 +6,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QActionGroup, QFont
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QPlainTextEdit, QVBoxLayout
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QVBoxLayout
 
 from pneumonet_core.errors import PneumonetError
+from pneumonet_gui.model_card_view import ModelCardView
 
 
 class ModelCardDialog(QDialog):
-    """The model card as ``pneumonet info`` prints it, in a non-modal window."""
+    """The model card as a readable page (raw JSON behind a button), in a non-modal window."""
 
     def __init__(self, card, path=None, parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"Model card \u2014 {card.name}")
-        self.resize(760, 460)
+        self.resize(980, 760)
         layout = QVBoxLayout(self)
-        self.text = QPlainTextEdit()
-        self.text.setReadOnly(True)
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.text.setFont(mono)
-        lines = list(card.summary_lines())
-        if path is not None:
-            lines.append(f"File:         {path}")
-        self.text.setPlainText("\n".join(lines))
+        self.view = ModelCardView()
+        self.view.show_card(card, path)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
-        layout.addWidget(self.text)
+        layout.addWidget(self.view, 1)
         layout.addWidget(buttons)
+
+    @property
+    def text(self):
+        """What the dialog shows now (the readable page, or the raw JSON)."""
+        return self.view
+
+    def done(self, result: int) -> None:
+        """Closing: stop a measurement in progress (its results would have nowhere to go)."""
+        self.view.shutdown()
+        super().done(result)
 
 
 class ModelMenu(QMenu):

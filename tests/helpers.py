@@ -33,3 +33,26 @@ def make_tiny_model(path: Path, threshold: float = 0.5, seed: int = 0, labels: s
     )
     save_package(model, card, path)
     return Path(path)
+
+
+def link_films(root: Path, per_class, source: Path = SHARED_TRAIN) -> Path:
+    """The first JPEGs by name of each class of ``source``, linked into ``root``/NORMAL and /PNEUMONIA.
+
+    ``per_class`` is a count for both classes, or ``{label: count}`` (a class left out has no folder).
+    """
+    counts = per_class if isinstance(per_class, dict) else {"NORMAL": per_class, "PNEUMONIA": per_class}
+    for label, count in counts.items():
+        (root / label).mkdir(parents=True)
+        for path in sorted((source / label).glob("*.jpeg"))[:count]:
+            (root / label / path.name).symlink_to(path)
+    return root
+
+
+def on_screen(qtbot, widget, size: tuple[int, int] | None = None):
+    """``widget`` handed to qtbot, resized to ``size``, shown and exposed; returned."""
+    qtbot.addWidget(widget)
+    if size is not None:
+        widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

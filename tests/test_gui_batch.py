@@ -2,7 +2,8 @@
 
 The panel classifies the mixed folder the CLI tests use and must give the same numbers;
 it filters, sorts, selects, cancels (keeping what was done) and exports de-identified
-files. The last test wires it into the real main window. Screenshots go to
+files unless the export dialog opts in (each time). A scan the out-of-distribution guard flagged is
+withheld, marked and filtered. The last test wires it into the real main window. Screenshots go to
 ``$PNEUMONET_SCREENSHOTS`` (or the test's folder).
 """
 
@@ -20,12 +21,15 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
+from pneumonet_core.results import ScanResult
 from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
-from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, PROBABILITY
+from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, OOD, PROBABILITY
+from pneumonet_gui import theme
 from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model
@@ -196,9 +200,9 @@ def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel
     assert f"Cancelled after {len(kept)} of {len(paths)} scans" in " ".join(text.split())
 
 
-def test_exports_are_deidentified_unless_unticked(qtbot, panel, folder, tmp_path):
+def test_exports_are_deidentified_unless_the_export_dialog_opts_in_each_time(qtbot, qapp, panel, folder, tmp_path,
+                                                                          shots):
     run_folder(qtbot, panel, folder.root)
-    assert panel.deidentify_box.isChecked()  # on by default
     out = tmp_path / "exports"
     csv_text = export(qtbot, panel, "csv", out / "b.csv").read_text()
     json_doc = json.loads(export(qtbot, panel, "json", out / "b.json").read_text())
@@ -211,9 +215,70 @@ def test_exports_are_deidentified_unless_unticked(qtbot, panel, folder, tmp_path
     assert json_doc["model"]["hash"] == panel.card.hash
     assert sum("anon-" in r["path"] for r in json_doc["results"]) == 2  # the patient's image and SR
 
-    panel.deidentify_box.setChecked(False)
-    plain = export(qtbot, panel, "csv", out / "plain.csv").read_text()
-    assert "Doe_Jane_chest.dcm" in plain
+    # The export dialog: "Include patient identifiers" is off whenever it opens; ticking it names
+    # the patients in that one file.
+    assert panel.findChildren(QCheckBox) == []  # no lasting switch on the panel
+    panel.export_buttons["csv"].click()
+    dialog = panel.export_dialog
+    assert dialog.isVisible() and not dialog.identifiers_box.isChecked()
+    assert dialog.path == folder.root / "pneumonet-batch.csv" and "De-identified" in dialog.note.text()
+    dialog.path_edit.setText(str(out / "plain.csv"))
+    dialog.identifiers_box.setChecked(True)
+    assert "patient names, IDs and birth dates" in dialog.note.text()
+    for _ in range(5):
+        qapp.processEvents()
+    assert dialog.grab().save(str(shots / "batch-export-dialog.png"))
+    with qtbot.waitSignal(panel.exportFinished, timeout=WAIT_MS) as done:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert done.args == [str(out / "plain.csv"), ""]
+    assert "Doe_Jane_chest.dcm" in (out / "plain.csv").read_text()
+
+    panel.export_buttons["csv"].click()
+    again = panel.export_dialog
+    assert again is not dialog and not again.identifiers_box.isChecked()
+    again.path_edit.setText(str(out / "again.csv"))
+    with qtbot.waitSignal(panel.exportFinished, timeout=WAIT_MS):
+        again.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    text = (out / "again.csv").read_text()
+    assert not any(word in text for word in IDENTIFIERS)
+    panel.export_buttons["pdf"].click()
+    panel.export_dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+    assert not (folder.root / "pneumonet-batch.pdf").exists()  # cancelled: nothing written
+
+
+def test_a_flagged_scan_is_withheld_marked_and_has_its_own_filter(qtbot, qapp, panel, shots):
+    flagged = ScanResult("/ward/knee.png", 0.97, "PNEUMONIA", 0.5, out_of_distribution=True, ood_score=3.2,
+                         ood_reason="not a chest film")
+    unknown = ScanResult("/ward/odd.png", 0.10, "NORMAL", 0.5, out_of_distribution=True)
+    results = [ScanResult("/ward/a.png", 0.81, "PNEUMONIA", 0.5, out_of_distribution=False), flagged,
+               ScanResult("/ward/b.png", 0.12, "NORMAL", 0.5, out_of_distribution=False), unknown,
+               ScanResult.failed("/ward/broken.png", "cannot read")]
+    panel.model.clear(Path("/ward"))
+    for result in results:
+        panel.model.append(result)
+    row = {Path(r.path).name: i for i, r in enumerate(panel.visible_results())}
+    assert [cell(panel, row["knee.png"], c) for c in (PROBABILITY, DECISION, OOD)] == [
+        "withheld", "withheld", "\u26a0 not a chest film"]
+    assert cell(panel, row["odd.png"], OOD) == "\u26a0 not a chest X-ray this model knows"
+    assert cell(panel, row["a.png"], PROBABILITY) == "0.810" and cell(panel, row["a.png"], OOD) == ""
+    assert "0.97" not in " ".join(cell(panel, row["knee.png"], c) for c in range(panel.proxy.columnCount()))
+    colours = {panel.proxy.index(row[name], DECISION).data(Qt.ItemDataRole.ForegroundRole).name()
+               for name in ("knee.png", "odd.png")}
+    assert colours == {theme.WARNING_FG.lower()}  # not the colour of the withheld decision either
+
+    titles = [panel.filter_box.itemText(i) for i in range(panel.filter_box.count())]
+    assert titles[-1] == "Only not-a-chest-X-ray"
+    panel.filter_box.setCurrentIndex(panel.filter_box.findText("Only not-a-chest-X-ray"))
+    assert [Path(r.path).name for r in panel.visible_results()] == ["knee.png", "odd.png"]
+    panel.set_filter("pneumonia")
+    assert [Path(r.path).name for r in panel.visible_results()] == ["a.png"]  # a withheld decision is not listed
+    panel.set_filter("all")
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+    assert [Path(r.path).name for r in panel.visible_results()] == [
+        "a.png", "b.png", "knee.png", "odd.png", "broken.png"]  # withheld below every probability, above errors
+    for _ in range(5):
+        qapp.processEvents()
+    assert panel.grab().save(str(shots / "batch-panel-out-of-distribution.png"))
 
 
 def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, folder, shots, monkeypatch):

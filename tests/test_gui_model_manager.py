@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from pneumonet_core.cli.main import main as cli_main
 from pneumonet_core.models import registry
-from tests.helpers import make_tiny_model
+from tests.helpers import link_films, make_tiny_model
 
 pytestmark = pytest.mark.gui
 
@@ -80,13 +80,15 @@ def test_lists_bundled_and_user_models_with_their_cards(manager, installed, shot
     # The bundled default is active until the user chooses: starred, its card shown, not deletable.
     assert manager.list.item(0).text().startswith("\u2605 bundled-cnn")
     card_text = manager.card_view.toPlainText()
-    assert "Active model" in card_text and "Model:        bundled-cnn (version 1)" in card_text
+    assert "Active model" in card_text and "bundled-cnn version 1" in card_text
     assert "cannot be deleted" in card_text
     assert not manager.delete_button.isEnabled() and not manager.use_button.isEnabled()
     manager.select_path(installed["b"])
-    text = manager.card_view.toPlainText()
-    for line in manager.models[2].card.summary_lines():
-        assert line in text
+    text = manager.card_view.toPlainText()  # the readable card of the selected model
+    card = manager.models[2].card
+    for words in ("mine-b version 1", "In your model folder", str(installed["b"]), "HOW WELL IT DOES",
+                  f"{card.threshold:.4f} \u2014 rule: {card.threshold_rule}", f"sha256:{card.hash}"):
+        assert words in text, words
     assert manager.delete_button.isEnabled() and manager.use_button.isEnabled()
     assert manager.grab().save(str(shots / "model-manager.png"))
 
@@ -171,3 +173,83 @@ def test_the_viewer_menu_opens_the_manager_and_reloads_the_chosen_model(qtbot, q
     qtbot.waitUntil(lambda: window.model_card is not None and window.model_card.name == "mine-b", timeout=WAIT_MS)
     assert Path(window.model_path).resolve() == installed["b"].resolve()
     dialog.close()
+
+
+# --- Calibrate to local data… ------------------------------------------------------------
+
+
+def test_calibrate_installs_a_new_model_shows_before_and_after_and_activates_only_when_asked(
+        manager, installed, tmp_path, qtbot, qapp, shots, capsys):
+    from pneumonet_core.models.package import read_card
+
+    films = link_films(tmp_path / "site", {"NORMAL": 24, "PNEUMONIA": 24})
+    manager.select_path(installed["a"])
+    assert manager.calibrate_button.isEnabled()
+    manager.calibrate_button.click()
+    dialog = manager.calibrate_dialog
+    qtbot.waitExposed(dialog)
+    assert [dialog.rule_box.itemData(i) for i in range(dialog.rule_box.count())] == [
+        "youden", "sensitivity:0.95", "specificity:0.90"]
+    progress = []
+    dialog.progress.valueChanged.connect(progress.append)
+    with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as finished:
+        dialog.start(films, "sensitivity:0.95")
+        assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
+    assert finished.args == [""], dialog.messages.text()
+    assert progress and max(progress) == 48
+    report = dialog.report
+    target = Path(report["installed"])
+    assert target.parent == registry.user_models_dir() and target.name == "mine-a-site.pneumonet"
+    # Before, after and after cross-fitted, as the core reported them.
+    assert [dialog.table.horizontalHeaderItem(c).text() for c in range(4)] == [
+        "Figure", "Before", "After (these films)", "After (cross-fitted)"]
+    auc_row = next(r for r in range(dialog.table.rowCount()) if dialog.table.cell(r, 0) == "ROC AUC")
+    assert [dialog.table.cell(auc_row, c) for c in (1, 2, 3)] == [
+        f"{report[k]['roc_auc']:.3f}" for k in ("before", "after", "after_cross_fitted")]
+    assert "sensitivity" in report["rule"] and str(target) in dialog.summary.text()
+    card = read_card(target)
+    assert card.name == "mine-a-site" and card.external["after"]["n"] == 48
+    # Installed and listed, but not active: the user decides.
+    assert manager.selected.path == target and not manager.selected.active
+    assert registry.active_model_path() == installed["bundled"]
+    settle_and_save(qapp, dialog, shots / "calibrate-dialog.png")
+    with qtbot.waitSignal(manager.activeModelChanged) as changed:
+        dialog.use_button.click()
+    assert Path(changed.args[0]) == target.resolve() == registry.active_model_path()
+    assert [m["name"] for m in cli_models(capsys) if m["active"]] == ["mine-a-site"]
+    dialog.close()
+
+
+@pytest.mark.parametrize("per_class, reason", [
+    ({"NORMAL": 6, "PNEUMONIA": 25}, "too few films to calibrate (NORMAL has 6; at least 20 readable films per class"),
+    ({"NORMAL": 25}, "only NORMAL films: calibration needs both NORMAL and PNEUMONIA"),
+])
+def test_calibrate_refuses_too_few_films_or_one_class_in_one_line(manager, installed, tmp_path, qtbot, per_class,
+                                                                 reason):
+    films = link_films(tmp_path / "site", per_class)
+    manager.select_path(installed["b"])
+    dialog = manager.calibrate_selected()
+    with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as finished:
+        dialog.start(films)
+    assert reason in finished.args[0] and "\n" not in finished.args[0]
+    assert "Cannot calibrate:" in dialog.messages.text() and reason in dialog.messages.text()
+    assert dialog.report is None and not dialog.use_button.isEnabled() and dialog.start_button.isEnabled()
+    assert sorted(p.name for p in registry.user_models_dir().iterdir()) == ["mine-a.pneumonet", "mine-b.pneumonet"]
+    dialog.close()
+
+
+def test_calibrate_can_be_cancelled_and_installs_nothing(manager, installed, tmp_path, qtbot):
+    films = link_films(tmp_path / "site", {"NORMAL": 60, "PNEUMONIA": 60})
+    dialog = manager.calibrate_selected()
+    with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as finished:
+        dialog.start(films)
+        dialog.cancel_button.click()
+    assert finished.args == ["cancelled"] and "nothing was installed" in dialog.progress_label.text()
+    assert len(list(registry.user_models_dir().iterdir())) == 2 and dialog.start_button.isEnabled()
+    dialog.close()
+
+
+def settle_and_save(qapp, widget, path: Path) -> None:
+    for _ in range(5):
+        qapp.processEvents()
+    assert widget.grab().save(str(path))

@@ -533,7 +533,7 @@ def test_model_menu_shows_the_card_and_switches_models(make_window, qtbot, tmp_p
     window.model_menu.card_action.trigger()
     qtbot.waitUntil(lambda: any(d.isVisible() for d in window.commands.dialogs), timeout=WAIT_MS)
     card_text = window.commands.dialogs[-1].text.toPlainText()
-    assert "Model:        tiny-test-cnn (version 1)" in card_text and "Threshold:" in card_text
+    assert "tiny-test-cnn version 1" in card_text and "OPERATING THRESHOLD" in card_text
     window.commands.dialogs[-1].close()
 
     window.model_menu.rebuild_switch_menu()

@@ -1,9 +1,10 @@
 """The training wizard end to end on a small slice of the real training images (offscreen Qt).
 
-One run goes through all six pages with the custom CNN for two epochs: the data report,
+One run goes through all seven pages with the custom CNN for two epochs: the data report,
 the split, the approach and estimate, training in a child process (cancelled once, then
 started again and finished), the held-out evaluation (checked against ``pneumonet
-evaluate --held-out``), and saving into the user's model folder; the saved model then
+evaluate --held-out``), the comparison with the active (bundled) model on the same films,
+and saving into the user's model folder, made active only when ticked; the saved model then
 appears in the model manager and classifies a scan in the viewer. Screenshots of every
 page go to ``$PNEUMONET_SCREENSHOTS`` (or the test's tmp folder).
 """
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.gui
 
 WAIT_MS = 600_000  # generous for 2 busy CI cores; every wait ends as soon as its condition holds
 PER_CLASS = 60
+BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet"
 
 
 # --- fixtures ------------------------------------------------------------------------
@@ -68,9 +70,10 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("PNEUMONET_HOME", str(home))
     monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
-    # No bundled models: what the wizard saves is the only model there is.
+    # One bundled model, the custom CNN: the active model the wizard compares the new one with.
     resources = tmp_path / "resources"
     (resources / "models").mkdir(parents=True)
+    (resources / "models" / BUNDLED.name).symlink_to(BUNDLED)
     monkeypatch.setenv("PNEUMONET_RESOURCES", str(resources))
     return home
 
@@ -129,7 +132,8 @@ def training_dirs() -> set[Path]:
 
 
 def model_files(*roots: Path) -> list[Path]:
-    return [p for root in roots for p in root.rglob("*.pneumonet")]
+    """Model files written under ``roots`` (the bundled model linked into the resources is not one)."""
+    return [p for root in roots for p in root.rglob("*.pneumonet") if not p.is_symlink()]
 
 
 def cli_evaluate(data: Path, model: Path) -> dict:
@@ -254,12 +258,36 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     assert "PNEUMONIA" in page.report_view.toPlainText() and "precision" in page.report_view.toPlainText()
     save(wizard, shots, "wizard-5-evaluation.png")
 
-    # 6. Save: into the user's model folder, made active; the temporary copy goes away.
+    # 6. Comparison: the active (bundled) model and the new one on the same films, side by side.
+    wizard.next()
+    page = wizard.comparison_page
+    assert wizard.currentPage() is page
+    assert page.busy and not next_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.busy, timeout=WAIT_MS)
+    assert page.error is None and next_button.isEnabled()
+    figures = page.result["figures"]
+    held_out = figures["the held-out patients"]
+    assert held_out["active"]["n"] == held_out["new"]["n"] == shown["n"]  # the new model's held-out patients
+    assert held_out["new"]["roc_auc"] == pytest.approx(shown["roc_auc"], abs=1e-3)
+    external = page.external.text()
+    if external:  # ../shared/data/chest_xray/external beside the checkout
+        assert figures["the external films"]["active"]["n"] == figures["the external films"]["new"]["n"] > 0
+    headers = [page.tables["the held-out patients"].horizontalHeaderItem(c).text() for c in range(3)]
+    assert headers == ["Figure", "Active model", "New model"]
+    assert page.names_label.text() == f"Active model: <b>pneumonet-cnn</b> \u00b7 New model: <b>{card.name}</b>"
+    # A two-epoch CNN on 120 films is worse than the bundled one, and the page says so.
+    assert page.warnings and page.worse_banner.isVisible()
+    save(wizard, shots, "wizard-6-comparison.png")
+
+    # 7. Save: into the user's model folder; "make active" starts unchecked and the warning is repeated.
     wizard.next()
     page = wizard.save_page
     assert wizard.currentPage() is page
+    assert not page.active_check.isChecked()
+    assert page.worse_banner.isVisible() and wizard.comparison_page.warnings[0] in page.worse_banner.text()
     page.name_edit.setText("wizard test model")
-    save(wizard, shots, "wizard-6-save.png")
+    save(wizard, shots, "wizard-7-save.png")
+    page.active_check.setChecked(True)  # the user's choice, made knowingly
     with qtbot.waitSignal(wizard.modelSaved, timeout=WAIT_MS) as saved:
         wizard.button(QWizard.WizardButton.FinishButton).click()
     path = Path(saved.args[0])
@@ -278,11 +306,11 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     manager = ModelManagerDialog()
     qtbot.addWidget(manager)
     manager.show()
-    assert [m.path for m in manager.models] == [path]
-    assert manager.models[0].active and not manager.models[0].bundled
+    assert [m.path for m in manager.models] == [isolated_home.parent / "resources" / "models" / BUNDLED.name, path]
+    assert manager.models[1].active and not manager.models[1].bundled
     assert "wizard test model" in manager.card_view.toPlainText()
     assert manager.delete_button.isEnabled()
-    save(manager, shots, "wizard-7-model-manager.png")
+    save(manager, shots, "wizard-8-model-manager.png")
 
     # The viewer classifies a scan with it, as the CLI's classifier does.
     from pneumonet_core.imaging import load_scan
@@ -304,7 +332,7 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     assert window.current.result.classified, window.current.error
     assert window.current.result.probability == pytest.approx(expected_prediction.probability, abs=1e-6)
     assert window.current.result.label == expected_prediction.label
-    save(window, shots, "wizard-8-viewer-with-trained-model.png")
+    save(window, shots, "wizard-9-viewer-with-trained-model.png")
 
 
 # --- stopping and failing ---------------------------------------------------------------

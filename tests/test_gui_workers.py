@@ -248,7 +248,7 @@ def test_the_viewer_waits_for_a_loading_model_and_says_when_there_is_none(qtbot,
     assert controller.current.error == "no model is loaded (choose one in the Model menu)"
 
     classifier, release = StandInClassifier(slow_name=""), threading.Event()
-    monkeypatch.setattr(active_model, "load_classifier", lambda path: release.wait(10) and classifier)
+    monkeypatch.setattr(active_model, "load_classifier", lambda path, precision=None: release.wait(10) and classifier)
     model.load(Path("stand-in.pneumonet"))
     controller.open(scan_path)
     qtbot.waitUntil(lambda: controller.current.scan is not None, timeout=WAIT_MS)

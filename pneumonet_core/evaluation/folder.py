@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -32,9 +32,11 @@ class FolderPredictions:
 
 def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_size: int = 16,
                    should_stop: Callable[[], bool] = lambda: False,
-                   progress: Callable[[int, int], None] | None = None) -> FolderPredictions:
+                   progress: Callable[[int, int], None] | None = None,
+                   patients: Iterable[str] | None = None) -> FolderPredictions:
     """Classify every image under ``data_dir``/NORMAL and /PNEUMONIA (only the card's held-out
-    patients with ``held_out``); unreadable files are listed, not fatal."""
+    patients with ``held_out``; only ``patients``, e.g. another model's held-out patients, when
+    given); unreadable files are listed, not fatal."""
     from pneumonet_core.inference.batch import classify_paths
 
     images = find_labelled_images(data_dir)
@@ -42,6 +44,9 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
         keep = set(classifier.card.data.get("test_patients", []))
         if not keep:
             raise DatasetError("the model's card lists no held-out patients")
+        images = [im for im in images if im.patient in keep]
+    if patients is not None:
+        keep = set(patients)
         images = [im for im in images if im.patient in keep]
     if not images:
         raise DatasetError(f"{data_dir}: no labelled images to evaluate")
@@ -63,11 +68,12 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
 
 
 def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
-                    batch_size: int = 16):
+                    batch_size: int = 16, should_stop: Callable[[], bool] = lambda: False,
+                    progress: Callable[[int, int], None] | None = None):
     """Classify every labelled image and return (metrics, rows of (image, probability), errors)."""
     from pneumonet_core.evaluation.metrics import evaluate_predictions
 
-    found = predict_folder(data_dir, classifier, held_out, batch_size)
+    found = predict_folder(data_dir, classifier, held_out, batch_size, should_stop=should_stop, progress=progress)
     threshold = classifier.threshold if threshold is None else threshold
     rows = list(zip(found.images, found.probability.tolist()))
     return evaluate_predictions(found.y, found.probability, threshold), rows, found.errors

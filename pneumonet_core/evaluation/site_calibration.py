@@ -46,11 +46,16 @@ def site_record(data_dir: Path, found: FolderPredictions) -> dict:
 
 
 def figures(y, p, threshold: float) -> dict:
-    """The card's headline figures (with ECE and Brier) at ``threshold``, rounded."""
-    m = headline(evaluate_predictions(y, p, threshold))
+    """The card's headline figures (with ECE and Brier) at ``threshold``, rounded, and the
+    reliability curve (10 bins), so a card can draw its reliability diagram without the films."""
+    full = evaluate_predictions(y, p, threshold)
+    m = headline(full)
     keep = ("n", "roc_auc", "accuracy", "sensitivity", "specificity", "precision", "ece", "brier", "threshold",
             "confusion_matrix")
-    return {k: (round(m[k], 4) if isinstance(m[k], float) else m[k]) for k in keep}
+    out = {k: (round(m[k], 4) if isinstance(m[k], float) else m[k]) for k in keep}
+    out["reliability"] = {k: [round(v, 4) if isinstance(v, float) else v for v in values]
+                          for k, values in full["reliability"].items()}
+    return out
 
 
 def cross_fitted_figures(y, raw, patients, method: str, rule: str, where: str) -> dict:

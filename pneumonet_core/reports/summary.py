@@ -8,13 +8,14 @@ from typing import Iterable
 from pneumonet_core.results import ScanResult
 
 #: Filter names, in the order the batch panel offers them.
-FILTERS = ("all", "pneumonia", "normal", "errors", "warnings")
+FILTERS = ("all", "pneumonia", "normal", "errors", "warnings", "ood")
 FILTER_TITLES = {
     "all": "All scans",
     "pneumonia": "Only PNEUMONIA",
     "normal": "Only NORMAL",
     "errors": "Only errors",
     "warnings": "Only warnings",
+    "ood": "Only not-a-chest-X-ray",
 }
 
 
@@ -30,13 +31,20 @@ def format_pair(probability: float, threshold: float, min_decimals: int = 3) -> 
 
 
 def matches(result: ScanResult, name: str) -> bool:
-    """True when ``result`` passes the named filter (see :data:`FILTERS`)."""
+    """True when ``result`` passes the named filter (see :data:`FILTERS`).
+
+    A scan the out-of-distribution guard flagged ("ood") has its decision withheld from
+    people, so it is listed under neither PNEUMONIA nor NORMAL.
+    """
+    flagged = bool(result.out_of_distribution) and result.ok
     if name == "all":
         return True
+    if name == "ood":
+        return flagged
     if name == "pneumonia":
-        return result.ok and result.label == "PNEUMONIA"
+        return result.ok and not flagged and result.label == "PNEUMONIA"
     if name == "normal":
-        return result.ok and result.label == "NORMAL"
+        return result.ok and not flagged and result.label == "NORMAL"
     if name == "errors":
         return not result.ok
     if name == "warnings":

@@ -10,34 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 from pneumonet_gui.batch.panel import BatchPanel
-
-
-class _CloseFilter(QObject):
-    """Stops a running batch when the window closes (its worker must not outlive it)."""
-
-    def __init__(self, panel: BatchPanel, parent=None):
-        super().__init__(parent)
-        self._panel = panel
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Close:
-            self._panel.shutdown()
-        return False
+from pneumonet_gui.extensions import add_hidden_panel, on_close
 
 
 def attach_to_main_window(window) -> BatchPanel:
     """Add the batch panel and its menu entry to ``window``; return the panel."""
     panel = BatchPanel(window.active_model)
-    dock = window.add_panel(panel, "Batch", Qt.DockWidgetArea.BottomDockWidgetArea)
-    dock.hide()
-
-    def reveal() -> None:
-        dock.show()
-        dock.raise_()
+    dock, reveal = add_hidden_panel(window, panel, "Batch")
 
     def open_folder() -> None:
         reveal()
@@ -61,7 +43,7 @@ def attach_to_main_window(window) -> BatchPanel:
     window.file_menu.insertAction(actions[after] if after < len(actions) else None, action)
     window.open_folder_action = action
 
-    window.installEventFilter(_CloseFilter(panel, window))
+    on_close(window, panel.shutdown)  # a running batch's worker must not outlive the window
     window.open_folders = open_paths  # the window's drop handler sends folders here
     window.filesDropped.connect(open_paths)  # several files dropped: the first is shown, all are classified
     panel.scanSelected.connect(window.show_scan)

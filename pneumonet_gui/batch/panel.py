@@ -11,7 +11,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -25,7 +24,8 @@ from PySide6.QtWidgets import (
 from pneumonet_core.reports.summary import FILTER_TITLES, FILTERS, BatchSummary
 from pneumonet_gui import theme, workers
 from pneumonet_gui.active_model import NO_MODEL, ActiveModel
-from pneumonet_gui.batch.export import EXPORT_KINDS, write_export
+from pneumonet_gui.batch.export import write_export
+from pneumonet_gui.batch.export_dialog import ExportDialog
 from pneumonet_gui.batch.run import GUI_BATCH_SIZE, BatchRun, classify_scans, common_parent
 from pneumonet_gui.batch.table_model import RESULT_ROLE, BatchTableModel
 from pneumonet_gui.batch.table_view import BatchTableView
@@ -81,16 +81,13 @@ class BatchPanel(QWidget):
         for name in FILTERS:
             self.filter_box.addItem(FILTER_TITLES[name], name)
         self.filter_box.currentIndexChanged.connect(lambda _i: self.set_filter(self.filter_box.currentData()))
-        self.deidentify_box = QCheckBox("De-identify exports")
-        self.deidentify_box.setChecked(True)
-        self.deidentify_box.setToolTip("Leave patient names, IDs and birth dates out of exported files and their names")
         self.export_buttons = {}
+        self.export_dialog: ExportDialog | None = None
         second = QHBoxLayout()
         second.addWidget(QLabel("Show"))
         second.addWidget(self.filter_box)
         second.addStretch(1)
-        second.addWidget(self.deidentify_box)
-        second.addWidget(QLabel("Export"))
+        second.addWidget(QLabel("Export (de-identified unless you choose otherwise)"))
         for kind, text in (("csv", "CSV\u2026"), ("json", "JSON\u2026"), ("pdf", "PDF report\u2026")):
             button = QPushButton(text)
             button.clicked.connect(lambda _c=False, k=kind: self.choose_export(k))
@@ -197,17 +194,28 @@ class BatchPanel(QWidget):
         return BatchSummary.of(self.model.results)
 
     # --- exports -----------------------------------------------------------------------
-    def choose_export(self, kind: str) -> None:
+    def choose_export(self, kind: str) -> ExportDialog | None:
+        """Open the export dialog for ``kind`` (a new one each time: "Include patient identifiers" starts off)."""
         if not self.model.results or self.card is None:
-            return
-        start = str(self.model.root / f"pneumonet-batch.{kind}") if self.model.root else f"pneumonet-batch.{kind}"
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {kind.upper()}", start, EXPORT_KINDS[kind])
-        if path:
-            self.export(kind, Path(path))
+            return None
+        start = self.model.root / f"pneumonet-batch.{kind}" if self.model.root else Path(f"pneumonet-batch.{kind}")
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+        dialog = self.export_dialog = ExportDialog(kind, start, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.accepted.connect(lambda: self.export(kind, dialog.path, include_identifiers=dialog.include_identifiers))
+        dialog.destroyed.connect(lambda *_: self._forget_dialog(dialog))
+        dialog.open()  # window-modal, without blocking the event loop
+        return dialog
 
-    def export(self, kind: str, path: Path) -> bool:
+    def _forget_dialog(self, dialog) -> None:
+        if self.export_dialog is dialog:
+            self.export_dialog = None
+
+    def export(self, kind: str, path: Path, include_identifiers: bool = False) -> bool:
         """Write the results as ``kind`` ("csv", "json" or "pdf") to ``path`` in a worker.
 
+        De-identified unless ``include_identifiers`` (the export dialog's opt-in).
         :attr:`exportFinished` tells when the file is there (written atomically).
         """
         if not self.model.results or self.card is None:
@@ -216,7 +224,7 @@ class BatchPanel(QWidget):
         path = Path(path)
         run = self.run
         self._exports.append(workers.start(
-            write_export, kind, path, list(self.model.results), run.card, self.deidentify_box.isChecked(),
+            write_export, kind, path, list(self.model.results), run.card, not include_identifiers,
             thumbnails=dict(self.model.thumbnails), model_path=run.model_path,
             note=run.interrupted_note(len(self.model.results)), _error_path=path,
             _connect={"returned": lambda _path: self._on_export_done(path, ""),

@@ -6,16 +6,21 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPixmap
 
 from pneumonet_core.reports.summary import format_pair, matches
 from pneumonet_core.results import ScanResult
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import gray_to_qimage
+from pneumonet_gui.table_base import RowsTableModel
 
-COLUMNS = ("", "File", "Probability", "Decision", "Warnings", "Error")
-THUMB, FILE, PROBABILITY, DECISION, WARNINGS, ERROR = range(len(COLUMNS))
+COLUMNS = ("", "File", "Probability", "Decision", "Out of distribution", "Warnings", "Error")
+THUMB, FILE, PROBABILITY, DECISION, OOD, WARNINGS, ERROR = range(len(COLUMNS))
+#: What a person sees instead of the probability and the decision of a scan the guard flagged.
+WITHHELD = "withheld"
+#: The flag of such a scan when the guard gives no reason.
+NOT_A_CHEST_XRAY = "not a chest X-ray this model knows"
 #: Role holding the value a column sorts by (numbers for probability, text otherwise).
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: Role holding the row's ScanResult.
@@ -26,12 +31,19 @@ _ERROR_COLOUR = QColor(theme.ERROR_FG)
 _WARNING_COLOUR = QColor(theme.WARNING_FG)
 
 
-class BatchTableModel(QAbstractTableModel):
+def withheld(result: ScanResult) -> bool:
+    """True when the out-of-distribution guard flagged the scan: its probability is not shown to people."""
+    return bool(result.out_of_distribution) and result.ok
+
+
+class BatchTableModel(RowsTableModel):
     """Rows are :class:`ScanResult` objects in a plain Python list (``results``), in arrival order.
 
     Thumbnails (small uint8 arrays) are kept per path and turned into pixmaps only when a
     row is drawn, so thousands of rows cost little memory.
     """
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -65,16 +77,8 @@ class BatchTableModel(QAbstractTableModel):
         return result.path
 
     # --- Qt model API ------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.results)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+    def items(self) -> list:
+        return self.results
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
@@ -94,12 +98,12 @@ class BatchTableModel(QAbstractTableModel):
                 return r.path
             return self._text(r, col) or None
         if role == Qt.ItemDataRole.ForegroundRole:
+            if col in (WARNINGS, OOD) or (col in (PROBABILITY, DECISION) and withheld(r)):
+                return _WARNING_COLOUR  # before the label's colour, which would tell the withheld decision
             if col == DECISION:
                 return _LABEL_COLOURS.get(r.label, _ERROR_COLOUR if not r.ok else None)
             if col == ERROR:
                 return _ERROR_COLOUR
-            if col == WARNINGS:
-                return _WARNING_COLOUR
         if role == Qt.ItemDataRole.TextAlignmentRole and col == PROBABILITY:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -107,12 +111,16 @@ class BatchTableModel(QAbstractTableModel):
     def _text(self, r: ScanResult, col: int) -> str:
         if col == FILE:
             return self.display_name(r)
+        if col in (PROBABILITY, DECISION) and withheld(r):
+            return WITHHELD
         if col == PROBABILITY:
             if r.probability is None:
                 return ""
             return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0]
         if col == DECISION:
             return r.label or "ERROR"
+        if col == OOD:
+            return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if withheld(r) else ""
         if col == WARNINGS:
             return "; ".join(r.warnings)
         if col == ERROR:
@@ -121,6 +129,8 @@ class BatchTableModel(QAbstractTableModel):
 
     def _sort_key(self, r: ScanResult, col: int):
         if col == PROBABILITY:
+            if withheld(r):
+                return -0.5  # below every shown probability, above the errors
             return -1.0 if r.probability is None else float(r.probability)  # errors sort below 0
         if col == THUMB:
             col = FILE  # the picture column sorts like the file names beside it

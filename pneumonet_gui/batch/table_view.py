@@ -10,6 +10,7 @@ from pneumonet_gui.batch.run import THUMB_SIZE
 from pneumonet_gui.batch.table_model import (
     DECISION,
     FILE,
+    OOD,
     PROBABILITY,
     RESULT_ROLE,
     THUMB,
@@ -18,7 +19,7 @@ from pneumonet_gui.batch.table_model import (
     BatchTableModel,
 )
 
-COLUMN_WIDTHS = ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100), (WARNINGS, 220))
+COLUMN_WIDTHS = ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100), (OOD, 170), (WARNINGS, 220))
 
 
 class BatchTableView(QTableView):

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QVBoxLayout, QWizardPage,
-)
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWizardPage
 
 from pneumonet_core.data.report import DatasetReport, find_unreadable, inspect_folder, record_unreadable
 from pneumonet_gui import workers
-from pneumonet_gui.wizard.common import CountTable, MessageLabel, heading, monospace
+from pneumonet_gui.wizard.common import CountTable, FolderField, MessageLabel, heading, monospace
 
 
 class DataPage(QWizardPage):
@@ -27,14 +25,10 @@ class DataPage(QWizardPage):
         self.report: DatasetReport | None = None
         self._check: workers.Worker | None = None
 
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setPlaceholderText("Folder with NORMAL/ and PNEUMONIA/ \u2026")
+        self.folder = FolderField("Training data folder")
+        self.folder_edit = self.folder.edit
         self.folder_edit.editingFinished.connect(self._edited)
-        browse = QPushButton("Browse\u2026")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
+        self.folder.chosen.connect(self.set_folder)
 
         self.table = CountTable()
         self.table.setMaximumWidth(520)
@@ -51,7 +45,7 @@ class DataPage(QWizardPage):
         self.unreadable_view.setMaximumHeight(110)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(self.folder)
         layout.addSpacing(6)
         layout.addWidget(heading("What was found"))
         layout.addWidget(self.table)
@@ -66,11 +60,6 @@ class DataPage(QWizardPage):
         self._show_report()
 
     # --- choosing ---------------------------------------------------------------------
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Training data folder", self.folder_edit.text())
-        if folder:
-            self.set_folder(folder)
 
     def _edited(self) -> None:
         text = self.folder_edit.text().strip()

@@ -1,4 +1,7 @@
-"""Page 6, Save: name the model, install it in the user's model folder, optionally make it active.
+"""Page 7, Save: name the model, install it in the user's model folder, optionally make it active.
+
+"Make it the active model" starts unchecked on every visit: the user decides, after the
+comparison page, and a new model the comparison found worse says so here again.
 
 Until this page's Finish, the model exists only in the training run's temporary folder.
 Saving copies it with :func:`registry.install_user_model`, then rewrites the copy's card
@@ -13,6 +16,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWizardPage
 
 from pneumonet_core.errors import PneumonetError
+from pneumonet_gui.banner import Banner
 from pneumonet_gui.wizard.common import MessageLabel
 
 
@@ -26,17 +30,19 @@ class SavePage(QWizardPage):
         self.name_edit = QLineEdit()
         self.name_edit.textChanged.connect(lambda: self.completeChanged.emit())
         self.active_check = QCheckBox("Make it the active model for the viewer and the command line")
-        self.active_check.setChecked(True)
+        self.active_check.setChecked(False)
         self.folder_label = QLabel()
         self.folder_label.setObjectName("muted")
         self.folder_label.setWordWrap(True)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.messages = MessageLabel()
+        self.worse_banner = Banner("error")
         form = QFormLayout()
         form.addRow("Model name", self.name_edit)
         form.addRow("", self.active_check)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.worse_banner)
         layout.addLayout(form)
         layout.addWidget(self.folder_label)
         layout.addSpacing(8)
@@ -58,6 +64,10 @@ class SavePage(QWizardPage):
             f"{card.approach} ({card.backbone}), threshold {card.threshold:.4f}; on held-out patients: "
             f"ROC AUC {auc}, sensitivity {_f(m.get('sensitivity'))}, specificity {_f(m.get('specificity'))}. "
             f"Content hash {card.short_hash}.")
+        self.active_check.setChecked(False)
+        worse = wizard.comparison_page.warnings
+        self.worse_banner.set_lines(["The comparison found the new model worse than the active one:"] + worse
+                                    if worse else [])
         self.messages.show_messages()
 
     def isComplete(self) -> bool:

@@ -1,9 +1,11 @@
-"""The training wizard: six pages over ``pneumonet train``, from a folder to an installed model.
+"""The training wizard: seven pages over ``pneumonet train``, from a folder to an installed model.
 
-Data, Exploration, Approach, Training, Evaluation, Save. The wizard gathers choices into a
-:class:`~pneumonet_core.training.config.TrainConfig`, runs the CLI in a child process, evaluates the result on its
-held-out patients and installs it; it adds no training logic of its own. Closing it at any
-point stops the training and removes every temporary file.
+Data, Exploration, Approach, Training, Evaluation, Comparison, Save. The wizard gathers
+choices into a :class:`~pneumonet_core.training.config.TrainConfig`, runs the CLI in a child
+process, evaluates the result on its held-out patients, compares it with the active model on
+the same films, and installs it; it adds no training logic of its own. The new model becomes
+active only when the user ticks the box on the Save page. Closing it at any point stops the
+training and removes every temporary file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import QWizard
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui import theme
 from pneumonet_gui.wizard.approach_page import ApproachPage
+from pneumonet_gui.wizard.comparison_page import ComparisonPage
 from pneumonet_gui.wizard.data_page import DataPage
 from pneumonet_gui.wizard.evaluation_page import EvaluationPage
 from pneumonet_gui.wizard.explore_page import ExplorePage
@@ -42,9 +45,10 @@ class TrainingWizard(QWizard):
         self.approach_page = ApproachPage()
         self.training_page = TrainingPage()
         self.evaluation_page = EvaluationPage()
+        self.comparison_page = ComparisonPage()
         self.save_page = SavePage()
         pages = (self.data_page, self.explore_page, self.approach_page, self.training_page,
-                 self.evaluation_page, self.save_page)
+                 self.evaluation_page, self.comparison_page, self.save_page)
         self.setTitleFormat(Qt.TextFormat.RichText)
         for number, page in enumerate(pages, start=1):
             page.setTitle(f'<span style="font-size: 16px; font-weight: 600;">{page.title()}</span>'
@@ -62,6 +66,7 @@ class TrainingWizard(QWizard):
     def reset_results(self) -> None:
         """A new run invalidates the previous evaluation."""
         self.evaluation_page.result = None
+        self.comparison_page.cleanupPage()
 
     def accept(self) -> None:
         super().accept()
@@ -83,3 +88,4 @@ class TrainingWizard(QWizard):
         self.data_page.cleanup()
         self.explore_page.cleanup()
         self.evaluation_page.cleanupPage()
+        self.comparison_page.shutdown()

@@ -1,0 +1,25 @@
+"""What the app's flat table models share: a list of rows under fixed column titles."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+
+
+class RowsTableModel(QAbstractTableModel):
+    """A table of ``len(self.items())`` rows and ``COLUMNS`` columns (their titles are the header)."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def items(self) -> list:
+        raise NotImplementedError
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.items())
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
