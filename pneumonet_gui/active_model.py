@@ -21,17 +21,12 @@ NO_MODEL = "no model is loaded (choose one in the Model menu)"
 def load_classifier(path: Path | None, precision: str | None = None):
     """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker).
 
-    ``precision`` (e.g. "bfloat16", from the Preferences) is passed on only where the core's
-    ``Classifier.load`` takes it; otherwise the model loads as always, in float32.
+    ``precision`` "bfloat16" (from the Preferences) runs the model in mixed bfloat16;
+    None loads it in float32.
     """
-    import inspect
-
     from pneumonet_core.inference.classifier import Classifier
 
-    if precision and "precision" in inspect.signature(Classifier.load).parameters:
-        classifier = Classifier.load(path, precision=precision)
-    else:
-        classifier = Classifier.load(path)
+    classifier = Classifier.load(path, precision=precision or "float32")
     try:  # matplotlib's colour maps, imported here so the first heat map does not stall the GUI thread
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 

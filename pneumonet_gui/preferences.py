@@ -3,15 +3,13 @@
 The listener settings (port, AE title, storage folder, calls from other computers) are the
 ones the Worklist panel starts ``pneumonet listen``'s listener with
 (:mod:`pneumonet_gui.worklist.node_settings`). "Use bfloat16 inference" appears only when
-the core offers bfloat16 inference and says this CPU computes it natively: a feature check
-(``pneumonet_core.inference.precision.cpu_has_fast_bfloat16``), since that part of the core
-is added separately; without it the option is not shown and the model loads in float32.
-Changing it reloads the model in the background.
+this CPU computes bfloat16 natively (``pneumonet_core.inference.precision.cpu_has_fast_bfloat16``);
+elsewhere bfloat16 would be slower than float32, so the option is not shown. Changing it
+reloads the model in the background.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -29,16 +27,10 @@ BFLOAT16, FLOAT32 = "bfloat16", "float32"
 
 
 def fast_bfloat16_available() -> bool:
-    """True when the core can run the model in bfloat16 and this CPU does it natively (fast)."""
-    try:
-        module = importlib.import_module("pneumonet_core.inference.precision")
-    except ImportError:
-        return False
-    check = getattr(module, "cpu_has_fast_bfloat16", None) or getattr(module, "cpu_supports_bfloat16", None)
-    try:
-        return bool(check is not None and check())
-    except Exception:  # noqa: BLE001 - a CPU that cannot be asked is one without the option
-        return False
+    """True when this CPU computes bfloat16 natively, so bfloat16 inference is faster."""
+    from pneumonet_core.inference.precision import cpu_has_fast_bfloat16
+
+    return cpu_has_fast_bfloat16()
 
 
 def saved_precision(settings) -> str | None:

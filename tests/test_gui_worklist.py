@@ -7,8 +7,6 @@ bfloat16 option behind its feature check.
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -213,19 +211,18 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
 
 @pytest.fixture
 def fake_bfloat16(monkeypatch):
-    """The core's bfloat16 support, as another branch adds it: the CPU check and ``Classifier.load(precision=)``."""
+    """The CPU check made switchable, and every precision ``Classifier.load`` is asked for recorded."""
+    from pneumonet_core.inference import precision
     from pneumonet_core.inference.classifier import Classifier
 
     fast = {"value": True}
-    module = types.ModuleType("pneumonet_core.inference.precision")
-    module.cpu_has_fast_bfloat16 = lambda: fast["value"]
-    monkeypatch.setitem(sys.modules, "pneumonet_core.inference.precision", module)
+    monkeypatch.setattr(precision, "cpu_has_fast_bfloat16", lambda: fast["value"])
     loads = []
     real = Classifier.load.__func__
 
     def load(cls, path=None, batch_size=16, precision="float32"):
         loads.append(precision)
-        return real(cls, path, batch_size)
+        return real(cls, path, batch_size, precision)
 
     monkeypatch.setattr(Classifier, "load", classmethod(load))
     return fast, loads
@@ -260,13 +257,6 @@ def test_bfloat16_is_offered_only_where_the_core_and_cpu_support_it_and_reloads_
     assert not dialog.inference.isVisibleTo(dialog)
     dialog.reject()
     window.close()
-
-
-def test_without_the_cores_bfloat16_support_the_option_is_not_there(monkeypatch):
-    from pneumonet_gui.preferences import fast_bfloat16_available
-
-    monkeypatch.setitem(sys.modules, "pneumonet_core.inference.precision", None)  # import fails
-    assert not fast_bfloat16_available()
 
 
 def test_a_flagged_study_is_withheld_and_marked_and_a_failed_one_says_why(qapp):
