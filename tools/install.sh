@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
-# Install Pneumonet into ./.venv with its test extras, and the few system libraries the
-# Qt app and the PDF tests need (Debian/Ubuntu, when run as root or with sudo).
+# Install Pneumonet into ./.venv with its test extras, and the system libraries the Qt app
+# (X11/xcb platform) and the PDF tests need (Debian/Ubuntu).
+# As root it runs apt-get itself; otherwise it uses sudo when that works without a
+# password prompt, and else prints the exact apt-get command to run and goes on.
 # Usage: bash tools/install.sh        (then: .venv/bin/pneumonet gui)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
-for lib in libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3; do
-  ldconfig -p 2>/dev/null | grep -q "$lib" || need+=("$lib")
+# Each library Qt's xcb plugin (and the PDF tests) load, and the package providing it.
+libs=(
+  "libxcb.so.1 libxcb1" "libX11-xcb.so.1 libx11-xcb1" "libxcb-cursor.so.0 libxcb-cursor0"
+  "libxcb-icccm.so.4 libxcb-icccm4" "libxcb-image.so.0 libxcb-image0" "libxcb-keysyms.so.1 libxcb-keysyms1"
+  "libxcb-randr.so.0 libxcb-randr0" "libxcb-render.so.0 libxcb-render0" "libxcb-render-util.so.0 libxcb-render-util0"
+  "libxcb-shape.so.0 libxcb-shape0" "libxcb-shm.so.0 libxcb-shm0" "libxcb-sync.so.1 libxcb-sync1"
+  "libxcb-util.so.1 libxcb-util1" "libxcb-xfixes.so.0 libxcb-xfixes0" "libxcb-xinerama.so.0 libxcb-xinerama0"
+  "libxcb-xkb.so.1 libxcb-xkb1" "libxkbcommon.so.0 libxkbcommon0" "libxkbcommon-x11.so.0 libxkbcommon-x11-0"
+  "libEGL.so.1 libegl1" "libGL.so.1 libgl1" "libfontconfig.so.1 libfontconfig1" "libdbus-1.so.3 libdbus-1-3"
+)
+pkgs=()
+command -v pdftotext >/dev/null 2>&1 || pkgs+=(poppler-utils)
+for entry in "${libs[@]}"; do
+  read -r lib pkg <<<"$entry"
+  ldconfig -p 2>/dev/null | grep -q "$lib" || pkgs+=("$pkg")
 done
-if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
-  pkgs=()
-  for item in "${need[@]}"; do
-    case "$item" in
-      poppler-utils) pkgs+=(poppler-utils) ;;
-      libEGL.so.1) pkgs+=(libegl1) ;;
-      libGL.so.1) pkgs+=(libgl1) ;;
-      libxkbcommon.so.0) pkgs+=(libxkbcommon0) ;;
-      libfontconfig.so.1) pkgs+=(libfontconfig1) ;;
-      libdbus-1.so.3) pkgs+=(libdbus-1-3) ;;
-    esac
-  done
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "installing system packages: ${pkgs[*]}"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+if [ ${#pkgs[@]} -gt 0 ]; then
+  command="apt-get install -y --no-install-recommends ${pkgs[*]}"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install: not a Debian/Ubuntu system; install the equivalents of: ${pkgs[*]}" >&2
+  elif [ "$(id -u)" -eq 0 ]; then
+    echo "installing system packages: ${pkgs[*]}"
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    echo "installing system packages: ${pkgs[*]}"
+    sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+  else
+    echo "install: the app needs system packages; run: sudo apt-get update && sudo $command" >&2
+  fi
 fi
 
 python=${PYTHON:-python3}
