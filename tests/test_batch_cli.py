@@ -148,8 +148,8 @@ def test_resume_skips_files_already_classified(tmp_path, folder, model, monkeypa
         # Carried rows, the de-identified DICOM included, keep their numbers exactly.
         assert row == old[row["path"]]
     # Default exports name files relative to the input folder, never by absolute path.
-    assert {r["path"] for r in after} - set(old) == {"batch/zz-new.jpeg"}
-    changed_row = "batch/" + changed.name
+    assert {r["path"] for r in after} - set(old) == {"zz-new.jpeg"}
+    changed_row = changed.name
     assert read_rows(second)[[r["path"] for r in after].index(changed_row)]["file_sha256"] != \
         old[changed_row]["file_sha256"]
 

@@ -86,12 +86,13 @@ def test_default_exports_carry_no_identifier_in_any_form(study):
     doc = json.loads(study["json"])
     assert len(doc["results"]) == len(NAMES) and "/" not in doc["model"]["path"]
     for result in doc["results"]:
-        assert not result["path"].startswith("/") and result["path"].startswith("incoming/")
+        assert not result["path"].startswith("/") and "incoming" not in result["path"]
         assert result["metadata"]["patient_age"] == "90+" and result["metadata"]["study_date"] == "2024"
         assert not {"patient_name", "patient_id", "accession_number", "institution_name",
                     "referring_physician", "patient_birth_date"} & set(result["metadata"])
     shown = sorted(r["path"] for r in doc["results"])
-    assert "incoming/anon-" in shown[0] and len(set(shown)) == len(shown)
+    assert shown[0].startswith("anon-") and len(set(shown)) == len(shown)
+    assert sum(1 for p in shown if p.count("/") == 1 and p.startswith("anon-")) == 2  # the two institution folders
 
 
 def test_pseudonyms_are_stable_between_runs(study, capsys):

@@ -119,7 +119,10 @@ def classify_paths(
     ``should_stop`` is checked between batches and while waiting for decoding, so a stop
     takes at most one model batch; every result already computed is still yielded.
     """
+    from pneumonet_core.reports.deidentify import display_paths
+
     paths = [Path(p) for p in paths]
+    shown = display_paths(paths)  # de-identified exports name files relative to the batch's folder
     chunks = [paths[i : i + batch_size] for i in range(0, len(paths), max(1, batch_size))]
     keep = on_scan is not None
     if keep:  # whole scans wait for the model: hold fewer of them
@@ -155,6 +158,8 @@ def classify_paths(
             for i, output in zip(good, outputs):
                 results[i] = classifier.decide(results[i], output)
             for i, result in enumerate(results):
+                if result.display_path is None:
+                    result = dataclasses.replace(result, display_path=shown.get(result.path))
                 scan = decoded[i].scan
                 decoded[i] = None
                 if on_scan is not None and scan is not None and result.ok:

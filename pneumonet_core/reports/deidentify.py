@@ -71,30 +71,33 @@ def safe_stem(path: str | Path, metadata: dict | None, deidentify: bool, file_ha
     return stem
 
 
-def display_paths(paths, inputs) -> dict[str, str]:
-    """How default exports name each path: relative to the input folder it was found in
-    (with that folder's name first), or the file name alone for files given directly."""
+def display_paths(paths, inputs=None) -> dict[str, str]:
+    """How default exports name each path: relative to the input folder it was found in,
+    or the file name alone for files given directly.
+
+    With several input folders, each path starts with its folder's name to keep them
+    apart. Without ``inputs``, paths are named relative to the folder they all share
+    (what the app's batch does with the folder it was given).
+    """
+    paths = [Path(p) for p in paths]
+    if inputs is None:
+        try:
+            common = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else None
+        except ValueError:  # relative and absolute, or different drives
+            common = None
+        inputs = [common] if common is not None else []
     roots = [Path(p) for p in inputs if Path(p).is_dir()]
     shown = {}
-    for path in map(Path, paths):
+    for path in paths:
         shown[str(path)] = path.name
         for root in roots:
             try:
                 relative = path.relative_to(root)
             except ValueError:
                 continue
-            shown[str(path)] = str(PurePosixPath(_folder_name(root), *relative.parts))
+            shown[str(path)] = str(PurePosixPath(*((_folder_name(root),) if len(roots) > 1 else ()), *relative.parts))
             break
     return shown
-
-
-def _folder_name(root: Path) -> str:
-    if root.name and root.name not in (".", ".."):
-        return root.name
-    try:
-        return root.resolve().name or "input"
-    except OSError:
-        return "input"
 
 
 def report_path(path: str | Path, metadata: dict | None, deidentify: bool, file_hash: str | None = None,
