@@ -39,8 +39,11 @@ def run(args) -> int:
     from pneumonet_core.models.package import load_package
     from pneumonet_core.models.signing import package_signature_status
 
+    from pneumonet_core.models.signing import require_trusted
+
     path = resolve_model(args.model)
     signature = package_signature_status(path)  # verifies the manifest and content hash
+    require_trusted(path)  # refused here too when signatures are required
     card = load_package(path).card if args.verify else None
     if card is None:
         from pneumonet_core.models.package import read_card

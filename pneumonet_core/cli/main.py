@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     from pneumonet_core.settings import load_settings
 
     quiet.configure(verbose=args.verbose)
+    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+
+    return_large_buffers_to_the_system()
     if problem := load_settings().problem_line():
         print(f"pneumonet: warning: {problem}", file=sys.stderr)
     saved_env = os.environ.get("PNEUMONET_REQUIRE_SIGNATURE")

@@ -123,10 +123,10 @@ def plan_decode(ds: Dataset, syntax: UID, path: Path) -> tuple[int, int | None, 
     step = limits.reduction_factor(columns, rows)
     samples = max(1, int(ds.get("SamplesPerPixel") or 1))
     frame_bytes = rows * columns * samples * max(1, (int(ds.get("BitsAllocated") or 8) + 7) // 8)
-    offset = native_offset(ds, syntax) if step > 1 or frame_bytes * frames > limits.MAX_READ_BYTES // 4 else None
-    if offset is None and frame_bytes > limits.MAX_READ_BYTES:
-        raise ScanError(path, f"a {columns} x {rows} frame of {frame_bytes:,} bytes is too large to decode within "
-                              f"the {limits.MAX_READ_BYTES // 2**20} MB memory limit")
+    big = step > 1 or frame_bytes * frames > limits.NATIVE_READ_ABOVE_BYTES
+    offset = native_offset(ds, syntax) if big else None
+    if offset is None and frame_bytes > limits.MAX_WHOLE_DECODE_BYTES:
+        raise ScanError(path, limits.too_large_message(f"a {columns} x {rows} {syntax.name} frame", frame_bytes))
     kept = -(-rows // step) * -(-columns // step)
     # The stored frame (pydicom may hold its bytes and the array), then the float64 modality
     # values and window, and the two float32 arrays the scan keeps.
@@ -156,7 +156,7 @@ def _decode(path: Path, ds: Dataset, syntax: UID, photometric: str, size: tuple[
         if stored.ndim != 2:
             raise ScanError(path, f"{photometric} image with {stored.shape[-1]} samples per pixel")
         try:
-            raw = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
+            raw = _modality(stored, ds)
         except Exception as exc:  # an empty or non-numeric rescale must not load as if absent
             raise ScanError(path, f"invalid rescale or modality LUT: {one_line(exc)}") from exc
         del stored
@@ -201,6 +201,18 @@ def _decode(path: Path, ds: Dataset, syntax: UID, photometric: str, size: tuple[
         raw=np.ascontiguousarray(raw, dtype=np.float32),
         default_window=(float(window[0]), float(window[1])),
     )
+
+
+def _modality(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Modality values: float64, or float32 for large images with a plain rescale (half the memory)."""
+    if stored.size > limits.FLOAT32_ABOVE_PIXELS and not ds.get("ModalityLUTSequence"):
+        raw = stored.astype(np.float32)
+        if "RescaleSlope" in ds and "RescaleIntercept" in ds:  # as pydicom's apply_modality_lut
+            with np.errstate(over="ignore", invalid="ignore"):
+                raw *= np.float32(float(ds.RescaleSlope))
+                raw += np.float32(float(ds.RescaleIntercept))
+        return raw
+    return np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
 
 
 def _check_rescale(ds: Dataset, path: Path) -> None:
@@ -312,6 +324,10 @@ def _apply_voi(raw: np.ndarray, ds: Dataset) -> tuple[np.ndarray, tuple[float, f
 
 def _scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """(values - low) / (high - low) as float32, with one temporary array at most."""
+    if values.dtype == np.float32:
+        out = values - np.float32(low)
+        out /= np.float32(high - low)
+        return out
     out = np.subtract(values, low, dtype=np.float64)
     out /= high - low
     return out.astype(np.float32)
@@ -337,7 +353,7 @@ def _file_voi(raw: np.ndarray, ds: Dataset) -> tuple[np.ndarray, tuple[float, fl
         raise ValueError("VOI LUT Sequence without LUT Descriptor or LUT Data")
     if not high > low:
         raise ValueError("it maps every value to the same grey")
-    return _scaled(np.asarray(out, dtype=np.float64), low, high), window
+    return _scaled(np.asarray(out, dtype=raw.dtype), low, high), window
 
 
 def _voi_lut_descriptor(ds: Dataset) -> tuple[int, int] | None:

@@ -25,7 +25,7 @@ def kind_problem(mode: int) -> str | None:
         return "is a folder, not a scan file"
     for test, name in _KINDS:
         if test(mode):
-            return f"{name}, not a regular file"
+            return f"{name}: not a regular file"
     return "not a regular file"
 
 

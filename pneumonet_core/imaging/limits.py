@@ -8,6 +8,9 @@ Three limits, all checked before any pixel is decoded:
   at a reduced size (an integer factor; JPEG by DCT scaling, PNG by Pillow's ``reduce``,
   uncompressed DICOM by reading only every k-th row and column) with a warning. The model
   sees 224 x 224 pixels, so this changes nothing it sees beyond resampling.
+- :data:`MAX_WHOLE_DECODE_BYTES`: the most a codec may produce in one piece before the
+  reduction can apply (a compressed DICOM frame, a PNG's decoded buffer). Larger is refused
+  in one line; uncompressed DICOM is never read whole (see ``native.py``).
 - :data:`DECODE_BUDGET_BYTES`: the memory that all decodes running at once may use. Each
   decode reserves its estimate from :data:`BUDGET` first and waits while others hold it,
   so the peak of a batch stays bounded whatever the number of threads or the inputs.
@@ -16,7 +19,9 @@ Three limits, all checked before any pixel is decoded:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
+import sys
 import threading
 from typing import Iterator
 
@@ -26,9 +31,18 @@ MAX_PIXELS = 100_000_000
 #: Most pixels kept per decoded scan: 4096 x 4096, above any chest radiograph detector.
 MAX_DECODED_PIXELS = 4096 * 4096
 #: Memory shared by every decode in progress (bytes).
-DECODE_BUDGET_BYTES = 512 * 1024 * 1024
-#: Pixel data larger than this is never read whole (uncompressed DICOM: only what is used).
-MAX_READ_BYTES = 256 * 1024 * 1024
+DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+#: Largest buffer a codec may decode whole: a 4300 x 3500 16-bit radiograph is 30 MB.
+MAX_WHOLE_DECODE_BYTES = 128 * 1024 * 1024
+#: Uncompressed DICOM pixel data above this (all frames) is read row by row, never whole.
+NATIVE_READ_ABOVE_BYTES = 64 * 1024 * 1024
+#: Images kept above this many pixels are computed in float32 rather than float64.
+FLOAT32_ABOVE_PIXELS = 4 * 1024 * 1024
+
+
+def too_large_message(what: str, nbytes: int) -> str:
+    return (f"{what} needs {nbytes / 2**20:,.0f} MB to decode, more than the {MAX_WHOLE_DECODE_BYTES // 2**20} MB "
+            "memory limit for one image")
 
 
 def reduction_factor(width: int, height: int, limit: int = MAX_DECODED_PIXELS) -> int:
@@ -92,3 +106,27 @@ class DecodeBudget:
 
 #: The process-wide budget every :func:`~pneumonet_core.imaging.load_scan` draws from.
 BUDGET = DecodeBudget(DECODE_BUDGET_BYTES)
+
+
+_heap_policy_set = False
+
+
+def return_large_buffers_to_the_system(threshold: int = 1 << 20) -> None:
+    """Have buffers above ``threshold`` bytes mapped and unmapped directly (glibc only).
+
+    After the first large buffer is freed, glibc raises its mmap threshold up to 32 MB and
+    later image buffers come from per-thread heaps that keep their memory when freed; over a
+    batch with several decoding threads that adds hundreds of megabytes to the peak. A fixed
+    threshold gives each decoded image's memory back as soon as it is freed. Called once by
+    batch runs; harmless elsewhere.
+    """
+    global _heap_policy_set
+    if _heap_policy_set or not sys.platform.startswith("linux"):
+        return
+    _heap_policy_set = True
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl...): nothing to set
+        return
+    M_MMAP_THRESHOLD = -3
+    mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(threshold))

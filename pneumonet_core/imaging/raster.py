@@ -67,6 +67,11 @@ def load_raster(path: Path, fmt: str, max_pixels: int) -> Scan:
                     f"the {max_pixels:,}-pixel limit (possible decompression bomb)",
                 )
             step, estimate = plan_decode(image, fmt)
+            buffer = image.size[0] * image.size[1] * _BYTES_PER_PIXEL.get(image.mode, 4)
+            if buffer > limits.MAX_WHOLE_DECODE_BYTES:
+                raise ScanError(path, limits.too_large_message(
+                    f"a {width} x {height} {image.mode} {fmt}" + (" (at its smallest JPEG scale)" if step > 1 and
+                                                                  fmt == "JPEG" else ""), buffer))
             with limits.BUDGET.reserve(estimate):
                 pixels, spread, alpha_dropped, photometric, bits, swapped = _decode(path, fmt, image, step, warnings)
             if step > 1:

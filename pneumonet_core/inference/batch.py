@@ -119,8 +119,10 @@ def classify_paths(
     ``should_stop`` is checked between batches and while waiting for decoding, so a stop
     takes at most one model batch; every result already computed is still yielded.
     """
+    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
     from pneumonet_core.reports.deidentify import display_paths
 
+    return_large_buffers_to_the_system()
     paths = [Path(p) for p in paths]
     shown = display_paths(paths)  # de-identified exports name files relative to the batch's folder
     chunks = [paths[i : i + batch_size] for i in range(0, len(paths), max(1, batch_size))]
