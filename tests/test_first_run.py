@@ -62,11 +62,12 @@ def _run(*args):
 
 
 def test_no_library_noise_on_stderr_unless_verbose():
-    quiet = _run("classify", str(JPEG))
+    cnn = str(ROOT / "resources" / "models" / "pneumonet-cnn.pneumonet")
+    quiet = _run("classify", str(JPEG), "--model", cnn)
     assert quiet.returncode == 0
     assert quiet.stderr.splitlines() == [line for line in quiet.stderr.splitlines() if line.startswith("pneumonet")]
     assert "absl" not in quiet.stderr and "oneDNN" not in quiet.stderr
-    loud = _run("--verbose", "classify", str(JPEG))
+    loud = _run("--verbose", "classify", str(JPEG), "--model", cnn)
     assert loud.returncode == 0 and ("oneDNN" in loud.stderr or "absl" in loud.stderr or "cpu_feature" in loud.stderr)
 
 

@@ -21,6 +21,14 @@ def tiny(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny.pneumonet")
 
 
+@pytest.fixture(autouse=True)
+def quick_default(monkeypatch):
+    """The bundled CNN stands in as the default model: these tests are about choosing it, not its size."""
+    from pneumonet_core.models import registry
+
+    monkeypatch.setattr(registry, "BUNDLED_PREFERENCE", ("pneumonet-cnn.pneumonet",))
+
+
 def _layers(config):
     return config["config"]["layers"]
 
