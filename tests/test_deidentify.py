@@ -153,3 +153,15 @@ def test_ages_over_89_and_free_text():
         "cannot read x.dcm: bad"
     assert scrub_metadata({"study_date": "2024-03-15", "patient_age": "091Y"}, True) == \
         {"study_date": "2024", "patient_age": "90+"}
+
+
+def test_display_paths_are_relative_to_the_inputs(tmp_path):
+    from pneumonet_core.reports.deidentify import display_paths
+
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    files = [tmp_path / "a" / "sub" / "x.png", tmp_path / "b" / "y.png", tmp_path / "z.png"]
+    assert display_paths(files[:1], [tmp_path / "a"]) == {str(files[0]): "sub/x.png"}
+    several = display_paths(files, [tmp_path / "a", tmp_path / "b", files[2]])
+    assert list(several.values()) == ["a/sub/x.png", "b/y.png", "z.png"]
+    assert display_paths(files[:2]) == {str(files[0]): "a/sub/x.png", str(files[1]): "b/y.png"}

@@ -26,6 +26,6 @@ def run(args) -> int:
 
     target, kid = sign_package(args.model, args.key, args.out)
     print(f"signed {target} with key {kid}")
-    print(f"pneumonet sign: other sites trust it by copying the public key into their trusted_keys folder",
+    print("pneumonet sign: other sites trust it by copying the public key into their trusted_keys folder",
           file=sys.stderr)
     return 0

@@ -91,7 +91,7 @@ def decode_estimate(path: str | os.PathLike) -> int:
                     step, estimate = raster.plan_decode(image, fmt)
             elif fmt == "DICOM":
                 ds = dicom.read_header(path)
-                step, _, estimate = dicom.plan_decode(ds, dicom._transfer_syntax(ds), path)
+                step, _, estimate = dicom.plan_decode(ds, dicom.transfer_syntax(ds), path)
                 width, height = int(ds.Columns), int(ds.Rows)
             else:
                 return 0

@@ -100,6 +100,15 @@ def display_paths(paths, inputs=None) -> dict[str, str]:
     return shown
 
 
+def _folder_name(root: Path) -> str:
+    if root.name and root.name not in (".", ".."):
+        return root.name
+    try:
+        return root.resolve().name or "input"
+    except OSError:
+        return "input"
+
+
 def report_path(path: str | Path, metadata: dict | None, deidentify: bool, file_hash: str | None = None,
                 shown: str | None = None) -> str:
     """The path as an export shows it.
