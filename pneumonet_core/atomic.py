@@ -66,3 +66,65 @@ def copy_file_atomic(source: str | Path, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         shutil.copyfile(source, tmp)
     return Path(path)
+
+
+class AppendingFile:
+    """A text file written row by row beside ``path`` and moved into place when closed.
+
+    For outputs that grow during a long run (the batch CSV): rows go to a temporary
+    ``.name.*.partial`` file in the same folder, each flushed as it is written, and
+    :meth:`close` renames it to ``path`` in one step, so ``path`` only ever holds whole
+    rows, also after a Ctrl-C or SIGTERM (the caller closes on its way out).
+    :meth:`discard` removes the temporary file instead. Opening fails at once when the
+    folder cannot be written, before any work is done.
+    """
+
+    def __init__(self, path: str | Path, mode: int | None = None, encoding: str = "utf-8"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        self.tmp_path = Path(tmp)
+        self._mode = _MODE if mode is None else mode
+        # newline="" keeps the caller's line endings (CSV writes \r\n itself).
+        self._fh = os.fdopen(fd, "w", encoding=encoding, newline="")
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def write(self, text: str) -> None:
+        self._fh.write(text)
+        self._fh.flush()
+
+    def close(self) -> Path:
+        """Move what was written into place (idempotent); return ``path``."""
+        if not self._fh.closed:
+            self._fh.close()
+            with contextlib.suppress(OSError):
+                os.chmod(self.tmp_path, self._mode)
+            os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        with contextlib.suppress(OSError):
+            self.tmp_path.unlink()
+
+    def __enter__(self) -> "AppendingFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise OSError now if ``path`` could not be written atomically later (folder missing
+    and not creatable, not writable, or ``path`` is a folder)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)

@@ -34,6 +34,9 @@ class ScanResult:
     out_of_distribution: bool | None = None
     ood_score: float | None = None
     ood_reason: str | None = None
+    #: How de-identified exports name the file: relative to the folder it was found in
+    #: (set by the batch command); None means the file name alone. Not exported itself.
+    display_path: str | None = None
 
     @classmethod
     def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
@@ -68,18 +71,21 @@ class ScanResult:
     def to_dict(self, deidentify: bool = False) -> dict:
         """JSON-ready dict; ``deidentify`` leaves out patient names, ids and birth dates."""
         d = asdict(self)
+        d.pop("display_path", None)
         if deidentify:
             d["metadata"] = {k: v for k, v in d["metadata"].items() if k not in IDENTIFYING_KEYS}
         return d
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str | None:
-    """SHA-256 of a file's bytes (None when unreadable), for audit trails in reports."""
+    """SHA-256 of a file's bytes (None when unreadable or not a regular file), for audit trails."""
+    from pneumonet_core.imaging.files import open_regular
+
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             while block := fh.read(chunk):
                 digest.update(block)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return digest.hexdigest()

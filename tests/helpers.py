@@ -56,3 +56,23 @@ def on_screen(qtbot, widget, size: tuple[int, int] | None = None):
     widget.show()
     qtbot.waitExposed(widget)
     return widget
+def reseal(source: Path, out: Path, replace: dict | None = None) -> Path:
+    """Copy the package ``source`` to ``out`` with files replaced and a *valid* manifest and
+    hash, as an attacker who knows the format would: only checks beyond integrity stop it."""
+    from pneumonet_core.models import package
+
+    card, files = package._verified_files(Path(source))
+    files.update(replace or {})
+    package._write(Path(out), files, card)
+    return Path(out)
+
+
+def forge_architecture(source: Path, out: Path, change) -> Path:
+    """Reseal ``source`` with ``change(config)`` applied to its architecture.json."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(source) as zf:
+        config = json.loads(zf.read("architecture.json"))
+    change(config)
+    return reseal(source, out, {"architecture.json": json.dumps(config).encode()})

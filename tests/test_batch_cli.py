@@ -145,9 +145,11 @@ def test_resume_skips_files_already_classified(tmp_path, folder, model, monkeypa
             continue
         # Carried rows, the de-identified DICOM included, keep their numbers exactly.
         assert row == old[row["path"]]
-    assert {r["path"] for r in after} - set(old) == {str(new)}
-    assert read_rows(second)[[r["path"] for r in after].index(str(changed))]["file_sha256"] != \
-        old[str(changed)]["file_sha256"]
+    # Default exports name files relative to the input folder, never by absolute path.
+    assert {r["path"] for r in after} - set(old) == {"zz-new.jpeg"}
+    changed_row = changed.name
+    assert read_rows(second)[[r["path"] for r in after].index(changed_row)]["file_sha256"] != \
+        old[changed_row]["file_sha256"]
 
 
 def test_resume_from_another_model_classifies_again(tmp_path, folder, model, capsys):

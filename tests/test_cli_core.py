@@ -27,7 +27,7 @@ def small_labelled_dir(tmp_path, shared_train_dir):
     return root
 
 
-@pytest.mark.parametrize("command", ["classify", "evaluate", "train", "info", "scan-info", "gui", "models"])
+@pytest.mark.parametrize("command", ["classify", "evaluate", "train", "info", "scan-info", "gui", "models", "sign", "keygen"])
 def test_every_command_has_help(command, capsys):
     assert main([command, "--help"]) == 0
     assert "usage: pneumonet" in capsys.readouterr().out

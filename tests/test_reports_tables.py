@@ -83,7 +83,9 @@ def test_json_document_matches_the_cli_contract(tmp_path):
     patient_row = doc["results"][2]
     assert "patient_name" not in patient_row["metadata"] and patient_row["metadata"]["patient_age"] == "009Y"
     assert "Doe" not in json.dumps(doc) and "JD-778899" not in json.dumps(doc)
-    assert patient_row["path"] == "/data/ward/anon-" + "3" * 16 + ".dcm"
+    # No absolute path in a default export: the file name alone, pseudonymised as it names the patient.
+    assert patient_row["path"] == "anon-" + "3" * 16 + ".dcm"
+    assert all(not r["path"].startswith("/") for r in doc["results"]) and "/data" not in json.dumps(doc)
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -100,29 +102,32 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 def test_identifying_tokens_and_matching():
-    from pneumonet_core.reports.deidentify import contains_identifier, identifying_tokens
+    from pneumonet_core.reports.deidentify import contains_identifier, identifiers, identifying_tokens
 
-    tokens = identifying_tokens(PATIENT)
-    assert {"doe", "jane", "jd-778899", "20190704", "2019-07-04"} <= set(tokens)
+    tokens = identifiers(PATIENT)
+    assert {"doe", "jane", "jd778899", "20190704"} <= set(identifying_tokens(PATIENT))
     assert contains_identifier("/scans/JANE_doe.dcm", tokens)
-    assert contains_identifier("x_20190704_y", tokens)
+    assert contains_identifier("x_20190704_y", tokens) and contains_identifier("x_2019-07-04_y", tokens)
     assert not contains_identifier("/scans/IM-0001.dcm", tokens)
-    short = identifying_tokens({"patient_name": "Li^Wu"})
+    short = identifiers({"patient_name": "Li^Wu"})
     assert not contains_identifier("clinic_wunderland.png", short)  # short names match whole words only
     assert contains_identifier("li_chest.png", short)
-    assert identifying_tokens({}) == [] and not contains_identifier("anything", [])
+    assert identifying_tokens({}) == [] and not contains_identifier("anything", identifiers({}))
 
 
-def test_paths_and_stems_are_hashed_only_when_they_name_the_patient():
+def test_paths_and_stems_are_pseudonymised_only_when_they_name_the_patient():
     from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_text
 
     assert safe_stem("/a/Doe_Jane.dcm", PATIENT, True, "f" * 64) == "anon-" + "f" * 16
     assert safe_stem("/a/Doe_Jane.dcm", PATIENT, False, "f" * 64) == "Doe_Jane"
     assert safe_stem("/a/IM-0001.dcm", PATIENT, True, "f" * 64) == "IM-0001"
-    shown = report_path("/data/Doe Jane/study/IM-1.dcm", PATIENT, True, "f" * 64)
-    assert "Doe" not in shown and shown.endswith("/study/IM-1.dcm") and "/anon-" in shown
-    assert report_path("/data/x/IM-1.dcm", PATIENT, True) == "/data/x/IM-1.dcm"
-    assert scrub_text("Patient DOE, Jane: bad header", PATIENT, True) == "Patient [removed], [removed]: bad header"
+    shown = report_path("/data/Doe Jane/study/IM-1.dcm", PATIENT, True, "f" * 64, shown="Doe Jane/study/IM-1.dcm")
+    assert "Doe" not in shown and shown.endswith("/study/IM-1.dcm") and shown.startswith("anon-")
+    assert shown == report_path("/elsewhere/Doe Jane/study/IM-1.dcm", PATIENT, True, None,
+                                shown="Doe Jane/study/IM-1.dcm")  # a stable pseudonym
+    assert report_path("/data/x/IM-1.dcm", PATIENT, True) == "IM-1.dcm"  # never an absolute path
+    assert report_path("/data/x/IM-1.dcm", PATIENT, False) == "/data/x/IM-1.dcm"
+    assert scrub_text("Patient DOE, Jane: bad header", PATIENT, True) == "Patient [removed]: bad header"
 
 
 def test_overlay_colours_hot_regions_and_keeps_cool_ones_gray(tmp_path):

@@ -25,8 +25,16 @@ ls resources/models/*.pneumonet >/dev/null 2>&1 || {
 start=$(date +%s)
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller build.spec
+# TensorFlow's libraries carry 250 MB of symbols nothing uses at run time. Strip them and
+# libpython, but not the libraries auditwheel patched into *.libs folders (numpy's
+# OpenBLAS...), which strip breaks. The self-test below runs on the stripped app.
+if [ "$(uname)" = Linux ] && command -v strip >/dev/null 2>&1; then
+  find dist/Pneumonet/_internal/tensorflow -type f -name '*.so*' -exec strip --strip-unneeded {} +
+  find dist/Pneumonet/_internal -maxdepth 1 -type f -name 'libpython3*.so*' -exec strip --strip-unneeded {} +
+fi
 built=$(date +%s)
-echo "build_app: built dist/Pneumonet in $((built - start)) s, $(du -sh dist/Pneumonet | cut -f1)"
+echo "build_app: built dist/Pneumonet in $((built - start)) s, $(du -sh dist/Pneumonet | cut -f1)" \
+  "($(du -sb dist/Pneumonet | cut -f1) bytes)"
 
 if [ "${1:-}" = "--skip-selftest" ]; then
   exit 0

@@ -1,37 +1,47 @@
 """``pneumonet classify``: classify files and folders; one line per scan, or JSON/CSV/PDF.
 
-Large folders: decoding runs in parallel with batched inference, a progress bar goes to
-stderr when it is a terminal, Ctrl-C stops after the current batch and still writes the
-outputs for the scans done, and ``--resume PREVIOUS.csv`` skips files already classified
-(same path, same content hash, same model).
+Large folders: decoding runs in parallel with batched inference; a progress bar goes to
+stderr on a terminal, a progress line every few seconds otherwise. Output paths are
+checked before the first scan is read. The CSV is written row by row and moved into
+place when the run ends, also when SIGINT (exit 130) or SIGTERM (exit 143) stops it
+after the model batch in progress, so ``--resume PREVIOUS.csv`` can finish the job; it
+carries only rows it can verify (see :mod:`~pneumonet_core.cli.resume`). Every export is
+de-identified unless ``--include-identifiers`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import dataclasses
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from pneumonet_core.cli.common import add_model_argument, model_summary, result_line, write_json
+from pneumonet_core.cli.progress import ProgressBar, progress_for  # noqa: F401 (ProgressBar: part of the interface)
+from pneumonet_core.cli.resume import carried_rows  # noqa: F401 (re-exported)
 from pneumonet_core.cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
                                               engine_usage_problem, load_classifier_from_args)
+from pneumonet_core.errors import PneumonetError
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "classify", help="classify scans (files and folders)",
         description="Classify PNG, JPEG and DICOM chest X-rays. One line per scan by default. "
-        "Exit 3 if any file failed (the others are still classified). Reports leave out patient names, "
-        "IDs and birth dates unless --no-deidentify is given.",
+        "Exit 3 if any file failed (the others are still classified), 130 on Ctrl-C and 143 on SIGTERM "
+        "(the rows done are kept). The JSON, CSV, PDF and heat-map names are de-identified (no patient "
+        "names, IDs, accession numbers, institutions, birth dates or absolute paths) unless "
+        "--include-identifiers is given.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add_output_arguments(p)
     p.add_argument("--resume", type=Path, metavar="PREVIOUS.csv",
-                   help="skip files already classified in this CSV (same path and file hash, same model) "
-                   "and carry their rows into the new outputs")
+                   help="skip files already classified in this CSV (verified rows only: same file content, "
+                   "same model) and carry their rows into the new outputs")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.set_defaults(func=run)
 
@@ -40,101 +50,59 @@ def add_output_arguments(p) -> None:
     """The model and output options of ``classify`` (``pull`` classifies with the same ones)."""
     add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON document with every result")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="also write a CSV of every result")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write a CSV of every result (row by row)")
     p.add_argument("--report", type=Path, metavar="FILE.pdf",
                    help="also write a batch PDF: summary, histogram of probabilities, one line per scan")
     p.add_argument("--heatmaps", type=Path, metavar="DIR", help="write a Grad-CAM overlay PNG per scan into DIR")
     p.add_argument("--dicom-out", type=Path, metavar="DIR",
                    help="write a DICOM Structured Report and a heat-map Secondary Capture per scan into DIR, in the "
                    "scan's study (a new study for PNG/JPEG); they carry the source's patient module")
-    p.add_argument("--deidentify", action=argparse.BooleanOptionalAction, default=True,
-                   help="leave patient names, IDs and birth dates out of the JSON, CSV, PDF and file names "
-                   "(default: on)")
+    p.add_argument("--include-identifiers", "--no-deidentify", dest="include_identifiers", action="store_true",
+                   help="keep patient names, IDs, dates and full paths in the JSON, CSV, PDF and file names "
+                   "(default: de-identified)")
+    p.add_argument("--deidentify", dest="include_identifiers", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: automatic)")
     add_precision_argument(p)
     add_engine_arguments(p)
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn in place; only used when stderr is a terminal."""
-
-    def __init__(self, total: int, stream=None):
-        from pneumonet_core.inference.batch import BatchProgress
-
-        self.stream = stream or sys.stderr
-        self.progress = BatchProgress(total)
-        self._shown = False
-
-    def advance(self, n: int = 1) -> None:
-        self.progress.advance(n)
-        self.draw()
-
-    def draw(self) -> None:
-        columns = shutil.get_terminal_size((80, 20)).columns
-        text = self.progress.text()
-        width = max(10, min(40, columns - len(text) - 4))
-        total = max(1, self.progress.total)
-        filled = int(width * self.progress.done / total)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {text}"
-        self.stream.write("\r\033[K" + line[: columns - 1])
-        self.stream.flush()
-        self._shown = True
-
-    def clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-
-
-def _same_path(a: str, b: Path) -> bool:
-    if a == str(b):
-        return True
+def _resolved(path: Path) -> Path:
     try:
-        return Path(a).resolve() == b.resolve()
-    except OSError:
-        return False
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
-def _is_anonymised_name_of(row_path: str, digest: str) -> bool:
-    """True when a de-identified row's file name is the hash name this file's content gets."""
-    stem = Path(row_path).stem
-    return stem.startswith("anon-") and len(stem) > 9 and digest.startswith(stem[5:])
+def check_outputs(args, paths: list[Path]) -> None:
+    """Refuse, before any scan is read, outputs that cannot be written or would overwrite an input."""
+    from pneumonet_core.atomic import check_writable
 
-
-def carried_rows(paths: list[Path], previous_csv: Path, model_hash: str) -> dict[int, object]:
-    """Rows of ``previous_csv`` that still hold: index in ``paths`` -> the previous ScanResult.
-
-    A row is carried when the file has the same path (or, in a de-identified CSV, the hash
-    name made from its content) and the same content hash, was classified without error,
-    and came from the same model; every other file is classified again.
-    """
-    import dataclasses
-
-    from pneumonet_core.inference.batch import header_metadata
-    from pneumonet_core.reports.tables import read_csv
-    from pneumonet_core.results import file_sha256
-
-    by_hash: dict[str, list] = {}
-    for result, row_model in read_csv(previous_csv):
-        if result.ok and result.file_sha256:
-            by_hash.setdefault(result.file_sha256, []).append((result, row_model))
-    carried, other_model = {}, 0
-    for index, path in enumerate(paths):
-        digest = file_sha256(path) if by_hash else None
-        for result, row_model in by_hash.get(digest, []) if digest else []:
-            if _same_path(result.path, path) or _is_anonymised_name_of(result.path, digest):
-                if row_model == model_hash:
-                    # The CSV holds no patient fields: read them again so de-identified
-                    # outputs can still hide a file name that carries them.
-                    carried[index] = dataclasses.replace(result, path=str(path), metadata=header_metadata(path))
-                else:
-                    other_model += 1
-                break
-    if other_model:
-        print(f"pneumonet classify: {other_model} row(s) of {previous_csv} came from another model; "
-              "classifying those files again", file=sys.stderr)
-    return carried
+    inputs = {_resolved(p) for p in paths} | {_resolved(p) for p in args.paths}
+    seen: dict[Path, str] = {}
+    for flag, out in (("--csv", args.csv), ("--report", args.report)):
+        if out is None:
+            continue
+        target = _resolved(out)
+        if target in inputs:
+            raise PneumonetError(f"{out}: {flag} would overwrite an input scan")
+        if target in seen:
+            raise PneumonetError(f"{out}: {flag} and {seen[target]} name the same file")
+        seen[target] = flag
+        try:
+            check_writable(out)
+        except OSError as exc:
+            raise PneumonetError(f"{out}: cannot write the {flag} output ({exc.strerror or exc})") from None
+    for flag, folder in (("--heatmaps", args.heatmaps), ("--dicom-out", getattr(args, "dicom_out", None))):
+        if folder is None:
+            continue
+        if _resolved(folder) in inputs or folder.is_file():
+            raise PneumonetError(f"{folder}: {flag} needs a folder, not a file")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            check_writable(folder / "probe.out")
+        except OSError as exc:
+            raise PneumonetError(f"{folder}: cannot write the {flag} output there ({exc.strerror or exc})") from None
 
 
 def _unique_name(name: str, used: set[str]) -> str:
@@ -147,6 +115,34 @@ def _unique_name(name: str, used: set[str]) -> str:
     return candidate
 
 
+def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
+    """``on_scan`` for the heat maps and DICOM answers of each classified scan (one Grad-CAM for both)."""
+    from pneumonet_core.reports.heatmap_images import heatmap_file_name, write_heatmap_overlay
+
+    used_names: set[str] = set()
+    used_stems: set[str] = set()
+
+    def on_scan(result, scan):
+        what = "heat map"
+        try:
+            heatmap = classifier.heatmap(scan, result)
+            if args.heatmaps:
+                name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
+                write_heatmap_overlay(scan, heatmap, args.heatmaps, deidentify=deid, name=name)
+            if args.dicom_out:
+                from pneumonet_core.dicom_node.answers import write_answers_into
+
+                what = "DICOM answers"
+                write_answers_into(args.dicom_out, scan, result, heatmap, classifier.card, deid, used_stems)
+        except Exception as exc:  # noqa: BLE001 - the result stands without its map; the batch goes on
+            reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+            print(f"pneumonet classify: {result.path}: {what} not written: {reason}", file=sys.stderr)
+            if args.dicom_out:
+                failed_outputs.append(str(result.path))
+
+    return on_scan
+
+
 def run(args) -> int:
     from pneumonet_core.imaging import find_scans
 
@@ -154,41 +150,18 @@ def run(args) -> int:
     if problem:
         print(f"pneumonet classify: {problem}", file=sys.stderr)
         return 2
+    from pneumonet_core.reports.deidentify import display_paths
+
     classify_paths = batch_engine_from_args(args)  # the local engine, or Ray (checked to be installed)
+    deid = not args.include_identifiers
     paths = find_scans(args.paths, recursive=args.recursive)
+    check_outputs(args, paths)
     classifier = load_classifier_from_args(args, "classify")
-    deid = args.deidentify
-    carried = carried_rows(paths, args.resume, classifier.card.hash) if args.resume else {}
+    shown = display_paths(paths, args.paths)
+    carried = carried_rows(paths, args.resume, classifier.card.hash, shown) if args.resume else {}
     todo = [p for i, p in enumerate(paths) if i not in carried]
-
-    on_scan = None
     failed_outputs: list[str] = []
-    if args.heatmaps or args.dicom_out:
-        from pneumonet_core.reports.heatmap_images import heatmap_file_name, write_heatmap_overlay
-
-        for folder in (args.heatmaps, args.dicom_out):
-            if folder:
-                folder.mkdir(parents=True, exist_ok=True)
-        used_names: set[str] = set()
-        used_stems: set[str] = set()
-
-        def on_scan(result, scan):
-            what = "heat map"
-            try:
-                heatmap = classifier.heatmap(scan, result)
-                if args.heatmaps:
-                    name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
-                    write_heatmap_overlay(scan, heatmap, args.heatmaps, deidentify=deid, name=name)
-                if args.dicom_out:
-                    from pneumonet_core.dicom_node.answers import write_answers_into
-
-                    what = "DICOM answers"
-                    write_answers_into(args.dicom_out, scan, result, heatmap, classifier.card, deid, used_stems)
-            except Exception as exc:  # noqa: BLE001 - the result stands without its map; the batch goes on
-                reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
-                print(f"pneumonet classify: {result.path}: {what} not written: {reason}", file=sys.stderr)
-                if args.dicom_out:
-                    failed_outputs.append(str(result.path))
+    on_scan = _scan_writer(args, classifier, deid, failed_outputs) if args.heatmaps or args.dicom_out else None
 
     thumbnails: dict[str, object] = {}
     on_decoded = None
@@ -198,43 +171,65 @@ def run(args) -> int:
         def on_decoded(path, scan):
             thumbnails[str(path)] = thumbnail(scan.pixels)
 
+    csv_out = None
+    if args.csv:
+        from pneumonet_core.reports.tables import CsvWriter
+
+        try:
+            csv_out = CsvWriter(args.csv, classifier.card, deidentify=deid)
+        except OSError as exc:
+            raise PneumonetError(f"{args.csv}: cannot write the --csv output ({exc.strerror or exc})") from None
+
     stop = threading.Event()
+    received: list[int] = []
     previous_handlers = {}
+
+    def request_stop(signum, frame):
+        received.append(signum)
+        stop.set()
+
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous_handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
-    bar = ProgressBar(len(paths)) if sys.stderr.isatty() and paths else None
+        for sig in EXIT_CODES:
+            previous_handlers[sig] = signal.signal(sig, request_stop)
+    progress = progress_for(len(paths), prefix="pneumonet classify")
+    bar = progress if isinstance(progress, ProgressBar) else None
     results, stopped = [], False
     try:
         fresh = classify_paths(todo, classifier, batch_size=args.batch_size, workers=args.workers,
-                               should_stop=stop.is_set, on_scan=on_scan, on_decoded=on_decoded)
-        for index in range(len(paths)):
+                               should_stop=stop.is_set, on_decoded=on_decoded,
+                               on_scan=on_scan)
+        for index, path in enumerate(paths):
             result = carried.get(index)
             if result is None:
                 result = None if stopped else next(fresh, None)
                 if result is None:  # stopped: carried rows after this point still go into the outputs
                     stopped = True
                     continue
+                result = dataclasses.replace(result, display_path=shown.get(result.path))
             results.append(result)
+            if csv_out is not None:
+                csv_out.write(result)
             if not args.json:
                 if bar:
                     bar.clear()
                 print(result_line(result) + ("  (resumed)" if index in carried else ""), flush=True)
-            if bar:
-                bar.advance()
+            if progress:
+                progress.advance()
         fresh.close()
     finally:
-        if bar:
-            bar.clear()
+        if progress:
+            progress.clear()
+        if csv_out is not None:
+            csv_out.close()  # the rows written so far, also on the way out of an error
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
+    return _finish(args, classifier, paths, results, carried, stopped or stop.is_set(), received, thumbnails, deid,
+                   failed_outputs)
 
-    interrupted = stopped
+
+def _finish(args, classifier, paths, results, carried, interrupted, received, thumbnails, deid,
+            failed_outputs) -> int:
     note = f"stopped after {len(results)} of {len(paths)} scans" if interrupted else None
-    if args.csv:
-        from pneumonet_core.reports.tables import write_csv
-
-        write_csv(results, args.csv, classifier.card, deidentify=deid)
     if args.report:
         from pneumonet_core.reports.batch_pdf import write_batch_report
 
@@ -244,17 +239,17 @@ def run(args) -> int:
         from pneumonet_core.reports.tables import json_document
 
         write_json(json_document(results, model_summary(classifier), deidentify=deid))
-    if paths:
-        from pneumonet_core.reports.summary import BatchSummary
-
-        print(f"pneumonet classify: {BatchSummary.of(results).line()}", file=sys.stderr)
     if not paths:
         print("pneumonet classify: no PNG, JPEG or DICOM files found", file=sys.stderr)
         return 3
+    from pneumonet_core.reports.summary import BatchSummary
+
+    print(f"pneumonet classify: {BatchSummary.of(results).line()}", file=sys.stderr)
     if interrupted:
         hint = f"; rerun with --resume {args.csv} to finish" if args.csv else ""
-        print(f"pneumonet classify: interrupted, {note}{hint}", file=sys.stderr)
-        return 130
+        what = "terminated" if received and received[0] == signal.SIGTERM else "interrupted"
+        print(f"pneumonet classify: {what}, {note}{hint}", file=sys.stderr)
+        return EXIT_CODES.get(received[0], 130) if received else 130
     if carried:
         print(f"pneumonet classify: {len(carried)} scan(s) carried over from {args.resume}", file=sys.stderr)
     return 3 if failed_outputs or any(not r.ok for r in results) else 0

@@ -11,13 +11,32 @@ from pneumonet_core.results import ScanResult
 
 def add_model_argument(parser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="model package (.pneumonet); default: the active model")
+    add_signature_argument(parser)
+
+
+def add_signature_argument(parser) -> None:
+    parser.add_argument("--require-signature", action="store_true",
+                        help="refuse models without a signature by a trusted key (as PNEUMONET_REQUIRE_SIGNATURE=1 "
+                        "or require_signature in settings.json)")
+
+
+def resolve_model(model_path: Path | None) -> Path:
+    """The named model, else the active one; says on stderr when a deleted choice fell back."""
+    if model_path is not None:
+        return Path(model_path)
+    from pneumonet_core.models.registry import active_model
+
+    active = active_model()
+    if active.fallback_reason:
+        print(f"pneumonet: warning: {active.fallback_reason}", file=sys.stderr)
+    return active.path
 
 
 def load_classifier(model_path: Path | None, precision: str = "float32"):
     """Load the named or active model, or raise a one-line ModelPackageError."""
     from pneumonet_core.inference.classifier import Classifier
 
-    return Classifier.load(model_path, precision=precision)
+    return Classifier.load(resolve_model(model_path), precision=precision)
 
 
 def model_summary(classifier) -> dict:

@@ -1,8 +1,15 @@
-"""``pneumonet gui``: start the desktop app (optionally on a file, or as a scripted screenshot)."""
+"""``pneumonet gui``: start the desktop app (optionally on a file, or as a scripted screenshot).
+
+The system libraries Qt needs are checked first (:mod:`pneumonet_core.system_check`), so
+a machine without them gets one line naming the packages instead of Qt's abort.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from pneumonet_core.cli.common import add_signature_argument
 
 
 def register(subparsers) -> None:
@@ -10,6 +17,7 @@ def register(subparsers) -> None:
                               description="Open the Pneumonet viewer, optionally on FILE.")
     p.add_argument("file", nargs="?", type=Path)
     p.add_argument("--model", type=Path, default=None)
+    add_signature_argument(p)
     p.add_argument("--screenshot", type=Path, metavar="OUT.png",
                    help="open FILE, wait for the result and heat map, save a screenshot of the window, exit")
     p.add_argument("--selftest", action="store_true",
@@ -18,6 +26,20 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from pneumonet_core.system_check import gui_problem
+
+    problem = gui_problem()
+    if problem:
+        print(f"pneumonet gui: {problem}", file=sys.stderr)
+        return 1
+    if args.model is None:
+        from pneumonet_core.cli.common import resolve_model
+        from pneumonet_core.errors import PneumonetError
+
+        try:
+            resolve_model(None)  # says on stderr when a deleted active model falls back to the default
+        except PneumonetError:
+            pass  # the app reports a missing model in its own window
     from pneumonet_gui.app import run_app
 
     return run_app(file=args.file, model=args.model, screenshot=args.screenshot, selftest=args.selftest)

@@ -1,30 +1,65 @@
-"""``pneumonet info``: print a model's card."""
+"""``pneumonet info``: a model's card as a readable summary (``--json`` for the whole card).
+
+Paths recorded in a card (the training folder, the output file of the training command)
+belong to the machine that trained it, so they are shown as bare names; a bundled model
+is named as such rather than by the folder Pneumonet is installed in.
+"""
 
 from __future__ import annotations
 
-from pneumonet_core.cli.common import add_model_argument, write_json
+from pathlib import Path
+
+from pneumonet_core.cli.common import add_model_argument, resolve_model, write_json
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("info", help="show a model's card (default: the active model)",
-                              description="Print the model card: approach, data, threshold, held-out metrics, hash.")
+                              description="Print the model card: approach, data, threshold, held-out metrics, "
+                              "signature and hash. --json prints the whole card as JSON instead.")
     add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print the whole card as JSON")
     p.add_argument("--verify", action="store_true", help="also load the weights and check the content hash")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from pneumonet_core.models.package import load_package, read_card
-    from pneumonet_core.models.registry import active_model_path
+def shown_path(path: Path) -> str:
+    """How ``info`` names a model file: bundled ones by name, others as given."""
+    from pneumonet_core.models.registry import bundled_models_dir
 
-    path = args.model or active_model_path()
-    card = load_package(path).card if args.verify else read_card(path)
+    try:
+        if Path(path).resolve().parent == bundled_models_dir().resolve():
+            return f"{Path(path).name} (bundled with Pneumonet)"
+    except OSError:
+        pass
+    return str(path)
+
+
+def run(args) -> int:
+    from pneumonet_core.models.card import strip_folders
+    from pneumonet_core.models.package import load_package
+    from pneumonet_core.models.signing import package_signature_status
+
+    from pneumonet_core.models.signing import require_trusted
+
+    path = resolve_model(args.model)
+    signature = package_signature_status(path)  # verifies the manifest and content hash
+    require_trusted(path)  # refused here too when signatures are required
+    card = load_package(path).card if args.verify else None
+    if card is None:
+        from pneumonet_core.models.package import read_card
+
+        card = read_card(path)
     if args.json:
-        write_json({"path": str(path), **card.to_dict()})
-    else:
-        print(f"File:         {path}")
-        print("\n".join(card.summary_lines()))
-        if args.verify:
-            print("Verified:     content hash matches")
+        data = card.to_dict()
+        data["data"] = {k: v for k, v in data.get("data", {}).items() if k != "folder"}
+        if isinstance(data.get("training", {}).get("command"), str):
+            data["training"]["command"] = strip_folders(data["training"]["command"])
+        write_json({"path": shown_path(path), "signature": {"state": signature.state, "text": signature.text,
+                                                            "key_id": signature.key_id}, **data})
+        return 0
+    print("\n".join(card.summary_lines()))
+    print(f"File:         {shown_path(path)}")
+    print(f"Signature:    {signature.text}")
+    if args.verify:
+        print("Verified:     weights load and the content hash matches")
     return 0

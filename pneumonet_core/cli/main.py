@@ -1,12 +1,14 @@
 """Entry point of the ``pneumonet`` command: builds the parser from the command modules.
 
 Exit codes: 0 ok, 2 usage error, 3 some inputs failed but the others were done,
-1 the command itself failed (message on one line, no traceback).
+1 the command itself failed (message on one line, no traceback), 130 interrupted
+(SIGINT), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +19,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 #: Command modules; each has ``register(subparsers)`` that adds its parser and sets
 #: ``func(args) -> int`` as the parser default.
@@ -32,6 +36,8 @@ COMMAND_MODULES = (
     "pneumonet_core.cli.gui_cmd",
     "pneumonet_core.cli.listen_cmd",
     "pneumonet_core.cli.pull_cmd",
+    "pneumonet_core.cli.sign_cmd",
+    "pneumonet_core.cli.keygen_cmd",
 )
 
 
@@ -45,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Decision support for a clinician, not a diagnosis.",
     )
     parser.add_argument("--version", action="version", version=f"pneumonet {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own log messages (TensorFlow, Keras) on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -61,19 +69,43 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from pneumonet_core import quiet
+    from pneumonet_core.settings import load_settings
+
+    quiet.configure(verbose=args.verbose)
+    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+
+    return_large_buffers_to_the_system()
+    if problem := load_settings().problem_line():
+        print(f"pneumonet: warning: {problem}", file=sys.stderr)
+    saved_env = os.environ.get("PNEUMONET_REQUIRE_SIGNATURE")
+    if getattr(args, "require_signature", False):  # for every model this run loads, however
+        os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = "1"
     try:
         return int(args.func(args))
     except PneumonetError as exc:
-        print(f"pneumonet: error: {exc}", file=sys.stderr)
+        print(f"pneumonet: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("pneumonet: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        if saved_env is None:
+            os.environ.pop("PNEUMONET_REQUIRE_SIGNATURE", None)
+        else:
+            os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = saved_env
 
 
 def entry_point() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        # A stop must not wait for decoding threads still finishing a file: the outputs
+        # are written and flushed by now, so leave at once.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def app_entry_point() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import write_json
+from pneumonet_core.cli.common import add_signature_argument, write_json
 
 
 def register(subparsers) -> None:
@@ -14,15 +15,19 @@ def register(subparsers) -> None:
     p.add_argument("action", nargs="?", default="list", choices=("list", "use", "install", "delete"))
     p.add_argument("path", nargs="?", help="model file (for use/install/delete), or 'default' with use")
     p.add_argument("--json", action="store_true")
+    add_signature_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from pneumonet_core.models import registry
+    from pneumonet_core.models.signing import require_trusted
 
     if args.action in ("use", "install", "delete") and not args.path:
-        print(f"pneumonet models {args.action}: a model file is needed")
+        print(f"pneumonet models {args.action}: a model file is needed", file=sys.stderr)
         return 2
+    if args.action in ("use", "install") and args.path != "default":
+        require_trusted(Path(args.path))  # when signatures are required, refuse before installing
     if args.action == "use":
         registry.set_active_model(None if args.path == "default" else Path(args.path))
     elif args.action == "install":

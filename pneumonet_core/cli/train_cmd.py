@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from pneumonet_core.cli.common import add_signature_argument
 from pneumonet_core.training.config import add_arguments
 
 
@@ -20,6 +21,7 @@ def register(subparsers) -> None:
     add_arguments(p)
     p.add_argument("--progress", choices=("text", "jsonl", "none"), default="text",
                    help="jsonl: one JSON event per line on stdout (for the app's wizard)")
+    add_signature_argument(p)
     p.set_defaults(func=run)
 
 

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.multival import MultiValue
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder, pixel_array
+from pydicom.pixels import apply_color_lut, get_decoder, pixel_array
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -36,29 +35,21 @@ from pydicom.uid import (
 )
 
 from pneumonet_core.errors import ScanError
+from pneumonet_core.imaging import limits
 from pneumonet_core.imaging.clinical_warnings import colour_warning
 from pneumonet_core.imaging.raster import luminance, one_line
-from pneumonet_core.imaging.scan import METADATA_KEYS, Scan, SourceInfo
+from pneumonet_core.imaging.dicom_voi import apply_voi, modality_values
+from pneumonet_core.imaging.dicom_metadata import METADATA_KEYWORDS, read_metadata  # noqa: F401 (re-exported)
+from pneumonet_core.imaging.native import native_offset, read_native_frame
+from pneumonet_core.imaging.scan import Scan, SourceInfo
 
 MONOCHROME1_WARNING = "MONOCHROME1 image inverted for display"
+#: The start of the reason given for a scan whose values cannot be classified.
+NON_FINITE = "non-finite pixel values"
 
 #: Elements larger than this are read from disk only when used, so a header can be
 #: checked (pixel count, transfer syntax) before a large Pixel Data value is loaded.
 DEFER_SIZE = "256 KB"
-
-#: DICOM keyword of each metadata key.
-METADATA_KEYWORDS = {
-    "patient_name": "PatientName",
-    "patient_id": "PatientID",
-    "patient_birth_date": "PatientBirthDate",
-    "patient_age": "PatientAge",
-    "patient_sex": "PatientSex",
-    "study_date": "StudyDate",
-    "modality": "Modality",
-    "body_part": "BodyPartExamined",
-    "view_position": "ViewPosition",
-    "manufacturer": "Manufacturer",
-}
 
 _MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR")
@@ -106,27 +97,58 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
     """Decode the first frame of a DICOM file into a :class:`Scan`.
 
     ``dataset`` is the already parsed file when it had no preamble (see
-    :func:`read_headerless`); otherwise the file is read with ``force=False``.
+    :func:`read_headerless`); otherwise the file is read with ``force=False``. The size
+    is checked from the header first (see :mod:`~pneumonet_core.imaging.limits`); the
+    decode then holds its memory estimate from the shared budget.
     """
     ds = dataset if dataset is not None else _read(path)
     if not _has_pixel_data(ds):
         raise ScanError(path, _no_pixel_data_reason(ds))
     rows, columns, frames = _dimensions(ds, path)
-    total = rows * columns * frames
-    if total > max_pixels:
-        frames_text = f" x {frames} frames" if frames > 1 else ""
-        raise ScanError(
-            path,
-            f"declares {columns} x {rows} pixels{frames_text} = {total:,} pixels, more than the "
-            f"{max_pixels:,}-pixel limit (possible decompression bomb)",
-        )
+    if rows * columns * frames > max_pixels:
+        raise ScanError(path, limits.bomb_message(columns, rows, frames, max_pixels))
     photometric = " ".join(str(ds.get("PhotometricInterpretation") or "").upper().split())
     if photometric not in _MONOCHROME + _COLOUR:
         raise ScanError(path, f"photometric interpretation '{photometric or 'missing'}' is not supported")
-    syntax = _transfer_syntax(ds)
-    stored = _decode_first_frame(ds, path, syntax)
+    _check_rescale(ds, path)
+    syntax = transfer_syntax(ds)
+    step, offset, estimate = plan_decode(ds, syntax, path)
+    with limits.BUDGET.reserve(estimate):
+        return _decode(path, ds, syntax, photometric, (rows, columns, frames), step, offset)
 
+
+def plan_decode(ds: Dataset, syntax: UID, path: Path) -> tuple[int, int | None, int]:
+    """(reduction step, file offset for a direct read or None, peak bytes) from the header alone."""
+    rows, columns, frames = _dimensions(ds, path)
+    step = limits.reduction_factor(columns, rows)
+    samples = max(1, int(ds.get("SamplesPerPixel") or 1))
+    frame_bytes = rows * columns * samples * max(1, (int(ds.get("BitsAllocated") or 8) + 7) // 8)
+    big = step > 1 or frame_bytes * frames > limits.NATIVE_READ_ABOVE_BYTES
+    offset = native_offset(ds, syntax) if big else None
+    if offset is None and frame_bytes > limits.MAX_WHOLE_DECODE_BYTES:
+        raise ScanError(path, limits.too_large_message(f"a {columns} x {rows} {syntax.name} frame", frame_bytes))
+    kept = -(-rows // step) * -(-columns // step)
+    # The stored frame (pydicom may hold its bytes and the array), then the float64 modality
+    # values and window, and the two float32 arrays the scan keeps.
+    estimate = (kept * samples * 8 if offset is not None else frame_bytes * 2) + kept * (24 + 8 * (samples > 1))
+    return step, offset, estimate
+
+
+def _decode(path: Path, ds: Dataset, syntax: UID, photometric: str, size: tuple[int, int, int], step: int,
+            offset: int | None) -> Scan:
+    rows, columns, frames = size
+    if offset is not None:
+        try:
+            stored = read_native_frame(path, ds, syntax, offset, step)
+        except (OSError, ValueError) as exc:
+            raise ScanError(path, f"cannot read {syntax.name} pixel data: {one_line(exc)}") from exc
+    else:
+        stored = _decode_first_frame(ds, path, syntax)
+        if step > 1:
+            stored = np.ascontiguousarray(stored[::step, ::step])
     warnings: list[str] = []
+    if step > 1:
+        warnings.append(limits.reduced_warning(columns, rows, stored.shape[1], stored.shape[0]))
     if frames > 1:
         warnings.append(f"Multi-frame image ({frames} frames): only the first frame is used")
     inverted = False
@@ -134,14 +156,18 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
         if stored.ndim != 2:
             raise ScanError(path, f"{photometric} image with {stored.shape[-1]} samples per pixel")
         try:
-            raw = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
+            raw = modality_values(stored, ds)
         except Exception as exc:  # an empty or non-numeric rescale must not load as if absent
             raise ScanError(path, f"invalid rescale or modality LUT: {one_line(exc)}") from exc
-        pixels, window, problem = _apply_voi(raw, ds)
+        del stored
+        if not np.isfinite(raw).all():
+            raise ScanError(path, NON_FINITE + " after the modality LUT (rescale slope/intercept)")
+        pixels, window, problem = apply_voi(raw, ds)
+        raw = raw.astype(np.float32)
         if problem:
             warnings.append(problem)
         if photometric == "MONOCHROME1":
-            pixels = 1.0 - pixels
+            np.subtract(1.0, pixels, out=pixels)
             inverted = True
             warnings.append(MONOCHROME1_WARNING)
     else:
@@ -149,6 +175,9 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
         colour = colour_warning(spread, photometric)
         if colour:
             warnings.append(colour)
+    if not (np.isfinite(pixels).all() and np.isfinite(window).all()):
+        raise ScanError(path, NON_FINITE + " after windowing (window centre/width or VOI LUT)")
+    np.clip(pixels, 0.0, 1.0, out=pixels)
 
     metadata = read_metadata(ds)
     source = SourceInfo(
@@ -165,7 +194,7 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
     )
     return Scan(
         path=path,
-        pixels=np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32),
+        pixels=np.ascontiguousarray(pixels, dtype=np.float32),
         source=source,
         metadata=metadata,
         warnings=tuple(warnings),
@@ -174,16 +203,23 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
     )
 
 
-def read_metadata(ds: Dataset) -> dict:
-    """Return METADATA_KEYS as strings or None; dates as ISO YYYY-MM-DD when valid."""
-    metadata = {}
-    for key in METADATA_KEYS:
-        keyword = METADATA_KEYWORDS.get(key)
-        text = _text(ds, keyword) if keyword else None
-        if text and key.endswith("_date"):
-            text = _iso_date(text)
-        metadata[key] = text
-    return metadata
+def _check_rescale(ds: Dataset, path: Path) -> None:
+    """Refuse a NaN or infinite Rescale Slope or Intercept: it would turn every pixel into NaN."""
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        value = ds.get(keyword)
+        if value in (None, ""):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue  # pydicom's modality LUT reports an unreadable value in its own words
+        if not np.isfinite(number):
+            raise ScanError(path, f"{NON_FINITE}: {keyword} is {value}")
+
+
+def read_header(path: Path) -> Dataset:
+    """The dataset of a DICOM file with a preamble; large elements (Pixel Data) stay on disk."""
+    return _read(path)
 
 
 def _read(path: Path) -> Dataset:
@@ -226,7 +262,7 @@ def _dimensions(ds: Dataset, path: Path) -> tuple[int, int, int]:
     return sizes[0], sizes[1], sizes[2]
 
 
-def _transfer_syntax(ds: Dataset) -> UID:
+def transfer_syntax(ds: Dataset) -> UID:
     """The dataset's transfer syntax, inferred from its encoding when the meta lacks it."""
     meta = getattr(ds, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
@@ -259,81 +295,6 @@ def _decode_first_frame(ds: Dataset, path: Path, syntax: UID) -> np.ndarray:
         raise ScanError(path, f"cannot decode {syntax.name} pixel data: {one_line(exc)}") from exc
 
 
-def _apply_voi(raw: np.ndarray, ds: Dataset) -> tuple[np.ndarray, tuple[float, float], str | None]:
-    """Window ``raw`` into [0, 1]: VOI LUT, else first window, else the full range.
-
-    Returns (pixels, (centre, width), a warning when the file's VOI could not be used).
-    """
-    problem = None
-    if ds.get("VOILUTSequence") or _has_window(ds):
-        try:
-            return (*_file_voi(raw, ds), None)
-        except Exception as exc:  # width 0, unknown VOI LUT Function, broken LUT...
-            problem = f"The file's window could not be used ({one_line(exc)}): showing the full range"
-    low, high = _full_range(raw, ds)
-    return (raw - low) / (high - low), ((low + high + 1) / 2, high - low + 1), problem
-
-
-def _file_voi(raw: np.ndarray, ds: Dataset) -> tuple[np.ndarray, tuple[float, float]]:
-    """Apply the file's own VOI LUT Sequence or first window with pydicom, into [0, 1]."""
-    lut = _voi_lut_descriptor(ds)
-    window = _first_window(ds) if _has_window(ds) else None
-    if lut:
-        entries, first = lut
-        out = apply_voi_lut(np.rint(raw).astype(np.int64), ds, index=0)
-        table = apply_voi_lut(np.arange(first, first + entries, dtype=np.int64), ds, index=0)
-        low, high = float(np.min(table)), float(np.max(table))
-        # A LUT need not be linear: its input range stands in for a window.
-        window = window or (first + entries / 2, float(entries))
-    elif window:
-        out = apply_voi_lut(raw, ds, index=0, prefer_lut=False)
-        # Values far outside the window map to the output's ends, whatever the function.
-        with np.errstate(over="ignore"):
-            low, high = apply_voi_lut(np.array([-1e30, 1e30]), ds, index=0, prefer_lut=False)
-    else:
-        raise ValueError("VOI LUT Sequence without LUT Descriptor or LUT Data")
-    if not high > low:
-        raise ValueError("it maps every value to the same grey")
-    return (np.asarray(out, dtype=np.float64) - low) / (high - low), window
-
-
-def _voi_lut_descriptor(ds: Dataset) -> tuple[int, int] | None:
-    sequence = ds.get("VOILUTSequence")
-    if not sequence:
-        return None
-    item = sequence[0]
-    descriptor = item.get("LUTDescriptor")
-    if not descriptor or item.get("LUTData") is None:
-        return None
-    return int(descriptor[0]) or 65536, int(descriptor[1])
-
-
-def _has_window(ds: Dataset) -> bool:
-    return all(ds.get(keyword) not in (None, "") for keyword in ("WindowCenter", "WindowWidth"))
-
-
-def _first_window(ds: Dataset) -> tuple[float, float]:
-    values = (ds.WindowCenter, ds.WindowWidth)
-    centre, width = (value[0] if isinstance(value, MultiValue) else value for value in values)
-    return float(centre), float(width)
-
-
-def _full_range(raw: np.ndarray, ds: Dataset) -> tuple[float, float]:
-    """(low, high) modality values shown black..white when the file gives no window."""
-    bits = int(ds.get("BitsStored") or ds.BitsAllocated)
-    if int(ds.get("PixelRepresentation") or 0) == 1:
-        stored = np.array([-(1 << (bits - 1)), (1 << (bits - 1)) - 1], dtype=np.int64)
-    else:
-        stored = np.array([0, (1 << bits) - 1], dtype=np.int64)
-    implied = np.sort(np.asarray(apply_modality_lut(stored, ds), dtype=np.float64))
-    low, high = float(implied[0]), float(implied[1])
-    if bits > 8 and raw.size:
-        data_low, data_high = float(np.min(raw)), float(np.max(raw))
-        if data_high > data_low:
-            low, high = data_low, data_high
-    return low, (high if high > low else low + 1.0)
-
-
 def _colour_to_gray(
     stored: np.ndarray, ds: Dataset, photometric: str, path: Path
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], float]:
@@ -347,35 +308,5 @@ def _colour_to_gray(
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ScanError(path, f"{photometric} image decoded with unexpected shape {rgb.shape}")
     pixels, spread = luminance(rgb, full_scale)
-    raw = pixels.astype(np.float64) * full_scale
+    raw = pixels * np.float32(full_scale)
     return raw, pixels, ((full_scale + 1) / 2, full_scale + 1), spread
-
-
-def _text(ds: Dataset, keyword: str) -> str | None:
-    try:
-        value = ds.get(keyword)
-    except Exception:  # an undecodable value is shown as missing, not as a failed load
-        return None
-    if value is None:
-        return None
-    if isinstance(value, MultiValue):
-        text = "\\".join(str(item) for item in value)
-    elif isinstance(value, pydicom.valuerep.PersonName):
-        text = _person_name(value)
-    else:
-        text = str(value)
-    text = text.strip()
-    return text or None
-
-
-def _person_name(name: pydicom.valuerep.PersonName) -> str:
-    """"Family, Given Middle" from a DICOM PN, whose components are separated by ^."""
-    parts = [part.strip() for part in str(name).split("=")[0].split("^")]
-    family, given = parts[0], " ".join(part for part in parts[1:3] if part)
-    return f"{family}, {given}" if family and given else family or given
-
-
-def _iso_date(text: str) -> str:
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text

@@ -19,6 +19,19 @@ METADATA_KEYS = (
     "body_part",
     "view_position",
     "manufacturer",
+    "accession_number",
+    "institution_name",
+    "institution_address",
+    "referring_physician",
+    "other_patient_ids",
+    "other_patient_names",
+    "patient_address",
+    "patient_telephone",
+    "study_id",
+    "operator_name",
+    "performing_physician",
+    "station_name",
+    "device_serial_number",
 )
 
 #: How each metadata key is titled on screen and in reports.
@@ -33,11 +46,33 @@ METADATA_TITLES = {
     "body_part": "Body part",
     "view_position": "View",
     "manufacturer": "Manufacturer",
+    "accession_number": "Accession number",
+    "institution_name": "Institution",
+    "institution_address": "Institution address",
+    "referring_physician": "Referring physician",
+    "other_patient_ids": "Other patient IDs",
+    "other_patient_names": "Other patient names",
+    "patient_address": "Patient address",
+    "patient_telephone": "Patient telephone",
+    "study_id": "Study ID",
+    "operator_name": "Operator",
+    "performing_physician": "Performing physician",
+    "station_name": "Station name",
+    "device_serial_number": "Device serial number",
 }
 
-#: Metadata keys that identify a patient; hidden on screen on request and left out of
-#: de-identified reports.
-IDENTIFYING_KEYS = ("patient_name", "patient_id", "patient_birth_date")
+#: Metadata keys that identify a patient (HIPAA Safe Harbor: names, numbers, addresses,
+#: dates, and the people and places around them); hidden on screen on request and left
+#: out of de-identified exports. Ages over 89 and dates other than the year are
+#: generalised there as well (see :mod:`pneumonet_core.reports.deidentify`).
+IDENTIFYING_KEYS = (
+    "patient_name", "patient_id", "patient_birth_date", "accession_number", "institution_name",
+    "institution_address", "referring_physician", "other_patient_ids", "other_patient_names", "patient_address",
+    "patient_telephone", "study_id", "operator_name", "performing_physician", "station_name",
+    "device_serial_number",
+)
+#: Identifying keys holding people's names (matched in file names in every usual form).
+NAME_KEYS = ("patient_name", "other_patient_names", "referring_physician", "operator_name", "performing_physician")
 
 
 @dataclass(frozen=True)

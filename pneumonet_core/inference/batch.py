@@ -10,6 +10,7 @@ its error and the batch goes on. Results come back in the order of the input pat
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -38,38 +39,60 @@ class _Decoded(NamedTuple):
 
 def header_metadata(path: Path) -> dict:
     """Patient fields of a DICOM file that failed to decode, so reports can still leave them out."""
+    from pneumonet_core.imaging.files import is_regular_file
+
+    if not is_regular_file(path):
+        return {}
     try:
         import pydicom
 
         from pneumonet_core.imaging.dicom import read_metadata
 
         return read_metadata(pydicom.dcmread(path, stop_before_pixels=True, force=False))
-    except Exception:  # not DICOM or unreadable header: nothing to hide
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # noqa: BLE001 - not DICOM or unreadable header: nothing to hide
         return {}
 
 
 def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
             threshold: float) -> _Decoded:
-    from pneumonet_core.imaging import load_scan
+    """Decode one file for the model; any failure, however raised, is this file's error only."""
+    from pneumonet_core.imaging import limits, load_scan
+    from pneumonet_core.imaging.files import regular_file_problem
+    from pneumonet_core.imaging.loader import decode_estimate
 
+    problem = regular_file_problem(path)
+    if problem:  # a FIFO or a device is never opened, not even to hash it
+        return _Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
     digest = file_sha256(path)
     try:
-        scan = load_scan(path)
-        model_input = preprocess(scan.pixels)
+        # One reservation for decoding and preprocessing together (the decoder's own nests
+        # inside it), so threads never hold more decoded scans than the budget allows.
+        with limits.BUDGET.reserve(decode_estimate(path)):
+            scan = load_scan(path)
+            model_input = preprocess(scan.pixels)
+            if on_decoded is not None:
+                try:
+                    on_decoded(path, scan)
+                except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
+                    pass
+            # A kept scan goes to on_scan (heat maps), which needs its pixels but not ``raw``.
+            kept = dataclasses.replace(scan, raw=None) if keep_scan else None
+            result = ScanResult.of_scan(scan, digest)
+            del scan
     except PneumonetError as exc:
         error = getattr(exc, "reason", str(exc))
         return _Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
     except MemoryError:
         return _Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
                         None, None)
-    except ValueError as exc:  # preprocess refuses a non-2-D image
-        return _Decoded(ScanResult.failed(path, str(exc).splitlines()[0], None, digest, threshold), None, None)
-    if on_decoded is not None:
-        try:
-            on_decoded(path, scan)
-        except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
-            pass
-    return _Decoded(ScanResult.of_scan(scan, digest), model_input, scan if keep_scan else None)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - preprocess refusing an image, or anything else
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return _Decoded(ScanResult.failed(path, reason, header_metadata(path), digest, threshold), None, None)
+    return _Decoded(result, model_input, kept)
 
 
 def default_workers() -> int:
@@ -96,9 +119,16 @@ def classify_paths(
     ``should_stop`` is checked between batches and while waiting for decoding, so a stop
     takes at most one model batch; every result already computed is still yielded.
     """
+    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+    from pneumonet_core.reports.deidentify import display_paths
+
+    return_large_buffers_to_the_system()
     paths = [Path(p) for p in paths]
+    shown = display_paths(paths)  # de-identified exports name files relative to the batch's folder
     chunks = [paths[i : i + batch_size] for i in range(0, len(paths), max(1, batch_size))]
     keep = on_scan is not None
+    if keep:  # whole scans wait for the model: hold fewer of them
+        prefetch = 1
     pool = ThreadPoolExecutor(max_workers=max(1, workers or default_workers()), thread_name_prefix="pneumonet-decode")
     queued: collections.deque[list[Future]] = collections.deque()
     next_chunk = 0
@@ -130,9 +160,11 @@ def classify_paths(
             for i, output in zip(good, outputs):
                 results[i] = classifier.decide(results[i], output)
             for i, result in enumerate(results):
+                if result.display_path is None:
+                    result = dataclasses.replace(result, display_path=shown.get(result.path))
                 scan = decoded[i].scan
                 decoded[i] = None
-                if on_scan is not None and scan is not None:
+                if on_scan is not None and scan is not None and result.ok:
                     on_scan(result, scan)
                 yield result
     finally:

@@ -90,6 +90,9 @@ class Classifier:
     def decide(self, result: ScanResult, output: np.ndarray) -> ScanResult:
         """``result`` with the calibrated probability and the decision of one row of model outputs."""
         output = np.asarray(output, dtype=np.float64).reshape(-1)
+        if not np.isfinite(output).all():  # never a confident answer from NaN or infinity
+            return dataclasses.replace(result, probability=None, label=None, threshold=self.threshold,
+                                       error="the model returned a non-finite probability")
         raw = float(pneumonia_probability(output[None], self.class_names)[0])
         p = float(self.calibrated(raw))
         if output.shape[-1] == 1:

@@ -78,7 +78,7 @@ class ModelCard:
             f"Approach:     {self.approach}   Backbone: {self.backbone}",
             f"Weights init: {self.weights_init or 'n/a'}",
             f"Classes:      {', '.join(self.class_names)}",
-            f"Input:        {self.input.get('size')} x{self.input.get('channels', 1)} ch, "
+            f"Input:        {_size_text(self.input.get('size'))}, {self.input.get('channels', 1)} channel, "
             f"preprocessing {self.input.get('preprocessing')}",
             f"Threshold:    {self.threshold:.4f} ({self.threshold_rule})",
         ]
@@ -94,11 +94,9 @@ class ModelCard:
         lines += self._external_lines()
         lines.append(f"Calibration:  {calibration_text(self.calibration)}")
         if self.data:
-            lines.append(f"Data:         {json.dumps(self.data.get('summary', self.data), default=_jsonable)}")
+            lines.append(f"Data:         {_data_text(self.data)}")
         if self.training:
-            for key in ("command", "seed", "epochs", "best_epoch", "backend", "device", "duration_s"):
-                if key in self.training:
-                    lines.append(f"Training {key}: {self.training[key]}")
+            lines += _training_lines(self.training)
         lines += [
             f"Compression:  {self.compression}",
             f"Code version: {self.code_version}   Created: {self.created}",
@@ -118,6 +116,50 @@ def calibration_text(calibration: dict) -> str:
               "isotonic": lambda c: f"{len(c['x'])} steps"}[method](calibration)
     site = (calibration.get("fitted_on") or {}).get("data_set")
     return f"{method} ({params})" + (f", fitted on {site}" if site else "")
+def strip_folders(text: str) -> str:
+    """``text`` with every path reduced to its last part: cards travel, their authors' folders need not."""
+    import re
+
+    return re.sub(r"(?:[A-Za-z]:)?(?:[^\s/\\'\"=]*[/\\])+([^\s/\\'\"]*)", lambda m: m.group(1) or ".", str(text))
+
+
+def _size_text(size) -> str:
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return f"{size[0]} x {size[1]} pixels"
+    return str(size)
+
+
+def _data_text(data: dict) -> str:
+    summary = data.get("summary", data)
+    parts = []
+    for split in ("train", "validation", "test"):
+        block = summary.get(split) if isinstance(summary, dict) else None
+        if isinstance(block, dict) and "images" in block:
+            parts.append(f"{split} {block['images']:,} images / {block.get('patients', '?'):,} patients"
+                         if isinstance(block.get("patients"), int) else f"{split} {block['images']:,} images")
+    if not parts:
+        return strip_folders(json.dumps(summary, default=_jsonable))[:200]
+    seed = summary.get("seed")
+    return "; ".join(parts) + (f" (split seed {seed})" if seed is not None else "")
+
+
+def _training_lines(training: dict) -> list[str]:
+    bits = []
+    if "epochs" in training:
+        bits.append(f"up to {training['epochs']} epochs")
+    if "best_epoch" in training:
+        bits.append(f"best epoch {training['best_epoch']}")
+    if "duration_s" in training:
+        bits.append(f"{float(training['duration_s']):.0f} s")
+    where = " on ".join(str(training[k]) for k in ("backend", "device") if training.get(k))
+    if where:
+        bits.append(where)
+    if "seed" in training:
+        bits.append(f"seed {training['seed']}")
+    lines = [f"Training:     {', '.join(bits)}"] if bits else []
+    if training.get("command"):
+        lines.append(f"Command:      {strip_folders(training['command'])}")
+    return lines
 
 
 def _f(value) -> str:

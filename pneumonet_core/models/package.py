@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ _MIN_COMPRESSED_SIZE = 4096
 MAX_UNPACKED_BYTES = 1 << 30
 MAX_MEMBERS = 5000
 MAX_RATIO = 200
+#: The oldest Keras trusted to rebuild an architecture (fixes for CVE-2025-8747, -9906,
+#: -12060 and CVE-2026-1462 on load).
+MIN_KERAS = (3, 14)
 
 
 @dataclass
@@ -215,46 +219,82 @@ def read_card(path: str | Path) -> ModelCard:
     return _verified_files(Path(path))[0]
 
 
-def load_package(path: str | Path, precision: str = "float32") -> ModelPackage:
+def load_package(path: str | Path, precision: str = "float32", require_signature: bool | None = None) -> ModelPackage:
     """Load and verify a package: the one model loader of Pneumonet.
 
-    ``precision`` "bfloat16" builds the model for mixed-bfloat16 inference (see
-    :mod:`pneumonet_core.inference.precision`); the weights load as stored either way.
-    Fails with :class:`ModelPackageError` (one line) on a missing, foreign, corrupt or
-    tampered file.
+    Checks, in order: the zip limits, the format, the integrity manifest and content hash,
+    the signature (refused when one is required, see
+    :func:`~pneumonet_core.models.signing.check_package`; ``require_signature`` None
+    follows the settings), and the architecture's allow-list; only then is the model
+    rebuilt, in Keras' safe mode. ``precision`` "bfloat16" builds it for mixed-bfloat16
+    inference (see :mod:`pneumonet_core.inference.precision`); the weights load as stored
+    either way. Fails with :class:`ModelPackageError` (one line) on a missing, foreign,
+    corrupt, tampered, unsigned-when-required or unsafe file.
     """
+    from pneumonet_core.models import signing
+
     path = Path(path)
     card, files = _verified_files(path)
+    signing.check_package(path, files, require=require_signature)
+    model = _model_from_architecture(path, files.pop("architecture.json"), precision)
     try:
         manifest = json.loads(files["weights.json"])
-        weights = []
-        for item in manifest:
-            parts = {part: np.load(io.BytesIO(files[name]), allow_pickle=False) for part, name in item["files"].items()}
-            weights.append(_decode(parts, item["encoding"]).reshape(item["shape"]))
-    except (KeyError, ValueError, TypeError, OSError, EOFError) as exc:
+        if len(model.weights) != len(manifest):
+            raise ModelPackageError(path, "weights do not match the architecture")
+        # One weight at a time, each file dropped once assigned: the peak stays near the
+        # size of the model itself instead of three copies of it.
+        for variable, item in zip(model.weights, manifest):
+            parts = {part: np.load(io.BytesIO(files.pop(name)), allow_pickle=False)
+                     for part, name in item["files"].items()}
+            value = _decode(parts, item["encoding"]).reshape(item["shape"])
+            if tuple(variable.shape) != tuple(value.shape):
+                raise ModelPackageError(path, f"weight {item['path']} has shape {value.shape}, "
+                                              f"expected {tuple(variable.shape)}")
+            variable.assign(value)
+    except (KeyError, ValueError, TypeError, OSError, EOFError, AttributeError) as exc:
         raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
-    model = _model_from_architecture(path, files["architecture.json"], precision)
-    if len(model.weights) != len(weights):
-        raise ModelPackageError(path, "weights do not match the architecture")
-    for variable, item, value in zip(model.weights, manifest, weights):
-        if tuple(variable.shape) != tuple(value.shape):
-            raise ModelPackageError(path, f"weight {item['path']} has shape {value.shape}, expected {variable.shape}")
-        variable.assign(value)
     extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
     return ModelPackage(model=model, card=card, path=path, extras=extras, precision=precision)
 
 
 def _model_from_architecture(path: Path, architecture: bytes, precision: str = "float32"):
-    import keras
-
+    """Rebuild the Keras model of ``architecture.json`` after checking its allow-list."""
     from pneumonet_core.inference.precision import architecture_for_precision
-    from pneumonet_core.models import layers  # noqa: F401  (registers the custom layers)
+    from pneumonet_core.models.safe_config import UnsafeArchitecture, check_architecture
 
+    try:
+        config = json.loads(architecture.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelPackageError(path, f"corrupt architecture ({exc})") from None
+    try:
+        check_architecture(config)
+    except UnsafeArchitecture as exc:
+        raise ModelPackageError(path, str(exc)) from None
+    config.pop("compile_config", None)  # inference needs no optimizer, loss or metrics
     # Whatever precision a model trained in, it is rebuilt in float32, or in mixed
     # bfloat16 with float32 outputs when asked (the stored weights are float32 anyway).
-    text = architecture_for_precision(architecture.decode("utf-8"), precision)
-    try:
-        return keras.models.model_from_json(text)
-    except Exception as exc:  # Keras raises many types for a bad config
-        raise ModelPackageError(path, f"cannot rebuild the architecture ({type(exc).__name__}: {exc})") from None
+    return _deserialize(path, json.loads(architecture_for_precision(json.dumps(config), precision)))
 
+
+def _deserialize(path: Path, config: dict):
+    import keras
+
+    from pneumonet_core.models import layers  # noqa: F401  (registers the custom layers)
+
+    version = tuple(int(p) for p in re.findall(r"\d+", keras.__version__)[:2])
+    if version < MIN_KERAS:
+        raise ModelPackageError(path, f"refused: Keras {keras.__version__} can run code from a crafted model file; "
+                                      f"upgrade to Keras {'.'.join(map(str, MIN_KERAS))} or later")
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - a Keras without it still gets safe_mode below
+        import contextlib
+
+        SafeModeScope = lambda safe_mode=True: contextlib.nullcontext()  # noqa: E731
+    try:
+        # SafeModeScope(True) also overrides a process-wide enable_unsafe_deserialization().
+        with SafeModeScope(True):
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad config
+        raise ModelPackageError(path, f"cannot rebuild the architecture ({type(exc).__name__}: "
+                                      f"{' '.join(str(exc).split())[:300]})") from None

@@ -1,22 +1,24 @@
 """Where models live: the bundled ones, the user's own, and which one is active.
 
 The active model is, in order: ``$PNEUMONET_MODEL``, the user's choice in
-``settings.json`` (if that file still exists), then the bundled default. The user folder
-is ``$PNEUMONET_HOME`` or the platform's data folder.
+``settings.json``, then the bundled default. When the user's choice has been deleted,
+the bundled default is used *visibly*: :func:`active_model` says why in
+``fallback_reason``, which the CLI prints and the app can show. The user folder is
+``$PNEUMONET_HOME`` or the platform's data folder (see :mod:`pneumonet_core.settings`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pneumonet_core.atomic import copy_file_atomic, write_text_atomic
+from pneumonet_core.atomic import copy_file_atomic
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import SUFFIX, read_card
+from pneumonet_core.settings import read_settings, update_settings, user_home, write_settings  # noqa: F401
 
 #: Bundled models in order of preference for the default.
 BUNDLED_PREFERENCE = ("pneumonet-resnet152v2.pneumonet", "pneumonet-cnn.pneumonet")
@@ -34,32 +36,8 @@ def bundled_models_dir() -> Path:
     return resources_dir() / "models"
 
 
-def user_home() -> Path:
-    """The user's Pneumonet folder (models, settings)."""
-    if env := os.environ.get("PNEUMONET_HOME"):
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("pneumonet", appauthor=False))
-
-
 def user_models_dir() -> Path:
     return user_home() / "models"
-
-
-def _settings_path() -> Path:
-    return user_home() / "settings.json"
-
-
-def read_settings() -> dict:
-    try:
-        return json.loads(_settings_path().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def write_settings(settings: dict) -> None:
-    write_text_atomic(_settings_path(), json.dumps(settings, indent=2))
 
 
 def bundled_default_path() -> Path:
@@ -70,25 +48,46 @@ def bundled_default_path() -> Path:
     raise ModelPackageError(folder, "no bundled model found (resources/models is empty)")
 
 
-def active_model_path() -> Path:
-    """The model the viewer and the CLI use when none is named."""
+@dataclass(frozen=True)
+class ActiveModel:
+    """The model used when none is named, where that choice came from, and any fallback.
+
+    ``source`` is "environment" ($PNEUMONET_MODEL), "settings" (the user's choice) or
+    "bundled". ``fallback_reason`` is a sentence when the user's choice could not be used
+    and the bundled default stands in for it; None otherwise.
+    """
+
+    path: Path
+    source: str
+    fallback_reason: str | None = None
+
+
+def active_model() -> ActiveModel:
+    """The active model; a deleted user choice falls back to the bundled default, saying so."""
     if env := os.environ.get("PNEUMONET_MODEL"):
-        return Path(env)
+        return ActiveModel(Path(env), "environment")
     chosen = read_settings().get("active_model")
-    if chosen and Path(chosen).exists():
-        return Path(chosen)
-    return bundled_default_path()
+    if not chosen:
+        return ActiveModel(bundled_default_path(), "bundled")
+    chosen_path = Path(chosen)
+    if chosen_path.is_file():
+        return ActiveModel(chosen_path, "settings")
+    default = bundled_default_path()
+    why = "no longer exists" if not chosen_path.exists() else "is not a file"
+    return ActiveModel(default, "bundled",
+                       f"the active model {chosen_path.name} {why}; using the bundled default {default.name}")
+
+
+def active_model_path() -> Path:
+    """The model the viewer and the CLI use when none is named (see :func:`active_model`)."""
+    return active_model().path
 
 
 def set_active_model(path: Path | None) -> None:
     """Make ``path`` the active model (None: back to the bundled default)."""
-    settings = read_settings()
-    if path is None:
-        settings.pop("active_model", None)
-    else:
+    if path is not None:
         read_card(path)  # refuse a file that is not a model
-        settings["active_model"] = str(Path(path).resolve())
-    write_settings(settings)
+    update_settings(active_model=None if path is None else str(Path(path).resolve()))
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,8 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     if folder:
         notes.append(f"File paths are relative to the folder {folder}.")
     if deidentify:
-        notes.append("De-identified: patient names, IDs and birth dates are left out; file or folder names "
-                     "that contain them are replaced by a hash.")
+        notes.append("De-identified: patient names, IDs, accession numbers, institutions and dates are left out; "
+                     "file or folder names that contain them are replaced by a pseudonym.")
     story.append(Paragraph("Scans", st["h2"]))
     story += [Paragraph(escape(n), st["muted"]) for n in notes]
     story.append(Spacer(1, 1.5 * mm))

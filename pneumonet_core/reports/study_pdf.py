@@ -107,7 +107,8 @@ def file_rows(scan: Scan, deidentify: bool, file_hash: str | None) -> list[tuple
     if file_hash:
         rows.append(("File SHA-256", file_hash))
     if deidentify:
-        rows.append(("De-identified", "patient name, ID and birth date are left out of this report"))
+        rows.append(("De-identified", "patient names, IDs, accession number, institution and dates other than "
+                                      "the year are left out of this report"))
     return rows
 
 
@@ -119,12 +120,15 @@ def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None
 
 
 def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap: np.ndarray | None, card: ModelCard,
-                       deidentify: bool = False, app_version: str | None = None,
+                       deidentify: bool = True, app_version: str | None = None,
                        file_hash: str | None = None) -> Path:
     """Write the one-study PDF report to ``path`` (atomically) and return the path.
 
     ``heatmap`` (H x W, 0..1, as :meth:`Classifier.heatmap` returns it) may be None when it
-    could not be computed; ``deidentify`` leaves the patient's name, ID and birth date out.
+    could not be computed. The report is de-identified like every export unless the
+    caller passes ``deidentify=False``, which it should do only on the user's explicit
+    choice (the CLI's ``--include-identifiers``, the export dialog's checkbox): only then
+    may a clinical report name the patient.
     """
     from pneumonet_core import __version__
 

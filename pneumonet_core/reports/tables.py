@@ -1,7 +1,11 @@
 """CSV and JSON tables of batch results (one row per scan), and reading a CSV back to resume.
 
 Both tables carry the model's name and hash on every row, so a table separated from its
-run still says which model produced it; de-identification is applied to every row.
+run still says which model produced it; de-identification is applied to every row. CSV
+cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a
+carriage return, from a file name for instance) are prefixed with a quote, as OWASP
+recommends. Each CSV row ends with ``row_check``, a keyed digest of its values, so
+``--resume`` trusts only rows this installation wrote and nobody edited since.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models.card import ModelCard
-from pneumonet_core.atomic import write_text_atomic
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
+from pneumonet_core.secret import keyed_digest
 
 CSV_COLUMNS = (
     "path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
-    "model_name", "model_hash", "format", "width", "height",
+    "model_name", "model_hash", "format", "width", "height", "row_check",
 )
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Warnings share one CSV cell, joined by this.
 WARNING_SEPARATOR = "; "
 
@@ -46,8 +53,9 @@ def _fmt(value: float | None) -> str:
 
 
 def csv_row(result: ScanResult, card: ModelCard) -> dict:
+    """One CSV row (values as written, before formula neutralisation), with its check digest."""
     src = result.source or {}
-    return {
+    row = {
         "path": result.path,
         "file_sha256": result.file_sha256 or "",
         "probability": _fmt(result.probability),
@@ -61,6 +69,56 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
         "width": src.get("width") or "",
         "height": src.get("height") or "",
     }
+    row["row_check"] = row_check(row)
+    return row
+
+
+def row_check(row: dict) -> str:
+    """The keyed digest of a row's values (every column but ``row_check``)."""
+    values = [str(row.get(column, "")) for column in CSV_COLUMNS if column != "row_check"]
+    return keyed_digest("csv-row", json.dumps(values, ensure_ascii=False))
+
+
+def neutralise(value) -> str:
+    """A cell that a spreadsheet would run as a formula, made text with a leading quote."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _restore(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+class CsvWriter:
+    """Writes a results CSV one row at a time; the file appears, whole, on :meth:`close`.
+
+    Rows go to a temporary file beside ``path`` (see :class:`~pneumonet_core.atomic.AppendingFile`),
+    so an interrupted run, closed on its way out, leaves every row written so far in ``path``.
+    """
+
+    def __init__(self, path: str | Path, card: ModelCard, deidentify: bool = True):
+        self.card, self.deidentify = card, deidentify
+        self._out = AppendingFile(path)
+        self._buf = io.StringIO()
+        self._writer = csv.DictWriter(self._buf, fieldnames=CSV_COLUMNS)
+        self._writer.writeheader()
+        self._flush()
+
+    def _flush(self) -> None:
+        self._out.write(self._buf.getvalue())
+        self._buf.seek(0)
+        self._buf.truncate()
+
+    def write(self, result: ScanResult) -> None:
+        row = csv_row(deidentified(result, self.deidentify), self.card)
+        self._writer.writerow({k: neutralise(v) for k, v in row.items()})
+        self._flush()
+
+    def close(self) -> Path:
+        return self._out.close()
+
+    def discard(self) -> None:
+        self._out.discard()
 
 
 def csv_text(results: Iterable[ScanResult], card: ModelCard, deidentify: bool = True) -> str:
@@ -68,7 +126,7 @@ def csv_text(results: Iterable[ScanResult], card: ModelCard, deidentify: bool = 
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for result in results:
-        writer.writerow(csv_row(deidentified(result, deidentify), card))
+        writer.writerow({k: neutralise(v) for k, v in csv_row(deidentified(result, deidentify), card).items()})
     return buf.getvalue()
 
 
@@ -78,7 +136,12 @@ def write_csv(results: Iterable[ScanResult], path: str | Path, card: ModelCard, 
 
 
 def json_document(results: Iterable[ScanResult], model: dict, deidentify: bool = True) -> dict:
-    """``{"model": ..., "results": [...]}``, the document ``pneumonet classify --json`` prints."""
+    """``{"model": ..., "results": [...]}``, the document ``pneumonet classify --json`` prints.
+
+    De-identified, the model's file is named without its folder too.
+    """
+    if deidentify and model.get("path"):
+        model = {**model, "path": Path(str(model["path"])).name}
     return {"model": model, "results": [deidentified(r, deidentify).to_dict(deidentify=deidentify) for r in results]}
 
 
@@ -99,6 +162,11 @@ def read_csv(path: str | Path) -> list[tuple[ScanResult, str]]:
 
     Raises a one-line :class:`PneumonetError` when the file is missing or not such a CSV.
     """
+    return [(result, model_hash) for result, model_hash, _ in read_csv_checked(path)]
+
+
+def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
+    """Like :func:`read_csv`, with whether each row's ``row_check`` proves it unedited."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -107,7 +175,9 @@ def read_csv(path: str | Path) -> list[tuple[ScanResult, str]]:
             if missing:
                 raise PneumonetError(f"{path}: not a Pneumonet results CSV (missing {', '.join(sorted(missing))})")
             rows = []
-            for line, row in enumerate(reader, start=2):
+            for line, raw in enumerate(reader, start=2):
+                row = {k: _restore(v or "") for k, v in raw.items() if isinstance(k, str)}
+                trusted = bool(row.get("row_check")) and row_check(row) == row.get("row_check")
                 try:
                     source = {k: row.get(k) for k in ("format", "width", "height") if row.get(k)}
                     for k in ("width", "height"):
@@ -125,7 +195,7 @@ def read_csv(path: str | Path) -> list[tuple[ScanResult, str]]:
                     )
                 except (TypeError, ValueError) as exc:
                     raise PneumonetError(f"{path}: line {line}: unreadable row ({exc})") from None
-                rows.append((result, row["model_hash"] or ""))
+                rows.append((result, row["model_hash"] or "", trusted))
             return rows
     except OSError as exc:
         raise PneumonetError(f"{path}: cannot read ({exc.strerror or exc})") from None
