@@ -92,9 +92,14 @@ def test_the_models_of_every_approach_pass_the_allow_list():
     from pneumonet_core.models.architectures import ModelSpec, build_model
     from pneumonet_core.models.safe_config import check_architecture
 
+    from pneumonet_core.models.ensemble import build_ensemble
+
     for approach, labels in (("cnn", "binary"), ("cnn", "three"), ("transfer", "binary"), ("finetune", "three")):
         model = build_model(ModelSpec(approach=approach, labels=labels, weights="none", cnn_width=4))
         check_architecture(json.loads(model.to_json()))
+    # Every recipe option of the input stage, and an ensemble of such models.
+    options = dict(approach="cnn", cnn_width=4, crop=0.08, input_norm="standardize", resolution=160)
+    check_architecture(json.loads(build_ensemble([build_model(ModelSpec(**options)) for _ in range(2)]).to_json()))
     for bundled in Path("resources/models").glob("*.pneumonet"):
         import zipfile
 

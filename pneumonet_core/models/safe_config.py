@@ -18,10 +18,11 @@ ALLOWED_LAYERS = frozenset({
     "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization",
     "LayerNormalization", "Activation", "ReLU", "Softmax", "Add", "Concatenate", "Multiply",
     "ZeroPadding2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-    "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Identity",
+    "Flatten", "Reshape", "Dropout", "SpatialDropout2D", "Rescaling", "Identity", "Resizing", "Average",
 })
 #: Pneumonet's own layers (registered as ``pneumonet>Name`` in pneumonet_core.models.layers).
-PNEUMONET_LAYERS = frozenset({"GrayToBackboneInput", "UnitScale", "ChestAugment"})
+PNEUMONET_LAYERS = frozenset({"GrayToBackboneInput", "UnitScale", "ChestAugment", "CentralCrop",
+                              "PerImageStandardize"})
 PNEUMONET_MODULE = "pneumonet_core.models.layers"
 #: Other serialized objects a model config holds: models, initializers, regularizers, policies.
 ALLOWED_OBJECTS = {
