@@ -130,6 +130,7 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
     if frames > 1:
         warnings.append(f"Multi-frame image ({frames} frames): only the first frame is used")
     inverted = False
+    spread = 0.0
     if photometric in _MONOCHROME:
         if stored.ndim != 2:
             raise ScanError(path, f"{photometric} image with {stored.shape[-1]} samples per pixel")
@@ -162,6 +163,7 @@ def load_dicom(path: Path, max_pixels: int, dataset: Dataset | None = None) -> S
         frames=frames,
         modality=metadata["modality"],
         body_part=metadata["body_part"],
+        colour_spread=round(spread, 6),
     )
     return Scan(
         path=path,

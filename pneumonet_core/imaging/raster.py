@@ -87,7 +87,8 @@ def load_raster(path: Path, fmt: str, max_pixels: int) -> Scan:
     if colour:
         warnings.append(colour)
     height, width = pixels.shape
-    source = SourceInfo(format=fmt, width=width, height=height, photometric=photometric, bits_stored=bits)
+    source = SourceInfo(format=fmt, width=width, height=height, photometric=photometric, bits_stored=bits,
+                        colour_spread=round(spread, 6))
     return Scan(
         path=path,
         pixels=np.ascontiguousarray(pixels, dtype=np.float32),
