@@ -22,7 +22,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "classify", help="classify scans (files and folders)",
         description="Classify PNG, JPEG and DICOM chest X-rays. One line per scan by default. "
-        "Exit 3 if any file failed (the others are still classified). Reports leave out patient names, "
+        "Exit 3 if any file failed (the others are still classified). A scan that is not a chest X-ray this "
+        "model knows is a result, not a failure: it is flagged (out_of_distribution, ood_score, ood_reason), "
+        "shown as withheld and gets no heat map. Reports leave out patient names, "
         "IDs and birth dates unless --no-deidentify is given.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -94,8 +96,9 @@ def carried_rows(paths: list[Path], previous_csv: Path, model_hash: str) -> dict
     """Rows of ``previous_csv`` that still hold: index in ``paths`` -> the previous ScanResult.
 
     A row is carried when the file has the same path (or, in a de-identified CSV, the hash
-    name made from its content) and the same content hash, was classified without error,
-    and came from the same model; every other file is classified again.
+    name made from its content) and the same content hash, was classified without error
+    and assessed by the out-of-distribution guard, and came from the same model; every
+    other file is classified again.
     """
     import dataclasses
 
@@ -105,7 +108,7 @@ def carried_rows(paths: list[Path], previous_csv: Path, model_hash: str) -> dict
 
     by_hash: dict[str, list] = {}
     for result, row_model in read_csv(previous_csv):
-        if result.ok and result.file_sha256:
+        if result.ok and result.file_sha256 and result.out_of_distribution is not None:  # guarded rows only
             by_hash.setdefault(result.file_sha256, []).append((result, row_model))
     carried, other_model = {}, 0
     for index, path in enumerate(paths):
@@ -153,6 +156,10 @@ def run(args) -> int:
         used_names: set[str] = set()
 
         def on_scan(result, scan):
+            if result.withheld:  # no heat map explains a result that is not given
+                print(f"pneumonet classify: {result.path}: no heat map: not a chest X-ray this model knows",
+                      file=sys.stderr)
+                return
             name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
             try:
                 write_heatmap_overlay(scan, classifier.heatmap(scan), args.heatmaps, deidentify=deid, name=name)

@@ -93,6 +93,7 @@ class ModelCard:
             lines.append("Held-out:     no held-out metrics recorded")
         lines += self._external_lines()
         lines.append(f"Calibration:  {calibration_text(self.calibration)}")
+        lines.append(f"OOD guard:    {ood_text(self.ood)}")
         if self.data:
             lines.append(f"Data:         {json.dumps(self.data.get('summary', self.data), default=_jsonable)}")
         if self.training:
@@ -118,6 +119,15 @@ def calibration_text(calibration: dict) -> str:
               "isotonic": lambda c: f"{len(c['x'])} steps"}[method](calibration)
     site = (calibration.get("fitted_on") or {}).get("data_set")
     return f"{method} ({params})" + (f", fitted on {site}" if site else "")
+
+
+def ood_text(ood: dict) -> str:
+    """One phrase for a card's out-of-distribution guard, with its flag rate on the fitting films."""
+    from pneumonet_core.ood.guard import describe_settings
+
+    text = describe_settings(ood or {})
+    rate = (ood or {}).get("fit_flag_rate")
+    return text + (f"; flags {rate:.1%} of its fitting films" if rate is not None else "")
 
 
 def _f(value) -> str:

@@ -19,6 +19,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Image, Paragraph, Table, TableStyle
 
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.ood.guard import describe_settings
 
 DISCLAIMER = (
     "Decision support for a clinician, not a diagnosis. The probability comes from a machine-learning "
@@ -104,6 +105,7 @@ def card_rows(card: ModelCard) -> list[tuple[str, str]]:
         ("Threshold", f"{card.threshold:.4f} — {card.threshold_rule}"),
         ("Held-out test", held_out),
         ("Model hash", f"sha256:{card.hash}" if card.hash else "n/a"),
+        ("Guard", f"out-of-distribution: {describe_settings(card.ood or {})}"),
     ]
 
 
