@@ -159,6 +159,24 @@ def test_an_edited_reference_is_refused(fitted, tmp_path):
         load_package(edited)
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"layer": "no_such_layer"}, "no layer 'no_such_layer'"),
+    ({"layer": "block3_relu2"}, "channels"),
+    ({"method": "some-future-method"}, "unknown method"),
+])
+def test_a_guard_that_does_not_fit_its_model_is_refused(fitted, tmp_path, change, message):
+    """A consistent, sealed package whose guard cannot work is refused on load, not half-guarded."""
+    from pneumonet_core.errors import ModelPackageError
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.models.package import read_card, rewrite_package
+
+    card = read_card(fitted["out"])
+    card.ood = {**card.ood, **change}
+    rewrite_package(fitted["out"], tmp_path / "odd.pneumonet", card)
+    with pytest.raises(ModelPackageError, match=message):
+        Classifier.load(tmp_path / "odd.pneumonet")
+
+
 def test_the_fitted_guard_flags_what_the_pixels_alone_cannot(guarded, tiny, samples):
     """Other anatomy, grayscale photos and CT/MR slices without tags: the feature distance catches them."""
     for category in ("anatomy_image", "photo_gray", "ct_mr_image"):

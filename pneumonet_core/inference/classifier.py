@@ -22,7 +22,7 @@ from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import ModelPackage, load_package
-from pneumonet_core.ood.features import feature_model, predict_with_features
+from pneumonet_core.ood.features import check_layer, feature_model, predict_with_features
 from pneumonet_core.models.threshold import decision_label
 from pneumonet_core.ood.guard import Guard
 from pneumonet_core.preprocessing import preprocess
@@ -48,6 +48,8 @@ class Classifier:
         self.architecture: Architecture = architecture
         try:
             self.guard = Guard.of_package(package)
+            if self.guard.needs_features:
+                check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
         except ValueError as exc:
             raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
         self._two_outputs = None  # (outputs, features) model, built on first use when the guard reads features

@@ -38,6 +38,15 @@ def has_layer(model, layer: str) -> bool:
     return any(candidate.name == layer for candidate in model.layers)
 
 
+def check_layer(model, layer: str, dimensions: int) -> None:
+    """Raise ValueError unless ``model`` has ``layer`` with ``dimensions`` channels (what a reference was fitted on)."""
+    if not has_layer(model, layer):
+        raise ValueError(f"the model has no layer {layer!r} for its reference")
+    channels = int(model.get_layer(layer).output.shape[-1])
+    if channels != dimensions:
+        raise ValueError(f"layer {layer!r} has {channels} channels, the reference {dimensions}")
+
+
 def feature_model(model, layer: str = FEATURE_LAYER):
     """A Keras model with two outputs, (model output, ``layer``'s output averaged over the image).
 

@@ -69,6 +69,8 @@ class Guard:
         """The guard a loaded package carries; raises ValueError when its reference is missing or broken."""
         settings = package.card.ood or {}
         reference = None
+        if settings.get("method") not in (None, METHOD):  # refuse rather than guard less than the card says
+            raise ValueError(f"unknown method {settings['method']!r} in card.ood")
         if settings.get("method") == METHOD:
             name = settings.get("reference_file", REFERENCE_FILE)
             if name not in package.extras:
