@@ -267,6 +267,16 @@ def test_text_lines_and_summary_say_withheld(mixed_run):
     assert "2 withheld (not a chest X-ray this model knows)" in mixed_run["stderr"]
 
 
+def test_summary_and_filters_keep_withheld_scans_apart(mixed_run):
+    from pneumonet_core.reports.summary import BatchSummary, matches
+    from pneumonet_core.reports.tables import read_csv
+
+    results = [r for r, _ in read_csv(mixed_run["out"] / "r.csv")]
+    summary = BatchSummary.of(results)
+    assert summary.withheld == 2 and sum(summary.labels.values()) == 2 and summary.total == 4
+    assert not any(r.withheld for r in results if matches(r, "pneumonia") or matches(r, "normal"))
+
+
 def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
     from pneumonet_core.reports.tables import CSV_COLUMNS, read_csv
 

@@ -33,10 +33,10 @@ def matches(result: ScanResult, name: str) -> bool:
     """True when ``result`` passes the named filter (see :data:`FILTERS`)."""
     if name == "all":
         return True
-    if name == "pneumonia":
-        return result.ok and result.label == "PNEUMONIA"
+    if name == "pneumonia":  # a withheld scan (not a chest X-ray the model knows) has no label for people
+        return result.ok and not result.withheld and result.label == "PNEUMONIA"
     if name == "normal":
-        return result.ok and result.label == "NORMAL"
+        return result.ok and not result.withheld and result.label == "NORMAL"
     if name == "errors":
         return not result.ok
     if name == "warnings":
