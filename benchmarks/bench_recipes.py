@@ -50,8 +50,8 @@ COMBINATIONS = {
     "strong+erase+std": ("strong augmentation, border erasing, standardised films",
                          STRONG + ["--aug-erase", "0.5", "--input-norm", "standardize"]),
     "strong+crop": ("strong augmentation and the lung-field crop", STRONG + ["--crop", "0.08"]),
-    "strong+crop-w32": ("strong augmentation, lung-field crop, width 32",
-                        STRONG + ["--crop", "0.08", "--cnn-width", "32"]),
+    "strong+erase+crop": ("strong augmentation, border erasing and the lung-field crop",
+                          STRONG + ["--aug-erase", "0.5", "--crop", "0.08"]),
 }
 RECIPES.update(COMBINATIONS)
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 
+#: What people are shown instead of the probability of a scan the guard flagged.
+WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
+
 
 @dataclass
 class ScanResult:
@@ -29,10 +32,13 @@ class ScanResult:
     metadata: dict = field(default_factory=dict)
     file_sha256: str | None = None
     class_probabilities: dict | None = None
-    #: The out-of-distribution guard: True when the film is not a chest X-ray this model
-    #: knows (the result is then withheld from people), a score (higher = stranger) and why.
+    #: The out-of-distribution guard (:mod:`pneumonet_core.ood`): True when the scan is not a
+    #: chest X-ray this model knows. None when not assessed (a failed scan). A flagged scan
+    #: keeps its probability and label for machines, but people are shown "result withheld".
     out_of_distribution: bool | None = None
+    #: How strange the scan is, higher = stranger; it is flagged from 1.0 on (see :mod:`pneumonet_core.ood.guard`).
     ood_score: float | None = None
+    #: Why it was flagged, in a short phrase; None when not flagged.
     ood_reason: str | None = None
     #: How de-identified exports name the file: relative to the folder it was found in
     #: (set by the batch command); None means the file name alone. Not exported itself.
@@ -59,6 +65,11 @@ class ScanResult:
     def classified(self) -> bool:
         """True once the model has answered (a probability and a decision are set)."""
         return self.error is None and self.probability is not None
+
+    @property
+    def withheld(self) -> bool:
+        """True when the guard flagged the scan: its probability must not be shown to people."""
+        return bool(self.out_of_distribution) and self.error is None
 
     @property
     def subtype(self) -> str | None:

@@ -44,6 +44,11 @@ def test_cnn_trains_reports_progress_and_writes_a_complete_card(shared_train_dir
     assert not test_patients & {im.patient for im in result.split.train}
     assert len((tmp_path / "p.csv").read_text().splitlines()) == card.metrics["n"] + 1
     assert len(card.training["history"]) == 2 and card.training["best_epoch"] in (1, 2)
+    # The out-of-distribution guard is fitted on the training patients' films of this run.
+    package = load_package(result.out)
+    assert card.ood["method"] == "mahalanobis-pca-ledoit-wolf" and card.ood["layer"] == "block2_relu2"
+    assert card.ood["fitted_on"]["images"] == len(result.split.train) and card.ood["threshold"] > 0
+    assert set(card.ood["held_out_flag_rate"]) == {"validation", "test"} and "ood.npz" in package.extras
 
 
 def test_three_label_variant_trains_and_reports_pneumonia_probability(shared_train_dir, tmp_path):

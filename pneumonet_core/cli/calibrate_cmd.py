@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from pneumonet_core.cli.common import write_json
+from pneumonet_core.cli.common import add_derived_package_arguments, write_json
 from pneumonet_core.models.threshold import rule_argument
 
 
@@ -17,9 +16,7 @@ def register(subparsers) -> None:
         "a new package (--out) whose card records the site data, the rule and the figures before and after. "
         "The weights and the input package are untouched.",
     )
-    p.add_argument("data_dir", type=Path, metavar="DIR")
-    p.add_argument("--model", type=Path, required=True, metavar="IN", help="the package to calibrate")
-    p.add_argument("--out", type=Path, required=True, metavar="OUT", help="the calibrated package to write")
+    add_derived_package_arguments(p, "the package to calibrate", "the calibrated package to write")
     p.add_argument("--rule", default="youden", type=rule_argument,
                    help="threshold rule: youden, sensitivity:0.95 or specificity:0.90 (default youden)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -33,9 +33,10 @@ def register(subparsers) -> None:
         "classify", help="classify scans (files and folders)",
         description="Classify PNG, JPEG and DICOM chest X-rays. One line per scan by default. "
         "Exit 3 if any file failed (the others are still classified), 130 on Ctrl-C and 143 on SIGTERM "
-        "(the rows done are kept). The JSON, CSV, PDF and heat-map names are de-identified (no patient "
-        "names, IDs, accession numbers, institutions, birth dates or absolute paths) unless "
-        "--include-identifiers is given.",
+        "(the rows done are kept). A scan that is not a chest X-ray this model knows is a result, not a "
+        "failure: it is flagged (out_of_distribution, ood_score, ood_reason), shown as withheld and gets no heat "
+        "map. The JSON, CSV, PDF and heat-map names are de-identified (no patient names, IDs, accession numbers, "
+        "institutions, birth dates or absolute paths) unless --include-identifiers is given.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add_output_arguments(p)
@@ -124,9 +125,12 @@ def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
 
     def on_scan(result, scan):
         what = "heat map"
+        if result.withheld and args.heatmaps:  # no heat map explains a result that is not given
+            print(f"pneumonet classify: {result.path}: no heat map: not a chest X-ray this model knows",
+                  file=sys.stderr)
         try:
-            heatmap = classifier.heatmap(scan, result)
-            if args.heatmaps:
+            heatmap = None if result.withheld else classifier.heatmap(scan, result)
+            if args.heatmaps and heatmap is not None:
                 name = _unique_name(heatmap_file_name(scan, deid, result.file_sha256), used_names)
                 write_heatmap_overlay(scan, heatmap, args.heatmaps, deidentify=deid, name=name)
             if args.dicom_out:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from pneumonet_core.results import ScanResult
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
 
 
 def add_model_argument(parser) -> None:
@@ -32,6 +32,14 @@ def resolve_model(model_path: Path | None) -> Path:
     return active.path
 
 
+
+def add_derived_package_arguments(parser, model_help: str, out_help: str) -> None:
+    """DIR, --model IN and --out OUT of a command that writes a new package made from an existing one."""
+    parser.add_argument("data_dir", type=Path, metavar="DIR")
+    parser.add_argument("--model", type=Path, required=True, metavar="IN", help=model_help)
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT", help=out_help)
+
+
 def load_classifier(model_path: Path | None, precision: str = "float32"):
     """Load the named or active model, or raise a one-line ModelPackageError."""
     from pneumonet_core.inference.classifier import Classifier
@@ -51,6 +59,8 @@ def result_line(result: ScanResult) -> str:
     if result.error:
         return f"{result.path}: ERROR: {result.error}"
     warn = f"  [{'; '.join(result.warnings)}]" if result.warnings else ""
+    if result.withheld:
+        return f"{result.path}: {WITHHELD_MESSAGE} ({result.ood_reason}; ood score {result.ood_score:.2f}){warn}"
     return f"{result.path}: {result.label} p={result.probability:.4f} (threshold {result.threshold:.4f}){warn}"
 
 

@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", type=float, default=None, help="override the model's stored threshold")
     p.add_argument("--held-out", action="store_true",
                    help="only the patients the model's card lists as held out (never used in training)")
-    p.add_argument("--predictions", type=Path, metavar="CSV", help="write each image's probability to CSV")
+    p.add_argument("--predictions", type=Path, metavar="CSV",
+                   help="write each image's probability (and whether the out-of-distribution guard flagged it) to CSV")
     p.add_argument("--plots", type=Path, metavar="DIR", help="write roc.png and reliability.png into DIR")
     p.add_argument("--batch-size", type=int, default=16)
     add_precision_argument(p)
@@ -43,11 +44,13 @@ def write_plots(folder: Path, metrics: dict) -> None:
 
 
 def run(args) -> int:
-    from pneumonet_core.evaluation.folder import evaluate_folder
+    from pneumonet_core.evaluation.folder import measure, predict_folder
     from pneumonet_core.evaluation.metrics import headline
 
     classifier = load_classifier_from_args(args, "evaluate")
-    metrics, rows, errors = evaluate_folder(args.data_dir, classifier, args.threshold, args.held_out, args.batch_size)
+    found = predict_folder(args.data_dir, classifier, args.held_out, args.batch_size)
+    metrics = measure(found, classifier.threshold if args.threshold is None else args.threshold)
+    errors = found.errors
     for err in errors:
         print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)
     if args.predictions:
@@ -57,9 +60,10 @@ def run(args) -> int:
 
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["path", "patient", "label", "probability"])
-        for im, prob in rows:
-            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}"])
+        writer.writerow(["path", "patient", "label", "probability", "out_of_distribution"])
+        for im, prob, flagged in zip(found.images, found.probability, found.out_of_distribution):
+            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}",
+                             "true" if flagged else "false"])
         write_text_atomic(args.predictions, buf.getvalue())
     if args.plots:
         write_plots(args.plots, metrics)
@@ -73,5 +77,7 @@ def run(args) -> int:
             value = metrics[key]
             print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")
         print(f"  confusion    [[tn {cm[0][0]}, fp {cm[0][1]}], [fn {cm[1][0]}, tp {cm[1][1]}]]")
+        ood = metrics["out_of_distribution"]
+        print(f"  flagged by the out-of-distribution guard: {ood['flagged']} of {ood['n']} (kept in the figures)")
         print(metrics["classification_report"])
     return 3 if errors else 0

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "pneumonet_core.cli.classify_cmd",
     "pneumonet_core.cli.evaluate_cmd",
     "pneumonet_core.cli.calibrate_cmd",
+    "pneumonet_core.cli.guard_cmd",
     "pneumonet_core.cli.train_cmd",
     "pneumonet_core.cli.ensemble_cmd",
     "pneumonet_core.cli.info_cmd",

@@ -242,7 +242,8 @@ class Listener:
         def on_scan(result, scan):
             key = keys_by_path[str(result.path)]
             try:
-                answers = build_answers(scan, result, self.classifier.heatmap(scan, result), self.classifier.card, headers[key])
+                heatmap = None if result.withheld else self.classifier.heatmap(scan, result)
+                answers = build_answers(scan, result, heatmap, self.classifier.card, headers[key])
                 write_answers(answers, *self.journal.answer_paths(key))
             except Exception as exc:  # noqa: BLE001 - no answer for this object; the others go on
                 answer_errors[key] = f"no answer written: {_reason(exc)}"

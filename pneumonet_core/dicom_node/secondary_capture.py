@@ -20,6 +20,7 @@ from pneumonet_core.dicom_node.study import (
     equipment,
 )
 from pneumonet_core.reports.heatmap_images import overlay_with_legend
+from pneumonet_core.results import WITHHELD_MESSAGE
 
 #: Longest side of the captured image (the legend below it adds a little).
 SC_MAX_SIDE = 2048
@@ -28,14 +29,19 @@ _PURPOSE_SOURCE = ("121322", "DCM", "Source image for image processing operation
 
 
 def legend_lines(result, card) -> list[str]:
-    """The text burnt in below the image: decision, probability, threshold, model, warnings."""
-    lines = [
-        f"Pneumonet: {result.label}   probability {result.probability:.3f}   (threshold {result.threshold:.3f})",
-        f"Model {card.name} v{card.version} - Grad-CAM heat map - {NOT_FOR_DIAGNOSIS}",
-    ]
-    if getattr(result, "out_of_distribution", False):
-        reason = getattr(result, "ood_reason", None)
-        lines.append("OUT OF DISTRIBUTION: result unreliable" + (f" ({reason})" if reason else ""))
+    """The text burnt in below the image: decision, probability, threshold, model, warnings.
+
+    A scan the out-of-distribution guard flagged shows no decision, no probability and no
+    heat map: only why the result is withheld.
+    """
+    if result.withheld:
+        reason = f" ({result.ood_reason})" if result.ood_reason else ""
+        lines = [f"Pneumonet: {WITHHELD_MESSAGE}{reason}", f"Model {card.name} v{card.version} - {NOT_FOR_DIAGNOSIS}"]
+    else:
+        lines = [
+            f"Pneumonet: {result.label}   probability {result.probability:.3f}   (threshold {result.threshold:.3f})",
+            f"Model {card.name} v{card.version} - Grad-CAM heat map - {NOT_FOR_DIAGNOSIS}",
+        ]
     warnings = list(getattr(result, "warnings", None) or [])
     if warnings:
         lines.append("Warnings: " + "; ".join(warnings))
@@ -55,6 +61,8 @@ def build_secondary_capture(reference: Dataset, source: Dataset | None, pixels: 
     ``reference`` comes from :mod:`pneumonet_core.dicom_node.study`; ``source`` is the
     source image's header (None for PNG/JPEG inputs).
     """
+    if heatmap is None:  # a withheld result: the scan alone
+        heatmap = np.zeros(np.shape(pixels), dtype=np.float32)
     image = overlay_with_legend(pixels, heatmap, legend_lines(result, card), max_side=SC_MAX_SIDE)
     sc = SCImage(
         pixel_array=np.asarray(image, dtype=np.uint8),

@@ -3,7 +3,7 @@ wizard measure a model on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -20,6 +20,8 @@ class FolderPredictions:
     images: list[LabelledImage]
     probability: np.ndarray
     errors: list[str]  # "path: reason" of the files that could not be read
+    #: Per image: flagged by the out-of-distribution guard (not a chest X-ray the model knows).
+    out_of_distribution: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def y(self) -> np.ndarray:
@@ -50,7 +52,7 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
         images = [im for im in images if im.patient in keep]
     if not images:
         raise DatasetError(f"{data_dir}: no labelled images to evaluate")
-    kept, p, errors = [], [], []
+    kept, p, errors, flags = [], [], [], []
     results = classify_paths([im.path for im in images], classifier, batch_size=batch_size, should_stop=should_stop)
     for done, (im, result) in enumerate(zip(images, results), start=1):
         if result.error:
@@ -58,22 +60,35 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
         else:
             kept.append(im)
             p.append(result.probability)
+            flags.append(bool(result.out_of_distribution))
         if progress is not None:
             progress(done, len(images))
     if should_stop():
         raise CancelledError("cancelled")
     if not kept:
         raise DatasetError(f"{data_dir}: no image could be read")
-    return FolderPredictions(kept, np.asarray(p, dtype=np.float64), errors)
+    return FolderPredictions(kept, np.asarray(p, dtype=np.float64), errors, np.asarray(flags, dtype=bool))
 
 
 def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
                     batch_size: int = 16, should_stop: Callable[[], bool] = lambda: False,
                     progress: Callable[[int, int], None] | None = None):
     """Classify every labelled image and return (metrics, rows of (image, probability), errors)."""
+    found = predict_folder(data_dir, classifier, held_out, batch_size, should_stop=should_stop, progress=progress)
+    metrics = measure(found, classifier.threshold if threshold is None else threshold)
+    return metrics, list(zip(found.images, found.probability.tolist())), found.errors
+
+
+def measure(found: FolderPredictions, threshold: float) -> dict:
+    """The metrics of a folder's predictions at ``threshold``, and how many films the guard flagged.
+
+    Flagged films stay in the metrics: the folder is labelled chest films, and the count
+    says how many of them the guard would have withheld.
+    """
     from pneumonet_core.evaluation.metrics import evaluate_predictions
 
-    found = predict_folder(data_dir, classifier, held_out, batch_size, should_stop=should_stop, progress=progress)
-    threshold = classifier.threshold if threshold is None else threshold
-    rows = list(zip(found.images, found.probability.tolist()))
-    return evaluate_predictions(found.y, found.probability, threshold), rows, found.errors
+    metrics = evaluate_predictions(found.y, found.probability, threshold)
+    flagged = int(np.sum(found.out_of_distribution))
+    metrics["out_of_distribution"] = {"flagged": flagged, "n": len(found.images),
+                                      "rate": round(flagged / len(found.images), 4) if found.images else None}
+    return metrics

@@ -152,6 +152,7 @@ def _decode(path: Path, ds: Dataset, syntax: UID, photometric: str, size: tuple[
     if frames > 1:
         warnings.append(f"Multi-frame image ({frames} frames): only the first frame is used")
     inverted = False
+    spread = 0.0
     if photometric in _MONOCHROME:
         if stored.ndim != 2:
             raise ScanError(path, f"{photometric} image with {stored.shape[-1]} samples per pixel")
@@ -191,6 +192,7 @@ def _decode(path: Path, ds: Dataset, syntax: UID, photometric: str, size: tuple[
         frames=frames,
         modality=metadata["modality"],
         body_part=metadata["body_part"],
+        colour_spread=round(spread, 6),
     )
     return Scan(
         path=path,

@@ -101,7 +101,8 @@ def load_raster(path: Path, fmt: str, max_pixels: int) -> Scan:
         warnings.append(colour)
     if swapped:
         width, height = height, width
-    source = SourceInfo(format=fmt, width=width, height=height, photometric=photometric, bits_stored=bits)
+    source = SourceInfo(format=fmt, width=width, height=height, photometric=photometric, bits_stored=bits,
+                        colour_spread=round(spread, 6))
     return Scan(
         path=path,
         pixels=np.ascontiguousarray(pixels, dtype=np.float32),

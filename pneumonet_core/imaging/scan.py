@@ -89,6 +89,9 @@ class SourceInfo:
     frames: int = 1
     modality: str | None = None
     body_part: str | None = None
+    #: Mean spread between the colour channels (0..1) before grayscale conversion: 0 for a
+    #: grayscale source, clearly above 0 for a photo. Not part of equality (a measurement).
+    colour_spread: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         return {
@@ -102,6 +105,7 @@ class SourceInfo:
             "frames": self.frames,
             "modality": self.modality,
             "body_part": self.body_part,
+            "colour_spread": self.colour_spread,
         }
 
 

@@ -155,10 +155,13 @@ def classify_paths(
             decoded = [f.result() for f in current]
             current = None  # let each full scan go as soon as it is reported
             good = [i for i, d in enumerate(decoded) if d.model_input is not None]
-            outputs = classifier.predict_inputs(np.stack([decoded[i].model_input for i in good])) if good else []
+            outputs, features = [], None
+            if good:
+                outputs, features = classifier.forward(np.stack([decoded[i].model_input for i in good]))
             results = [d.result for d in decoded]
-            for i, output in zip(good, outputs):
-                results[i] = classifier.decide(results[i], output)
+            for row, (i, output) in enumerate(zip(good, outputs)):
+                results[i] = classifier.decide(results[i], output, decoded[i].model_input,
+                                               None if features is None else features[row])
             for i, result in enumerate(results):
                 if result.display_path is None:
                     result = dataclasses.replace(result, display_path=shown.get(result.path))

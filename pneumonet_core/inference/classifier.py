@@ -1,7 +1,9 @@
 """The classifier facade: a loaded model package that classifies scans and explains them.
 
 Every probability Pneumonet shows or exports comes from :meth:`Classifier.decide`, which
-fills a :class:`~pneumonet_core.results.ScanResult` from the model's outputs.
+fills a :class:`~pneumonet_core.results.ScanResult` from the model's outputs, and asks the
+package's out-of-distribution guard (:mod:`pneumonet_core.ood`) whether the scan is a
+chest X-ray this model knows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.ensemble import members
 from pneumonet_core.models.package import ModelPackage, load_package
+from pneumonet_core.ood.features import check_layer, feature_model, predict_with_features
 from pneumonet_core.models.threshold import decision_label
+from pneumonet_core.ood.guard import Guard
 from pneumonet_core.preprocessing import preprocess
 from pneumonet_core.results import ScanResult
 
@@ -43,6 +47,13 @@ class Classifier:
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
         self.architecture: Architecture = architecture
+        try:
+            self.guard = Guard.of_package(package)
+            if self.guard.needs_features:
+                check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
+        except ValueError as exc:
+            raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
+        self._two_outputs = None  # (outputs, features) model, built on first use when the guard reads features
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int = 16, precision: str = "float32") -> "Classifier":
@@ -83,12 +94,29 @@ class Classifier:
         with self._lock:
             return predict_class_probabilities(self.model, inputs, self.batch_size)
 
+    def forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(model outputs (N, classes), guard features (N, D) or None) in one forward pass.
+
+        Features are computed only when the package's guard has a feature reference.
+        """
+        if not self.guard.needs_features:
+            return self.predict_inputs(inputs), None
+        with self._lock:
+            if self._two_outputs is None:
+                self._two_outputs = feature_model(self.model, self.guard.layer)
+            return predict_with_features(self._two_outputs, inputs, self.batch_size)
+
     def calibrated(self, raw_probability) -> np.ndarray:
         """The card's calibration applied to raw pneumonia probabilities."""
         return calibration.apply(self.card.calibration if self.apply_calibration else None, raw_probability)
 
-    def decide(self, result: ScanResult, output: np.ndarray) -> ScanResult:
-        """``result`` with the calibrated probability and the decision of one row of model outputs."""
+    def decide(self, result: ScanResult, output: np.ndarray, model_input: np.ndarray | None = None,
+               features: np.ndarray | None = None) -> ScanResult:
+        """``result`` with the calibrated probability and the decision of one row of model outputs.
+
+        With the scan's ``model_input`` (and its ``features`` from :meth:`forward`), the
+        guard's verdict is added too (``out_of_distribution``, ``ood_score``, ``ood_reason``).
+        """
         output = np.asarray(output, dtype=np.float64).reshape(-1)
         if not np.isfinite(output).all():  # never a confident answer from NaN or infinity
             return dataclasses.replace(result, probability=None, label=None, threshold=self.threshold,
@@ -102,13 +130,20 @@ class Classifier:
             normal = self.class_names.index("NORMAL")
             classes = {n: (1.0 - p if i == normal else float(v) / max(raw, 1e-12) * p)
                        for i, (n, v) in enumerate(zip(self.class_names, output))}
+        ood = {}
+        if model_input is not None:
+            verdict = self.guard.assess(model_input, result.source, result.metadata, features)
+            ood = {"out_of_distribution": verdict.out_of_distribution, "ood_score": verdict.score,
+                   "ood_reason": verdict.reason}
         return dataclasses.replace(result, probability=p, label=decision_label(p, self.threshold),
-                                   threshold=self.threshold, class_probabilities=classes)
+                                   threshold=self.threshold, class_probabilities=classes, **ood)
 
     def classify(self, scan: Scan, file_sha256: str | None = None) -> ScanResult:
-        """Classify one loaded scan."""
-        output = self.predict_inputs(preprocess(scan.pixels)[None])[0]
-        return self.decide(ScanResult.of_scan(scan, file_sha256), output)
+        """Classify one loaded scan, with the guard's verdict."""
+        model_input = preprocess(scan.pixels)
+        outputs, features = self.forward(model_input[None])
+        return self.decide(ScanResult.of_scan(scan, file_sha256), outputs[0], model_input,
+                           None if features is None else features[0])
 
     def heatmap(self, scan: Scan, result: ScanResult | None = None) -> np.ndarray:
         """Grad-CAM for the decided class, at the scan's full resolution, values 0..1."""

@@ -7,8 +7,9 @@ Data stages so a cluster can spread it over its nodes:
    local engine's own :func:`~pneumonet_core.inference.batch._decode`, so a file that fails
    gets the very same error string;
 2. **model** (a pool of actors): each actor loads the model package once, runs batched
-   forward passes (:meth:`Classifier.predict_inputs`) and turns each output row into a
-   result with :meth:`Classifier.decide` (calibration and threshold of the card).
+   forward passes (:meth:`Classifier.forward`: outputs and the guard's features) and turns
+   each output row into a result with :meth:`Classifier.decide` (calibration, threshold
+   and out-of-distribution guard of the card).
 
 The driver gets the :class:`~pneumonet_core.results.ScanResult` objects back in the order
 of the input paths, as the local engine yields them, so every output (lines, CSV, JSON,
@@ -127,9 +128,12 @@ class ModelStage:
         good = np.flatnonzero(batch["ok"])
         results = list(batch["result"])
         if len(good):
-            outputs = self.classifier.predict_inputs(self._static_batches(np.asarray(batch["input"])[good]))
-            for i, output in zip(good, outputs):
-                results[i] = pickle.dumps(self.classifier.decide(pickle.loads(results[i]), output))
+            inputs = np.asarray(batch["input"])[good]
+            outputs, features = self.classifier.forward(self._static_batches(inputs))
+            for row, i in enumerate(good):
+                decided = self.classifier.decide(pickle.loads(results[i]), outputs[row], inputs[row],
+                                                 None if features is None else features[row])
+                results[i] = pickle.dumps(decided)
         return {"index": np.asarray(batch["index"]), "result": _blobs(results)}
 
     def _static_batches(self, inputs: np.ndarray) -> np.ndarray:

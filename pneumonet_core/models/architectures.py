@@ -29,6 +29,10 @@ class Architecture:
     display_name: str
     builder: str  # "module:function" that builds a keras.Model from a ModelSpec
     gradcam_layer: str  # the feature map Grad-CAM explains
+    #: The feature map the out-of-distribution guard pools (:mod:`pneumonet_core.ood`): one at a
+    #: quarter of the way down (28 x 28), which sets chest films apart from other images far
+    #: better than the penultimate ``gap`` vector (benchmarks/results/bench_ood.txt).
+    guard_layer: str = "gap"
     pretrained: bool = False  # can start from ImageNet weights
     blocks: tuple[str, ...] = ()  # blocks in network order; "unfreeze N" trains the last N
     input_size: tuple[int, int] = INPUT_SIZE
@@ -65,10 +69,10 @@ ARCHITECTURES = {
     a.key: a
     for a in (
         Architecture(key="custom-cnn", display_name="Custom CNN", builder="pneumonet_core.models.cnn:build_cnn",
-                     gradcam_layer="last_conv"),
+                     gradcam_layer="last_conv", guard_layer="block2_relu2"),
         Architecture(key="ResNet152V2", display_name="ResNet152V2",
                      builder="pneumonet_core.models.resnet:build_resnet", gradcam_layer="post_relu",
-                     pretrained=True, blocks=_RESNET152V2_BLOCKS),
+                     guard_layer="conv3_block8_out", pretrained=True, blocks=_RESNET152V2_BLOCKS),
     )
 }
 

@@ -93,6 +93,7 @@ class ModelCard:
             lines.append("Held-out:     no held-out metrics recorded")
         lines += self._external_lines()
         lines.append(f"Calibration:  {calibration_text(self.calibration)}")
+        lines.append(f"OOD guard:    {ood_text(self.ood)}")
         if self.data:
             lines.append(f"Data:         {_data_text(self.data)}")
         if self.training:
@@ -160,6 +161,15 @@ def _training_lines(training: dict) -> list[str]:
     if training.get("command"):
         lines.append(f"Command:      {strip_folders(training['command'])}")
     return lines
+
+
+def ood_text(ood: dict) -> str:
+    """One phrase for a card's out-of-distribution guard, with its flag rate on the fitting films."""
+    from pneumonet_core.ood.guard import describe_settings
+
+    text = describe_settings(ood or {})
+    rate = (ood or {}).get("fit_flag_rate")
+    return text + (f"; flags {rate:.1%} of its fitting films" if rate is not None else "")
 
 
 def _f(value) -> str:

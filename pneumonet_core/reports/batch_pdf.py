@@ -20,7 +20,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair
-from pneumonet_core.results import ScanResult
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.
@@ -72,6 +72,8 @@ def _tiles(summary: BatchSummary, width: float) -> Table:
         ("WITH WARNINGS", summary.warnings, pc.ERROR_COLOUR),
         ("ERRORS", summary.errors, pc.ERROR_COLOUR if summary.errors else pc.INK),
     ]
+    if summary.withheld:  # scans the guard flagged: not a chest X-ray this model knows
+        items.insert(3, ("WITHHELD", summary.withheld, pc.ERROR_COLOUR))
     row1 = [Paragraph(title, st["muted"]) for title, _, _ in items]
     row2 = [Paragraph(f'<font name="{bold}" size="16" color="{c.hexval()}">{n}</font>', st["body"]) for _, n, c in items]
     table = Table([row1, row2], colWidths=[width / len(items)] * len(items), rowHeights=[None, 9 * mm])
@@ -100,7 +102,12 @@ def _scan_rows(results: Sequence[ScanResult], thumbs: Mapping[str, np.ndarray], 
     _, bold = pc.fonts()
     for index, (r, original) in enumerate(zip(results, originals), start=1):
         shown = os.path.relpath(r.path, folder) if folder else r.path
-        if r.ok:
+        if r.withheld:  # flagged by the guard: no decision or probability for people
+            decision = Paragraph(f'<font name="{bold}" color="{pc.ERROR_COLOUR.hexval()}">WITHHELD</font>', st["cell"])
+            prob = Paragraph(f'<font color="{pc.MUTED.hexval()}">withheld</font>', st["cell"])
+            why = "; ".join([f"{WITHHELD_MESSAGE}: {r.ood_reason}"] + list(r.warnings))
+            note = Paragraph(f'<font color="{pc.ERROR_COLOUR.hexval()}">{escape(why)}</font>', st["cell"])
+        elif r.ok:
             colour = pc.LABEL_COLOURS.get(r.label, pc.INK).hexval()
             decision = Paragraph(f'<font name="{bold}" color="{colour}">{escape(r.label)}</font>', st["cell"])
             prob = Paragraph(format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0],
@@ -169,7 +176,7 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     if title_note:
         story.append(Paragraph(escape(title_note), st["subtitle"]))
     story += [Spacer(1, 4 * mm), _tiles(summary, width), Spacer(1, 2.5 * mm), pc.disclaimer_box(width)]
-    probabilities = [r.probability for r in shown if r.ok]
+    probabilities = [r.probability for r in shown if r.ok and not r.withheld]
     hist = probability_histogram_png(probabilities, card.threshold)
     story += [
         Paragraph("Distribution of probabilities", st["h2"]),

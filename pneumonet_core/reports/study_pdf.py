@@ -16,7 +16,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
-from pneumonet_core.results import ScanResult, file_sha256
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
@@ -49,12 +49,38 @@ def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     return band
 
 
+def _withheld_band(result: ScanResult, width: float) -> Table:
+    """The decision band of a scan the guard flagged: the message and why, the probability greyed out."""
+    st = pc.styles()
+    _, bold = pc.fonts()
+    grey = pc.MUTED.hexval()
+    cells = [
+        [Paragraph("RESULT", st["muted"]), Paragraph("PROBABILITY OF PNEUMONIA", st["muted"])],
+        [Paragraph(f'<font name="{bold}" size="13" color="{pc.ERROR_COLOUR.hexval()}">'
+                   f'{escape(WITHHELD_MESSAGE)}</font>', st["body"]),
+         Paragraph(f'<font name="{bold}" size="18" color="{grey}">withheld</font>', st["body"])],
+        [Paragraph(escape(f"Why: {result.ood_reason} (out-of-distribution score {result.ood_score:.2f}, "
+                          "flagged from 1.00)"), st["muted"]),
+         Paragraph(f'<font color="{grey}">not shown: the model was not made for this image</font>', st["muted"])],
+    ]
+    band = Table(cells, colWidths=[width * 0.68, width * 0.32], rowHeights=[None, 11 * mm, None])
+    band.setStyle(TableStyle([
+        ("BACKGROUND", (0, 0), (-1, -1), pc.PANEL),
+        ("LINEBEFORE", (0, 0), (0, -1), 3, pc.ERROR_COLOUR),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 8),
+        ("TOPPADDING", (0, 0), (-1, 0), 6),
+        ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
+    ]))
+    return band
+
+
 def _short(text: str, n: int = 60) -> str:
     text = str(text or "")
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
+def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = False) -> Table:
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
@@ -63,6 +89,9 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
         caption = "Grad-CAM heat map: the regions that drove the model's decision (red = strongest)"
+    elif withheld:
+        right = Paragraph('<font color="white">No heat map: result withheld</font>', st["caption"])
+        caption = "No Grad-CAM heat map: it would explain a result this model cannot give for this image"
     else:
         right = Paragraph('<font color="white">Heat map unavailable for this scan</font>', st["caption"])
         caption = "No Grad-CAM heat map could be computed; the decision above still holds"
@@ -129,6 +158,8 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
     caller passes ``deidentify=False``, which it should do only on the user's explicit
     choice (the CLI's ``--include-identifiers``, the export dialog's checkbox): only then
     may a clinical report name the patient.
+    A scan the out-of-distribution guard flagged gets "result withheld", its reason, and
+    no probability or heat map.
     """
     from pneumonet_core import __version__
 
@@ -140,11 +171,11 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         Paragraph("Chest X-ray decision support report", st["title"]),
         Paragraph(escape(f"Pneumonet {app_version} · generated {pc.now_text()} · single study"), st["subtitle"]),
         Spacer(1, 4 * mm),
-        _decision_band(result, card, width),
+        _withheld_band(result, width) if result.withheld else _decision_band(result, card, width),
         Spacer(1, 2.5 * mm),
         pc.disclaimer_box(width),
         Spacer(1, 3 * mm),
-        _images(scan, heatmap, width),
+        _images(scan, None if result.withheld else heatmap, width, result.withheld),
         Paragraph("Warnings", st["h2"]),
     ]
     warnings = [scrub_text(w, scan.metadata, deidentify) for w in scan.warnings]

@@ -36,15 +36,14 @@ def matches(result: ScanResult, name: str) -> bool:
     A scan the out-of-distribution guard flagged ("ood") has its decision withheld from
     people, so it is listed under neither PNEUMONIA nor NORMAL.
     """
-    flagged = bool(result.out_of_distribution) and result.ok
     if name == "all":
         return True
     if name == "ood":
-        return flagged
+        return result.withheld
     if name == "pneumonia":
-        return result.ok and not flagged and result.label == "PNEUMONIA"
+        return result.ok and not result.withheld and result.label == "PNEUMONIA"
     if name == "normal":
-        return result.ok and not flagged and result.label == "NORMAL"
+        return result.ok and not result.withheld and result.label == "NORMAL"
     if name == "errors":
         return not result.ok
     if name == "warnings":
@@ -54,19 +53,25 @@ def matches(result: ScanResult, name: str) -> bool:
 
 @dataclass
 class BatchSummary:
-    """How many scans were classified, per label, with warnings, and failed."""
+    """How many scans were classified, per label, withheld by the guard, with warnings, and failed.
+
+    A withheld scan (not a chest X-ray this model knows) is not counted under its label.
+    """
 
     total: int = 0
     labels: dict = field(default_factory=dict)
     warnings: int = 0
     errors: int = 0
+    withheld: int = 0
 
     @classmethod
     def of(cls, results: Iterable[ScanResult]) -> "BatchSummary":
         s = cls(labels={"PNEUMONIA": 0, "NORMAL": 0})
         for r in results:
             s.total += 1
-            if r.ok:
+            if r.withheld:
+                s.withheld += 1
+            elif r.ok:
                 s.labels[r.label] = s.labels.get(r.label, 0) + 1
             else:
                 s.errors += 1
@@ -82,6 +87,8 @@ class BatchSummary:
         """One line for a status bar or a terminal."""
         parts = [f"{self.total} scan{'s' if self.total != 1 else ''}"]
         parts += [f"{n} {label}" for label, n in self.labels.items()]
+        if self.withheld:
+            parts.append(f"{self.withheld} withheld (not a chest X-ray this model knows)")
         parts.append(f"{self.warnings} with warnings")
         parts.append(f"{self.errors} error{'s' if self.errors != 1 else ''}")
         return " · ".join(parts)

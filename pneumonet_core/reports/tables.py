@@ -19,13 +19,15 @@ from typing import Iterable
 from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.ood.guard import describe_settings
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
 from pneumonet_core.secret import keyed_digest
 
 CSV_COLUMNS = (
     "path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
-    "model_name", "model_hash", "format", "width", "height", "row_check",
+    "model_name", "model_hash", "format", "width", "height",
+    "out_of_distribution", "ood_score", "ood_reason", "row_check",
 )
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -45,11 +47,16 @@ def model_block(card: ModelCard, model_path: str | Path | None = None) -> dict:
         "backbone": card.backbone,
         "class_names": card.class_names,
         "path": str(model_path) if model_path else None,
+        "ood_guard": describe_settings(card.ood or {}),
     }
 
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{float(value):.6f}"
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else ("true" if value else "false")
 
 
 def csv_row(result: ScanResult, card: ModelCard) -> dict:
@@ -68,6 +75,9 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
         "format": src.get("format") or "",
         "width": src.get("width") or "",
         "height": src.get("height") or "",
+        "out_of_distribution": _flag(result.out_of_distribution),
+        "ood_score": "" if result.ood_score is None else f"{float(result.ood_score):.4f}",
+        "ood_reason": result.ood_reason or "",
     }
     row["row_check"] = row_check(row)
     return row
@@ -192,6 +202,9 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                         error=row.get("error") or None,
                         source=source,
                         file_sha256=row["file_sha256"] or None,
+                        out_of_distribution={"true": True, "false": False}.get(row.get("out_of_distribution") or ""),
+                        ood_score=_float(row.get("ood_score", "")),
+                        ood_reason=row.get("ood_reason") or None,
                     )
                 except (TypeError, ValueError) as exc:
                     raise PneumonetError(f"{path}: line {line}: unreadable row ({exc})") from None

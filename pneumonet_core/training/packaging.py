@@ -2,6 +2,8 @@
 
 The package is saved, reloaded (decompressed), and only then measured: the threshold is
 chosen on the validation patients and the held-out test patients give the card's figures.
+The out-of-distribution guard is fitted on the training patients' films with the reloaded
+weights, and its flag rate on the validation and test patients goes into ``card.ood``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pneumonet_core.data.discovery import LabelledImage
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
 from pneumonet_core.inference.predict import predict_pneumonia
 from pneumonet_core.models.card import ModelCard
-from pneumonet_core.models.package import load_package, save_package, update_card
+from pneumonet_core.models.package import load_package, rewrite_package, save_package
 from pneumonet_core.models.threshold import choose_threshold
+from pneumonet_core.ood.fitting import fit_package_guard
+from pneumonet_core.ood.guard import REFERENCE_FILE
 
 
 def new_card(config, spec, split, training: dict) -> ModelCard:
@@ -53,11 +57,13 @@ def write_predictions(path: Path, items: list[LabelledImage], probability: np.nd
     write_text_atomic(path, buf.getvalue())
 
 
-def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tuple, test: tuple) -> tuple[ModelCard, dict]:
+def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tuple, test: tuple,
+                     train_x: np.ndarray | None = None) -> tuple[ModelCard, dict]:
     """Save ``model`` to ``path``, reload it, choose the threshold and write the figures into its card.
 
-    ``val`` and ``test`` are (images, packed inputs, binary labels). Returns the final card
-    and the full test metrics (empty without test patients).
+    ``val`` and ``test`` are (images, packed inputs, binary labels); ``train_x`` the training
+    films' packed inputs, on which the out-of-distribution guard is fitted. Returns the
+    final card and the full test metrics (empty without test patients).
     """
     save_package(model, card, path, compression=config.resolved_compression())
     package = load_package(path)  # measure what ships, not the training weights
@@ -81,5 +87,11 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
             write_predictions(Path(config.predictions), test_items, test_p, "test")
     else:
         card.notes.append("no held-out test patients: test fraction was 0")
-    update_card(path, card)
+    reference = None
+    if train_x is not None and len(train_x):  # the guard, fitted on the training patients' films
+        fitted_on = {"data_set": f"training patients of {Path(config.data_dir).name}",
+                     "patients": len(split.patients("train"))}
+        card, reference = fit_package_guard(package, train_x, config.batch_size, fitted_on=fitted_on,
+                                            held_out={"validation": val_x, "test": test_x})
+    card = rewrite_package(path, path, card, extras={REFERENCE_FILE: reference})
     return card, test_metrics

@@ -179,11 +179,13 @@ def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool
         "device": _device_name(), "distribution": distribution.record(),
         "duration_s": round(time.monotonic() - started, 1), "history": history,
     })
-    emit({"event": "evaluate", "message": "measuring the saved package on validation and held-out test patients"})
+    emit({"event": "evaluate", "message": "measuring the saved package on validation and held-out test patients, "
+                                          "fitting its out-of-distribution guard on the training patients"})
     out = Path(config.out)
     with atomic_path(out, mode=0o644, suffix=".pneumonet") as tmp:
         card, test_metrics = save_and_measure(inference_model, card, tmp, config, split,
-                                              (val_items, val_x, val_binary), (test_items, test_x, test_binary))
+                                              (val_items, val_x, val_binary), (test_items, test_x, test_binary),
+                                              train_x=train_x)
         if should_stop():
             raise CancelledError("training cancelled; no model was written")
     emit({"event": "saved", "message": f"{out} (hash {card.short_hash}, held-out AUC {card.metrics.get('roc_auc')})",

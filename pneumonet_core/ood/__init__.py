@@ -1,0 +1,1 @@
+"""The out-of-distribution guard: is this scan a chest X-ray the model knows?"""

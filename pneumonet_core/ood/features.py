@@ -1,0 +1,78 @@
+"""The features the guard reads, taken in the same forward pass as the model's outputs.
+
+A second Keras model with two outputs, (the model's prediction, the guard layer's output
+averaged over the image), shares the loaded model's layers and weights, so probability
+and features cost one forward pass. The guard layer is named by the architecture
+(:attr:`~pneumonet_core.models.architectures.Architecture.guard_layer`): a feature map at
+28 x 28, a quarter of the way down the network, whose channel means describe textures and
+structures of a film; every Pneumonet model also has the penultimate pooled vector
+``gap`` (before dropout and ``prediction``), the fallback. Measured on the bundled models,
+the mid-network map separates photos, documents, CT slices and other anatomy from chest
+films far better than ``gap``, whose features are shaped for the pneumonia decision only.
+
+Batches are padded to one static shape, as in :mod:`pneumonet_core.inference.predict`, so
+compiled backends compile once. Plain Keras: it runs under TensorFlow and JAX alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pneumonet_core.data.batches import padded_batches
+from pneumonet_core.inference.predict import as_float_inputs
+
+#: The penultimate pooled features every Pneumonet model has: the fallback guard layer.
+FEATURE_LAYER = "gap"
+
+
+def guard_layer(card) -> str:
+    """The layer the guard of a model with this card reads by default (its architecture's)."""
+    from pneumonet_core.models.architectures import ARCHITECTURES
+
+    architecture = ARCHITECTURES.get(card.backbone)
+    return architecture.guard_layer if architecture is not None else FEATURE_LAYER
+
+
+def has_layer(model, layer: str) -> bool:
+    """True when ``model`` has a layer of that name."""
+    return any(candidate.name == layer for candidate in model.layers)
+
+
+def check_layer(model, layer: str, dimensions: int) -> None:
+    """Raise ValueError unless ``model`` has ``layer`` with ``dimensions`` channels (what a reference was fitted on)."""
+    if not has_layer(model, layer):
+        raise ValueError(f"the model has no layer {layer!r} for its reference")
+    channels = int(model.get_layer(layer).output.shape[-1])
+    if channels != dimensions:
+        raise ValueError(f"layer {layer!r} has {channels} channels, the reference {dimensions}")
+
+
+def feature_model(model, layer: str = FEATURE_LAYER):
+    """A Keras model with two outputs, (model output, ``layer``'s output averaged over the image).
+
+    It shares ``model``'s layers and weights; a 2-D output (``gap``) is taken as it is.
+    """
+    import keras
+
+    features = model.get_layer(layer).output
+    if len(features.shape) == 4:
+        features = keras.layers.GlobalAveragePooling2D(name="guard_pool", dtype="float32")(features)
+    return keras.Model(model.inputs, [model.outputs[0], features], name="outputs_and_features")
+
+
+def predict_with_features(two_outputs, inputs: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape batches."""
+    n = len(inputs)
+    if n == 0:
+        shapes = [int(t.shape[-1]) for t in two_outputs.outputs]
+        return np.zeros((0, shapes[0]), np.float32), np.zeros((0, shapes[1]), np.float32)
+    batch_size = min(batch_size, n)
+    outputs, features = [], []
+    for start, stop in padded_batches(n, batch_size):
+        x = as_float_inputs(inputs[start:stop])
+        if len(x) < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), np.float32)])
+        y, f = two_outputs.predict_on_batch(x)
+        outputs.append(np.asarray(y, np.float32)[: stop - start])
+        features.append(np.asarray(f, np.float32)[: stop - start])
+    return np.concatenate(outputs).reshape(n, -1), np.concatenate(features).reshape(n, -1)
