@@ -56,3 +56,19 @@ def test_members_of_another_split_are_refused_in_one_line(members, shared_train_
     err = capsys.readouterr().err.strip()
     assert code == 1 and "another patient split" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "bad.pneumonet").exists()
+
+
+def test_an_ensembles_guard_reads_its_first_member_and_classifies_in_one_call(members, shared_train_dir, tmp_path,
+                                                                              some_training_jpeg):
+    from tests.helpers import link_films
+
+    ensemble = tmp_path / "ens.pneumonet"
+    assert cli_main(["ensemble", str(members["a"]), str(members["b"]), "--data", str(shared_train_dir),
+                     "--out", str(ensemble)]) == 0
+    films = link_films(tmp_path / "films", 40)
+    guarded = tmp_path / "guarded.pneumonet"
+    assert cli_main(["guard", "fit", str(films), "--model", str(ensemble), "--out", str(guarded)]) == 0
+    classifier = Classifier.load(guarded)
+    assert classifier.card.ood and classifier.guard.needs_features
+    result = classifier.classify(load_scan(some_training_jpeg))
+    assert result.out_of_distribution is False and result.ood_score is not None

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Train the bundled ResNet152V2 on the lent GPU machine with JAX, in one call.
+# Train the bundled ResNet152V2 on the lent GPU machine with JAX, in one call, with the
+# generalizing recipe (the defaults of `pneumonet train`, see docs/generalization.md).
 #
 # Run through the device tool from the repository root, carrying .whl (keras and the
-# few wheels the machine lacks) and .devdata (a copy of ../shared/data/chest_xray/train):
+# few wheels the machine lacks) and .devdata (a copy of ../shared/data/chest_xray: train/
+# and external/):
 #   bash tools/gpu_train_resnet.sh
-# It trains with the project's own `pneumonet train`, writes the package split into
-# parts of at most 15 MiB, the held-out predictions and the log to $OUT, and prints a
-# short table last. Locally, on the CPU, try it first with a tiny run:
+# It trains with the project's own `pneumonet train`, fits the out-of-distribution guard
+# on the training films, chooses the threshold and calibration on external/ by $RULE
+# (`pneumonet calibrate`; no gradient step sees external/), writes the package split into
+# parts of at most 15 MiB, the held-out predictions and the log to $OUT, and prints the
+# figures last. Locally, on the CPU, try it first with a tiny run:
 #   OUT=/tmp/out EPOCHS=1 LIMIT=60 BATCH=8 KERAS_BACKEND=jax bash tools/gpu_train_resnet.sh
 set -euo pipefail
 OUT=${OUT:?set OUT to the output folder}
@@ -16,6 +20,8 @@ SEED=${SEED:-1}
 PATIENCE=${PATIENCE:-20}
 TIME_LIMIT=${TIME_LIMIT:-5.5}
 DATA=${DATA:-.devdata/train}
+EXTERNAL=${EXTERNAL:-.devdata/external}
+RULE=${RULE:-sensitivity:0.97}
 LIMIT_ARGS=()
 if [ -n "${LIMIT:-}" ]; then LIMIT_ARGS=(--limit "$LIMIT"); fi
 
@@ -39,9 +45,14 @@ python3 -m pneumonet_core.cli.main train "$DATA" \
   --approach finetune --unfreeze all --weights none \
   --epochs "$EPOCHS" --batch-size "$BATCH" --seed "$SEED" --patience "$PATIENCE" --time-limit "$TIME_LIMIT" \
   --name pneumonet-resnet152v2 --compression int8 \
-  --out "$OUT/pneumonet-resnet152v2.pneumonet" --predictions "$OUT/heldout_predictions.csv" \
+  --out "$OUT/trained.pneumonet" --predictions "$OUT/heldout_predictions.csv" \
   "${LIMIT_ARGS[@]}" --progress text 2>&1 | tee "$OUT/train.log"
 end=$(date +%s)
+python3 -m pneumonet_core.cli.main guard fit "$DATA" --model "$OUT/trained.pneumonet" --out "$OUT/guarded.pneumonet" \
+  2>&1 | tee -a "$OUT/train.log"
+python3 -m pneumonet_core.cli.main calibrate "$EXTERNAL" --model "$OUT/guarded.pneumonet" \
+  --out "$OUT/pneumonet-resnet152v2.pneumonet" --rule "$RULE" 2>&1 | tee -a "$OUT/train.log"
+rm -f "$OUT/trained.pneumonet" "$OUT/guarded.pneumonet"
 
 cd "$OUT"
 sha256sum pneumonet-resnet152v2.pneumonet > pneumonet-resnet152v2.sha256

@@ -33,16 +33,28 @@ def guard_layer(card) -> str:
     return architecture.guard_layer if architecture is not None else FEATURE_LAYER
 
 
+def _holder(model, layer: str):
+    """The model that holds ``layer``: ``model`` itself, or an ensemble's first member (see
+    :mod:`pneumonet_core.models.ensemble`), whose features stand for the ensemble's."""
+    from pneumonet_core.models.ensemble import members
+
+    for candidate in [model, *members(model)]:
+        if any(found.name == layer for found in candidate.layers):
+            return candidate
+    return None
+
+
 def has_layer(model, layer: str) -> bool:
-    """True when ``model`` has a layer of that name."""
-    return any(candidate.name == layer for candidate in model.layers)
+    """True when ``model`` (or an ensemble's first member) has a layer of that name."""
+    return _holder(model, layer) is not None
 
 
 def check_layer(model, layer: str, dimensions: int) -> None:
     """Raise ValueError unless ``model`` has ``layer`` with ``dimensions`` channels (what a reference was fitted on)."""
-    if not has_layer(model, layer):
+    holder = _holder(model, layer)
+    if holder is None:
         raise ValueError(f"the model has no layer {layer!r} for its reference")
-    channels = int(model.get_layer(layer).output.shape[-1])
+    channels = int(holder.get_layer(layer).output.shape[-1])
     if channels != dimensions:
         raise ValueError(f"layer {layer!r} has {channels} channels, the reference {dimensions}")
 
@@ -50,11 +62,16 @@ def check_layer(model, layer: str, dimensions: int) -> None:
 def feature_model(model, layer: str = FEATURE_LAYER):
     """A Keras model with two outputs, (model output, ``layer``'s output averaged over the image).
 
-    It shares ``model``'s layers and weights; a 2-D output (``gap``) is taken as it is.
+    It shares ``model``'s layers and weights; a 2-D output (``gap``) is taken as it is. In
+    an ensemble the layer is read in the first member, run on the same input.
     """
     import keras
 
-    features = model.get_layer(layer).output
+    holder = _holder(model, layer) or model
+    if holder is model:
+        features = model.get_layer(layer).output
+    else:
+        features = keras.Model(holder.inputs, holder.get_layer(layer).output)(model.inputs[0])
     if len(features.shape) == 4:
         features = keras.layers.GlobalAveragePooling2D(name="guard_pool", dtype="float32")(features)
     return keras.Model(model.inputs, [model.outputs[0], features], name="outputs_and_features")
