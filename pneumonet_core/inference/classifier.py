@@ -14,7 +14,7 @@ import numpy as np
 
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
-from pneumonet_core.inference.gradcam import compute_gradcam
+from pneumonet_core.inference import gradcam
 from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
@@ -97,17 +97,62 @@ class Classifier:
         output = self.predict_inputs(preprocess(scan.pixels)[None])[0]
         return self.decide(ScanResult.of_scan(scan, file_sha256), output)
 
+    def explain(self, scan: Scan, file_sha256: str | None = None) -> tuple[ScanResult, np.ndarray | None]:
+        """Classify one scan and explain the decision, in one forward pass where the backend allows.
+
+        Returns the result (exactly what :meth:`classify` decides) and the Grad-CAM heat
+        map of the decided class at the scan's size (None when there is no decision).
+        """
+        model_input = preprocess(scan.pixels)
+        if not self._one_pass():
+            result = self.classify(scan, file_sha256)
+            return result, (self.heatmap(scan, result) if result.classified else None)
+        with self._lock:
+            output, maps = gradcam.outputs_and_class_maps(self.model, self.architecture.gradcam_layer, model_input)
+        result = self.decide(ScanResult.of_scan(scan, file_sha256), output)
+        if not result.classified:
+            return result, None
+        return result, gradcam.finish_map(maps[self._explained_class(result)], scan.shape, self._crop_margin)
+
     def heatmap(self, scan: Scan, result: ScanResult | None = None) -> np.ndarray:
         """Grad-CAM for the decided class, at the scan's full resolution, values 0..1."""
         model_input = preprocess(scan.pixels)
         if result is None or not result.classified:
             result = self.decide(ScanResult.of_scan(scan), self.predict_inputs(model_input[None])[0])
-        binary = len(self.class_names) == 2 and self.model.outputs[0].shape[-1] == 1
-        if binary:
-            class_index = 1 if result.label == "PNEUMONIA" else 0
-        else:
-            target = result.subtype or "NORMAL"
-            class_index = self.class_names.index(target) if target in self.class_names else 0
+        binary = self._binary_head()
         with self._lock:
-            return compute_gradcam(self.model, self.architecture.gradcam_layer, model_input, class_index, binary,
-                                   scan.shape, crop_margin=float(self.card.spec.get("crop", 0.0)))
+            return gradcam.compute_gradcam(self.model, self.architecture.gradcam_layer, model_input,
+                                           self._explained_class(result), binary, scan.shape,
+                                           crop_margin=self._crop_margin)
+
+    def warm_up(self) -> None:
+        """Build and run the compiled one-pass graph once (a blank film), so the first scan is quick.
+
+        Tracing ResNet152V2's graph takes seconds on a CPU; the app does it right after
+        loading, off the GUI thread.
+        """
+        if not self._one_pass():
+            return
+        with self._lock:
+            gradcam.outputs_and_class_maps(self.model, self.architecture.gradcam_layer,
+                                           np.zeros(preprocess(np.zeros((8, 8), np.float32)).shape, np.float32))
+
+    @property
+    def _crop_margin(self) -> float:
+        return float(self.card.spec.get("crop", 0.0))
+
+    def _binary_head(self) -> bool:
+        return len(self.class_names) == 2 and self.model.outputs[0].shape[-1] == 1
+
+    def _explained_class(self, result: ScanResult) -> int:
+        """The class whose map explains the decision: pneumonia or normal, else the subtype."""
+        if self._binary_head():
+            return 1 if result.label == "PNEUMONIA" else 0
+        target = result.subtype or "NORMAL"
+        return self.class_names.index(target) if target in self.class_names else 0
+
+    @staticmethod
+    def _one_pass() -> bool:
+        import keras
+
+        return keras.backend.backend() == "tensorflow"
