@@ -16,6 +16,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
+from pneumonet_core.reports.wording import readable
 from pneumonet_core.results import ScanResult, file_sha256
 
 
@@ -88,7 +89,8 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
 def metadata_rows(scan: Scan, deidentify: bool) -> list[tuple[str, str]]:
     """The study's metadata as (key, value) rows, without identifiers when de-identifying."""
     metadata = scrub_metadata(scan.metadata, deidentify)
-    rows = [(METADATA_TITLES.get(k, k), str(metadata[k])) for k in METADATA_KEYS if metadata.get(k) not in (None, "")]
+    rows = [(METADATA_TITLES.get(k, k), str(readable(k, metadata[k])))
+            for k in METADATA_KEYS if metadata.get(k) not in (None, "")]
     return rows or [("Metadata", "none in this file (PNG/JPEG carry no study header)")]
 
 
@@ -120,11 +122,13 @@ def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None
 
 def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap: np.ndarray | None, card: ModelCard,
                        deidentify: bool = False, app_version: str | None = None,
-                       file_hash: str | None = None) -> Path:
+                       file_hash: str | None = None, measurements=None) -> Path:
     """Write the one-study PDF report to ``path`` (atomically) and return the path.
 
     ``heatmap`` (H x W, 0..1, as :meth:`Classifier.heatmap` returns it) may be None when it
     could not be computed; ``deidentify`` leaves the patient's name, ID and birth date out.
+    ``measurements`` are (name, value) rows the reader made on the scan, e.g.
+    ("Distance 1", "42.3 mm"), printed as they are.
     """
     from pneumonet_core import __version__
 
@@ -148,6 +152,9 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         story += [Paragraph(f"• {escape(w)}", st["body"]) for w in warnings]
     else:
         story.append(Paragraph("None: the image was read without anything to report.", st["muted"]))
+    if measurements:
+        story.append(KeepTogether([Paragraph("Measurements", st["h2"]),
+                                   pc.key_value_table([(str(k), str(v)) for k, v in measurements], width, 26 * mm)]))
     story += [
         KeepTogether([Paragraph("Study", st["h2"]), pc.grid_table(metadata_rows(scan, deidentify), width),
                       Spacer(1, 1.5 * mm), pc.key_value_table(file_rows(scan, deidentify, file_hash), width, 26 * mm)]),
