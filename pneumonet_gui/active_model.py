@@ -19,10 +19,12 @@ NO_MODEL = "no model is loaded (choose one in the Model menu)"
 
 
 def load_classifier(path: Path | None):
-    """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker)."""
+    """Load ``path`` (None: the active model), compile its one-pass graph and warm the
+    heat-map colours (runs in a worker), so the first scan's answer comes at once."""
     from pneumonet_core.inference.classifier import Classifier
 
     classifier = Classifier.load(path)
+    classifier.warm_up()
     try:  # matplotlib's colour maps, imported here so the first heat map does not stall the GUI thread
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 
