@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from pneumonet_gui import display, theme
+from pneumonet_gui.qimage import rgba_to_qimage
 
 
 class ColourBar(QWidget):
@@ -41,8 +42,7 @@ class ColourBar(QWidget):
         painter = QPainter(self)
         bar = QRectF(1, 1, self.width() - 2, 12)
         values = np.linspace(0.0, 1.0, 256, dtype=np.float32).reshape(1, -1)
-        rgba = np.ascontiguousarray(display.heatmap_rgba(values, self._colormap))
-        image = QImage(rgba.data, 256, 1, 256 * 4, QImage.Format.Format_RGBA8888)
+        image = rgba_to_qimage(display.heatmap_rgba(values, self._colormap))
         painter.fillRect(bar, QColor(theme.BORDER))  # what "clear" looks like
         painter.drawImage(bar, image)
         painter.setPen(QColor(theme.MUTED))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 
-from pneumonet_gui.overlays import BOTTOM_LEFT, BOTTOM_RIGHT, TOP_LEFT, TOP_RIGHT, CornerTexts
+from pneumonet_gui.overlays import (
+    BOTTOM_LEFT,
+    BOTTOM_RIGHT,
+    TOP_LEFT,
+    TOP_RIGHT,
+    CornerTexts,
+)
 
 TEXT = QColor(230, 230, 200)
 SHADOW = QColor(0, 0, 0, 200)  # keeps the text readable over white bone

@@ -16,9 +16,9 @@ from PySide6.QtGui import QColor, QPainter, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from pneumonet_gui import display
+from pneumonet_gui.corner_overlay import paint_corners
 from pneumonet_gui.display import Window
 from pneumonet_gui.orientation import Orientation
-from pneumonet_gui.corner_overlay import paint_corners
 from pneumonet_gui.overlays import CornerTexts
 from pneumonet_gui.pyramid_item import PyramidItem
 from pneumonet_gui.qimage import gray_to_qimage, rgba_to_qimage

@@ -35,15 +35,20 @@ from pneumonet_gui.extensions import attach_extensions
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.heatmap_presenter import HeatmapPresenter
 from pneumonet_gui.image_view import ScanView
-from pneumonet_gui.key_help import KeyHelpDialog
 from pneumonet_gui.measure_tool import MeasureTool
 from pneumonet_gui.measurements import MeasurementSet
 from pneumonet_gui.metadata_panel import MetadataPanel
 from pneumonet_gui.result_panel import ResultPanel
 from pneumonet_gui.scan_presenter import ScanPresenter
-from pneumonet_gui.settings import RecentFiles, restore_window, save_window, viewer_settings
+from pneumonet_gui.settings import (
+    RecentFiles,
+    restore_window,
+    save_window,
+    viewer_settings,
+)
 from pneumonet_gui.status_fields import StatusFields
 from pneumonet_gui.thumbnail_strip import ThumbnailStrip
+from pneumonet_gui.trust import withheld
 from pneumonet_gui.view_presenter import ViewPresenter
 from pneumonet_gui.viewer_commands import ViewerCommands
 from pneumonet_gui.viewer_controller import OpenScan, ViewerController
@@ -188,14 +193,19 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.metadata_dock, dock)
             self.metadata_dock.raise_()
         elif area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea):
-            # Shown later at its smallest, a table would show three rows: give it 40 % of the height.
+            # Shown later at its smallest, a table would show three rows: give it room.
             dock.visibilityChanged.connect(lambda shown, d=dock: shown and self._size_bottom_dock(d))
         self.view_menu.addAction(dock.toggleViewAction())
         return dock
 
     def _size_bottom_dock(self, dock: QDockWidget) -> None:
-        if not dock.isFloating() and dock.height() < 0.3 * self.height():
-            self.resizeDocks([dock], [int(0.4 * self.height())], Qt.Orientation.Vertical)
+        """Most of the height the scan can spare (it keeps 240 px), at most two thirds of it."""
+        if dock.isFloating():
+            return
+        shared = self.centralWidget().height() + dock.height()
+        target = max(int(0.4 * shared), min(int(0.66 * shared), shared - 240))
+        if dock.height() < target:
+            self.resizeDocks([dock], [target], Qt.Orientation.Vertical)
 
     def show_scan(self, path) -> None:
         """Open, show and classify ``path`` (what Ctrl+O, a drop or the command line do)."""
@@ -240,16 +250,22 @@ class MainWindow(QMainWindow):
         if not current.ok:
             self.presenter.show_info("Open a scan and wait for its result before exporting a report.")
             return None
+        if withheld(current.result):
+            self.presenter.show_info("The result is withheld for this scan (not a chest X-ray this model knows): "
+                                     "there is no report to export.")
+            return None
         if path is None:
             suggested = study_pdf.study_report_name(current.scan, deidentify)
             path, _ = QFileDialog.getSaveFileName(self, "Export report", suggested, "PDF (*.pdf)")
             if not path:
                 return None
-        allowed, _ = self.heatmap_presenter.allowed  # a withheld result's map is never shown, nor printed
+        allowed, _ = self.heatmap_presenter.allowed  # the report prints the map the viewer may show
+        note = None if allowed or current.heatmap is None else "Heat map not shown for a NORMAL decision"
         try:
             out = study_pdf.write_study_report(Path(path), scan=current.scan, result=current.result,
                                                heatmap=current.heatmap if allowed else None, card=self.model_card,
-                                               deidentify=deidentify, measurements=self.measurements.report_rows())
+                                               deidentify=deidentify, measurements=self.measurements.report_rows(),
+                                               heatmap_note=note)
         except Exception as exc:  # noqa: BLE001
             self.presenter.show_error(f"Could not write the report: {exc}")
             return None

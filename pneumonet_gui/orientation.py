@@ -50,7 +50,7 @@ class Orientation:
     @property
     def rotation(self) -> int:
         """Clockwise quarter turns in degrees (0, 90, 180, 270), after any horizontal mirror."""
-        (a, b), (c, d) = self.matrix if not self.flipped else _times(self.matrix, _FLIP_H)
+        (a, _b), (c, _d) = self.matrix if not self.flipped else _times(self.matrix, _FLIP_H)
         return round(math.degrees(math.atan2(c, a))) % 360
 
     @property

@@ -13,7 +13,12 @@ from __future__ import annotations
 from pathlib import Path, PurePath
 
 from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
-from pneumonet_core.reports.deidentify import contains_identifier, identifying_tokens, report_path, scrub_text
+from pneumonet_core.reports.deidentify import (
+    contains_identifier,
+    identifying_tokens,
+    report_path,
+    scrub_text,
+)
 
 HIDDEN = "hidden"
 #: What stands for a scan whose identifiers are not known yet (it is still being opened).

@@ -22,6 +22,8 @@ from pneumonet_gui.trust import withheld
 from pneumonet_gui.workers import LatestJob
 
 THUMB = 96
+#: Thumbnails made around the open scan each time; paging on makes the next ones.
+NEAR = 40
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -65,8 +67,8 @@ class ThumbnailStrip(QListWidget):
         self.hide_identifiers = False
         self._thumbs: dict[Path, QPixmap] = {}
         self._metadata: dict[Path, dict] = {}
+        self._blanks: dict = {}  # a folder of thousands shares one blank tile per colour
         self._job = LatestJob()
-        self._pending = False  # the folder changed; thumbnails wait for the open scan's result
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setFlow(QListWidget.Flow.TopToBottom)
         self.setWrapping(False)
@@ -94,10 +96,11 @@ class ThumbnailStrip(QListWidget):
         self._highlight()
 
     def finished(self) -> None:
-        """The open scan's work is done: now the thumbnails may take the CPU."""
-        if self._pending:
-            self._pending = False
-            todo = [p for p in self.scans.paths if p not in self._thumbs]
+        """The open scan's work is done: now the thumbnails near it may take the CPU."""
+        paths, here = self.scans.paths, max(0, self.scans.index())
+        near = sorted(range(len(paths)), key=lambda i: abs(i - here))[:NEAR]
+        todo = [paths[i] for i in near if paths[i] not in self._thumbs]
+        if todo:
             self._job.start(make_thumbnails, todo, _connect={"yielded": self._on_thumbnail})
 
     def set_result(self, path, result) -> None:
@@ -125,7 +128,6 @@ class ThumbnailStrip(QListWidget):
             item.setSizeHint(self.gridSize())
             self.addItem(item)
             self._decorate(item)
-        self._pending = True
 
     def _item(self, path: Path) -> QListWidgetItem | None:
         for row in range(self.count()):
@@ -150,9 +152,17 @@ class ThumbnailStrip(QListWidget):
         item.setForeground(QColor(colour if badge else theme.TEXT))
         item.setIcon(QIcon(self._badged(self._thumbs.get(path), colour if badge else None)))
 
+    def _badged(self, thumb: QPixmap | None, colour: str | None) -> QPixmap:
+        """The thumbnail (or a blank tile, shared) with a coloured bar along its foot for a result."""
+        if thumb is None:
+            blank = self._blanks.get(colour)
+            if blank is None:
+                blank = self._blanks[colour] = self._tile(None, colour)
+            return blank
+        return self._tile(thumb, colour)
+
     @staticmethod
-    def _badged(thumb: QPixmap | None, colour: str | None) -> QPixmap:
-        """The thumbnail (or a blank tile) with a coloured bar along its foot for a result."""
+    def _tile(thumb: QPixmap | None, colour: str | None) -> QPixmap:
         pixmap = QPixmap(THUMB, THUMB)
         pixmap.fill(QColor(theme.BASE))
         painter = QPainter(pixmap)

@@ -25,7 +25,7 @@ class ViewPresenter:
         window.cine_bar.frameChanged.connect(self._on_frame)
         window.metadata_panel.hideIdentifiersChanged.connect(lambda _hide: self.refresh_identity())
         window.measure_tool.changed.connect(self._on_measurements_changed)
-        window.invert_action.toggled.connect(lambda _on: self.refresh_corners())
+        window.invert_action.triggered.connect(lambda _on: self.refresh_corners())  # after the viewer inverts
 
     @property
     def hide(self) -> bool:

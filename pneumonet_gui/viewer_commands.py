@@ -8,7 +8,6 @@ window (``window.rotate_right_action``...).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu
 
@@ -31,12 +30,10 @@ class ViewerCommands:
         self._build_menus()
         window.measure_tool.modeChanged.connect(self._on_mode)
 
-    def _action(self, text, slot, keys, tip="", checkable=False, widget_keys=False) -> QAction:
+    def _action(self, text, slot, keys, tip="", checkable=False) -> QAction:
+        # Text fields still get their letters, Delete and Esc: they claim them before shortcuts.
         action = self.commands._action(text, slot, None, checkable=checkable, tip=tip)
         action.setShortcuts([QKeySequence(k) for k in (keys if isinstance(keys, (list, tuple)) else [keys])])
-        if widget_keys:  # keys that other widgets need too (Delete): only while the scan view has focus
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.w.viewer.addAction(action)
         return action
 
     def _build_actions(self) -> None:
@@ -57,7 +54,7 @@ class ViewerCommands:
                                                "N", "Show the heat map for NORMAL decisions too", checkable=True)
         w.compare_heatmap_action = self._action("Scan and heat map &side by side", w.heatmap_presenter.set_side_by_side,
                                                 "S", "The scan on the left, its heat map on the right", checkable=True)
-        w.compare_scan_action = self._action("&Compare with another scan\u2026", self.compare_with_file, "Shift+S",
+        w.compare_scan_action = self._action("&Compare with another scan\u2026", lambda: self.compare_with_file(), "Shift+S",
                                              "Show another scan beside this one, zoomed and panned together")
         tool = w.measure_tool
         w.measure_actions = QActionGroup(w)
@@ -72,7 +69,7 @@ class ViewerCommands:
             w.measure_actions.addAction(action)
         w.pan_action.setChecked(True)
         w.delete_measurement_action = self._action("De&lete measurement", self.delete_measurement, "Delete",
-                                                   "Delete the selected measurement", widget_keys=True)
+                                                   "Delete the selected measurement")
         w.clear_measurements_action = self._action("&Clear measurements", tool.clear, "Shift+Del",
                                                    "Delete every measurement on this scan")
         for action in (w.delete_measurement_action, w.clear_measurements_action):

@@ -15,10 +15,30 @@ from pneumonet_core.imaging.scan import Scan, SourceInfo
 from pneumonet_core.reports.wording import age_text, readable, sex_text
 from pneumonet_core.results import ScanResult
 from pneumonet_gui.folder_scans import FolderScans, scans_in_folder
-from pneumonet_gui.measurements import ANGLE, DISTANCE, Calibration, MeasurementSet, angle, length
+from pneumonet_gui.measurements import (
+    ANGLE,
+    DISTANCE,
+    Calibration,
+    MeasurementSet,
+    angle,
+    length,
+)
 from pneumonet_gui.orientation import Orientation
-from pneumonet_gui.overlays import BOTTOM_LEFT, BOTTOM_RIGHT, TOP_LEFT, TOP_RIGHT, ViewState, corner_texts
-from pneumonet_gui.privacy import HIDDEN, names_patient, screen_metadata, screen_name, screen_text
+from pneumonet_gui.overlays import (
+    BOTTOM_LEFT,
+    BOTTOM_RIGHT,
+    TOP_LEFT,
+    TOP_RIGHT,
+    ViewState,
+    corner_texts,
+)
+from pneumonet_gui.privacy import (
+    HIDDEN,
+    names_patient,
+    screen_metadata,
+    screen_name,
+    screen_text,
+)
 from pneumonet_gui.trust import WITHHELD, heatmap_policy, withheld
 
 PATIENT = {"patient_name": "Doe, Jane", "patient_id": "PNT-7788", "patient_birth_date": "2021-03-01",
@@ -176,3 +196,16 @@ def test_folder_scans_lists_in_natural_order_and_steps(tmp_path):
     assert scans.next_path(1) is None
     scans.set_result(tmp_path / "IM-10.dcm", result())
     assert scans.result(tmp_path / "IM-10.dcm").label == "PNEUMONIA"
+
+
+def test_a_long_session_never_runs_out_of_none():
+    """PySide6 6.12 on Python < 3.12 drops a reference to None per void call; the guard
+    in ``pneumonet_gui`` keeps a long session (here 300,000 calls) from aborting."""
+    import subprocess
+    import sys
+
+    script = ("import gc, pneumonet_gui\nfrom PySide6.QtCore import QObject\nprobe = QObject()\n"
+              "for _ in range(300_000):\n    probe.setObjectName('x')\ngc.collect()\nprint('still alive')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and "still alive" in done.stdout, done.stderr[-2000:]

@@ -43,7 +43,7 @@ def read_display_header(path: str | Path) -> DisplayHeader:
     """The viewing details of a DICOM file (no pixel data is read); empty for other files."""
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    except Exception:  # not DICOM, or a header pydicom cannot parse: nothing to add
+    except Exception:  # noqa: BLE001 - not DICOM, or a header pydicom cannot parse: nothing to add
         return DisplayHeader()
     spacing, source = None, None
     for keyword, name in (("PixelSpacing", PIXEL_SPACING), ("ImagerPixelSpacing", IMAGER_PIXEL_SPACING)):
@@ -104,7 +104,7 @@ def _spacing(value) -> tuple[float, float] | None:
 def _text(ds, keyword: str) -> str | None:
     try:
         value = ds.get(keyword)
-    except Exception:  # an undecodable value is shown as missing
+    except Exception:  # noqa: BLE001 - an undecodable value is shown as missing
         return None
     text = str(value).strip() if value is not None else ""
     return text or None

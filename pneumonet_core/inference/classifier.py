@@ -15,7 +15,10 @@ import numpy as np
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference import gradcam
-from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.inference.predict import (
+    pneumonia_probability,
+    predict_class_probabilities,
+)
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard

@@ -119,7 +119,7 @@ def _jax_features_and_gradients(grad_model, x: np.ndarray, class_index: int, bin
     import jax
     from keras import ops
 
-    features, prediction = grad_model.predict_on_batch(x)
+    features, _prediction = grad_model.predict_on_batch(x)
     head = _head_after_features(grad_model)
     head_vars = ([v.value for v in head.trainable_variables], [v.value for v in head.non_trainable_variables])
 

@@ -55,7 +55,7 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
+def _images(scan: Scan, heatmap: np.ndarray, width: float, heatmap_note: str | None = None) -> Table:
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
@@ -63,7 +63,11 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float) -> Table:
     left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
-        caption = "Grad-CAM heat map: the regions that drove the model's decision (red = strongest)"
+        caption = ("Grad-CAM heat map: the regions that most raised the model's score for its decision "
+                   "(red = strongest); it marks areas, not the outline of a finding")
+    elif heatmap_note:
+        right = Paragraph(f'<font color="white">{escape(heatmap_note)}</font>', st["caption"])
+        caption = "No heat map in this report; the decision above stands on its own"
     else:
         right = Paragraph('<font color="white">Heat map unavailable for this scan</font>', st["caption"])
         caption = "No Grad-CAM heat map could be computed; the decision above still holds"
@@ -122,13 +126,14 @@ def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None
 
 def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap: np.ndarray | None, card: ModelCard,
                        deidentify: bool = False, app_version: str | None = None,
-                       file_hash: str | None = None, measurements=None) -> Path:
+                       file_hash: str | None = None, measurements=None, heatmap_note: str | None = None) -> Path:
     """Write the one-study PDF report to ``path`` (atomically) and return the path.
 
     ``heatmap`` (H x W, 0..1, as :meth:`Classifier.heatmap` returns it) may be None when it
     could not be computed; ``deidentify`` leaves the patient's name, ID and birth date out.
     ``measurements`` are (name, value) rows the reader made on the scan, e.g.
-    ("Distance 1", "42.3 mm"), printed as they are.
+    ("Distance 1", "42.3 mm"), printed as they are. ``heatmap_note`` says why a heat map
+    that exists is left out (the viewer shows maps for PNEUMONIA decisions by default).
     """
     from pneumonet_core import __version__
 
@@ -144,7 +149,7 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         Spacer(1, 2.5 * mm),
         pc.disclaimer_box(width),
         Spacer(1, 3 * mm),
-        _images(scan, heatmap, width),
+        _images(scan, heatmap, width, heatmap_note),
         Paragraph("Warnings", st["h2"]),
     ]
     warnings = [scrub_text(w, scan.metadata, deidentify) for w in scan.warnings]
