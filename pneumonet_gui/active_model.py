@@ -1,7 +1,9 @@
 """The app's one model: the active :class:`Classifier`, loaded once in the background and
 shared by the viewer and batch runs.
 
-Keras and TensorFlow are imported by the load job, never on the GUI thread. A new load
+Keras and TensorFlow are imported by the load job, never on the GUI thread. The model is
+ready as soon as it is loaded; a second job then compiles its one-pass graph
+(:meth:`Classifier.warm_up`), and a scan that comes meanwhile is answered eagerly. A new load
 supersedes one in progress (the newest choice wins), and until it is done nobody gets a
 classifier: the viewer and the batch panel wait for :attr:`ActiveModel.loaded`.
 """
@@ -19,12 +21,10 @@ NO_MODEL = "no model is loaded (choose one in the Model menu)"
 
 
 def load_classifier(path: Path | None):
-    """Load ``path`` (None: the active model), compile its one-pass graph and warm the
-    heat-map colours (runs in a worker), so the first scan's answer comes at once."""
+    """Load ``path`` (None: the active model) and warm the heat-map colours (runs in a worker)."""
     from pneumonet_core.inference.classifier import Classifier
 
     classifier = Classifier.load(path)
-    classifier.warm_up()
     try:  # matplotlib's colour maps, imported here so the first heat map does not stall the GUI thread
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 
@@ -48,6 +48,7 @@ class ActiveModel(QObject):
         self.error: str | None = None
         self._requested: Path | None = None
         self._load = LatestJob()
+        self._warm = LatestJob()
 
     @property
     def card(self):
@@ -69,12 +70,19 @@ class ActiveModel(QObject):
         self.loading.emit(self._requested)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Drop a load in progress and wait for it (the window is closing)."""
+        """Drop a load in progress and wait for it and a compilation (the window is closing)."""
         self._load.shutdown(timeout)
+        self._warm.shutdown(timeout)
 
     def _on_loaded(self, classifier) -> None:
         self.classifier, self.state = classifier, "ready"
+        # Ready at once: the first scan is answered eagerly while the graph compiles.
+        warm_up = getattr(classifier, "warm_up", None)
+        if warm_up is not None:
+            classifier.warming = True
         self.loaded.emit(classifier)
+        if warm_up is not None:
+            self._warm.start(warm_up)
 
     def _on_failed(self, message: str) -> None:
         self.state, self.error = "failed", message

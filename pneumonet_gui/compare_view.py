@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.privacy import screen_name
@@ -107,7 +107,12 @@ class ComparePane(QWidget):
         self.failed.emit(message)
 
     def _reveal(self) -> None:
-        self.show()
+        if not self.isVisible():
+            self.show()
+            splitter = self.parentWidget()
+            if isinstance(splitter, QSplitter):  # two panes of one size: the comparison is fair
+                total = sum(splitter.sizes())
+                splitter.setSizes([total - total // 2, total // 2])
         self.sync()
 
     def _sync_window(self) -> None:

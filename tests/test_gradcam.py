@@ -82,3 +82,24 @@ def test_the_one_pass_graph_is_traced_once_per_model(classifier, wide_scan, shar
             assert other.shape == scan.shape
         assert heat.shape == scan.shape
     assert step.experimental_get_tracing_count() == 1
+
+
+def test_while_the_graph_compiles_a_scan_is_explained_eagerly_with_the_same_answer(wide_scan):
+    """The app's first scan does not wait for the compilation: the same ops run one by one."""
+    import threading
+
+    from pneumonet_core.inference import gradcam
+
+    fresh = Classifier.load(CNN)  # its own model: nothing compiled yet
+    layer = fresh.architecture.gradcam_layer
+    fresh.warming = True  # what the app sets when it starts the warm-up
+    eager_result, eager_heat = fresh.explain(wide_scan)
+    assert not gradcam.is_compiled(fresh.model, layer)  # answered without tracing
+    warm = threading.Thread(target=fresh.warm_up)
+    warm.start()
+    warm.join(120)
+    assert gradcam.is_compiled(fresh.model, layer) and not fresh.warming
+    result, heat = fresh.explain(wide_scan)
+    assert result.probability == pytest.approx(eager_result.probability, abs=1e-6)
+    assert result.label == eager_result.label
+    np.testing.assert_allclose(heat, eager_heat, atol=1e-5)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import ModelPackage, load_package
 from pneumonet_core.models.threshold import decision_label
-from pneumonet_core.preprocessing import preprocess
+from pneumonet_core.preprocessing import INPUT_SIZE, preprocess
 from pneumonet_core.results import ScanResult
 
 
@@ -41,6 +42,11 @@ class Classifier:
         # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
         self.apply_calibration = apply_calibration
         self._lock = threading.RLock()
+        #: True while :meth:`warm_up` compiles the one-pass graph: :meth:`explain` then runs
+        #: eagerly instead of waiting seconds for the compilation.
+        self.warming = False
+        self._compile_lock = threading.Lock()
+        self._explaining = 0  # explain() calls in progress: a warm-up lets them finish first
         architecture = ARCHITECTURES.get(package.card.backbone)
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
@@ -106,12 +112,18 @@ class Classifier:
         Returns the result (exactly what :meth:`classify` decides) and the Grad-CAM heat
         map of the decided class at the scan's size (None when there is no decision).
         """
-        model_input = preprocess(scan.pixels)
         if not self._one_pass():
             result = self.classify(scan, file_sha256)
             return result, (self.heatmap(scan, result) if result.classified else None)
-        with self._lock:
-            output, maps = gradcam.outputs_and_class_maps(self.model, self.architecture.gradcam_layer, model_input)
+        self._explaining += 1
+        try:
+            model_input = preprocess(scan.pixels)
+            layer = self.architecture.gradcam_layer
+            eager = self.warming and not gradcam.is_compiled(self.model, layer)
+            with self._lock:
+                output, maps = gradcam.outputs_and_class_maps(self.model, layer, model_input, eager=eager)
+        finally:
+            self._explaining -= 1
         result = self.decide(ScanResult.of_scan(scan, file_sha256), output)
         if not result.classified:
             return result, None
@@ -128,17 +140,31 @@ class Classifier:
                                            self._explained_class(result), binary, scan.shape,
                                            crop_margin=self._crop_margin)
 
-    def warm_up(self) -> None:
-        """Build and run the compiled one-pass graph once (a blank film), so the first scan is quick.
+    def warm_up(self, grace_s: float = 0.2) -> None:
+        """Compile the one-pass graph and run it once on a blank film, so every later scan is quick.
 
         Tracing ResNet152V2's graph takes seconds on a CPU; the app does it right after
-        loading, off the GUI thread.
+        loading, off the GUI thread. The tracing only builds a graph, so it does not hold
+        the model's lock: a scan explained meanwhile runs eagerly (see :attr:`warming`). A
+        scan being explained when it starts (the one the reader is waiting for) goes first:
+        two cores shared with a trace would answer it later.
         """
         if not self._one_pass():
             return
-        with self._lock:
-            gradcam.outputs_and_class_maps(self.model, self.architecture.gradcam_layer,
-                                           np.zeros(preprocess(np.zeros((8, 8), np.float32)).shape, np.float32))
+        layer = self.architecture.gradcam_layer
+        with self._compile_lock:
+            if gradcam.is_compiled(self.model, layer):
+                return
+            self.warming = True
+            try:
+                time.sleep(grace_s)
+                while self._explaining:
+                    time.sleep(0.05)
+                gradcam.compile_one_pass(self.model, layer)
+                with self._lock:
+                    gradcam.outputs_and_class_maps(self.model, layer, np.zeros((*INPUT_SIZE, 1), np.float32))
+            finally:
+                self.warming = False
 
     @property
     def _crop_margin(self) -> float:

@@ -11,11 +11,12 @@ returns the model's outputs *and* the class maps of every class in the same forw
 pass (:func:`outputs_and_class_maps`): the probability and its heat map come together,
 and explaining another class or another scan never retraces the graph. The gradient is
 taken at the last feature map, so it only flows back through the head and the extra
-classes cost next to nothing.
+classes cost next to nothing. Until the graph is compiled the same ops can run eagerly.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import numpy as np
@@ -25,6 +26,7 @@ from PIL import Image
 _GRAD_MODELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: The compiled TensorFlow step per Grad-CAM model.
 _TF_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_BUILD_LOCK = threading.Lock()
 
 
 def gradcam_model(model, layer_name: str):
@@ -35,11 +37,12 @@ def gradcam_model(model, layer_name: str):
 
 
 def _grad_model(model, layer_name: str):
-    per_model = _GRAD_MODELS.setdefault(model, {})
-    grad_model = per_model.get(layer_name)
-    if grad_model is None:
-        grad_model = per_model[layer_name] = gradcam_model(model, layer_name)
-    return grad_model
+    with _BUILD_LOCK:  # the warm-up and a first scan may ask at the same time
+        per_model = _GRAD_MODELS.setdefault(model, {})
+        grad_model = per_model.get(layer_name)
+        if grad_model is None:
+            grad_model = per_model[layer_name] = gradcam_model(model, layer_name)
+        return grad_model
 
 
 def _class_score(keras_ops, prediction, class_index: int, binary: bool):
@@ -51,46 +54,66 @@ def _class_score(keras_ops, prediction, class_index: int, binary: bool):
     return keras_ops.sum(prediction[:, class_index])
 
 
+def _one_pass(grad_model, inputs, n_out: int):
+    """TensorFlow ops: the outputs and the raw map of every class, eagerly or inside a graph."""
+    import tensorflow as tf
+
+    with tf.GradientTape(persistent=n_out > 1) as tape:
+        features, prediction = grad_model(inputs, training=False)
+        scores = [prediction[:, k] for k in range(n_out)]
+    maps = []
+    for score in scores:
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads[0], axis=(0, 1))
+        maps.append(tf.reduce_sum(features[0] * weights, axis=-1))
+    if n_out == 1:  # sigmoid head: NORMAL's score is 1 - p, so its map is the negation
+        maps = [-maps[0], maps[0]]
+    return prediction, tf.stack(maps)
+
+
 def _tf_step(grad_model):
-    """The compiled one-pass step: inputs -> (outputs (1, K), raw class maps (C, h, w))."""
+    """The one-pass graph, compiled for a fixed (1, 224, 224, 1) input: traced once per model."""
     step = _TF_STEPS.get(grad_model)
-    if step is not None:
-        return step
-    import tensorflow as tf  # the app's backend; the training path never comes here
+    if step is None:
+        import tensorflow as tf
 
-    shape = [1, *grad_model.inputs[0].shape[1:]]
-    n_out = int(grad_model.outputs[1].shape[-1])
-
-    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
-    def step(inputs):
-        with tf.GradientTape(persistent=n_out > 1) as tape:
-            features, prediction = grad_model(inputs, training=False)
-            scores = [prediction[:, k] for k in range(n_out)]
-        maps = []
-        for score in scores:
-            grads = tape.gradient(score, features)
-            weights = tf.reduce_mean(grads[0], axis=(0, 1))
-            maps.append(tf.reduce_sum(features[0] * weights, axis=-1))
-        if n_out == 1:  # sigmoid head: NORMAL's score is 1 - p, so its map is the negation
-            maps = [-maps[0], maps[0]]
-        return prediction, tf.stack(maps)
-
-    _TF_STEPS[grad_model] = step
+        shape = [1, *grad_model.inputs[0].shape[1:]]
+        n_out = int(grad_model.outputs[1].shape[-1])
+        step = tf.function(lambda inputs: _one_pass(grad_model, inputs, n_out),
+                           input_signature=[tf.TensorSpec(shape, tf.float32)])
+        _TF_STEPS[grad_model] = step
     return step
 
 
-def outputs_and_class_maps(model, layer_name: str, model_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def compile_one_pass(model, layer_name: str) -> None:
+    """Trace the one-pass graph without running it (seconds for ResNet152V2 on a CPU)."""
+    _tf_step(_grad_model(model, layer_name)).get_concrete_function()
+
+
+def is_compiled(model, layer_name: str) -> bool:
+    grad_model = _GRAD_MODELS.get(model, {}).get(layer_name)
+    step = _TF_STEPS.get(grad_model) if grad_model is not None else None
+    return step is not None and step.experimental_get_tracing_count() > 0
+
+
+def outputs_and_class_maps(model, layer_name: str, model_input: np.ndarray,
+                           eager: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One forward pass: the model's outputs (K,) and the raw Grad-CAM maps of every class.
 
     The maps are (C, h, w) before ReLU and normalisation, C = 2 for a sigmoid head
     (NORMAL, PNEUMONIA) and K for a softmax head; :func:`finish_map` turns one into a
-    heat map. TensorFlow only (see :func:`compute_gradcam` for every backend).
+    heat map. ``eager`` runs the same ops one by one instead of through the compiled
+    graph: slower per scan, but with nothing to trace, so an answer can come while the
+    graph is still being compiled. TensorFlow only (see :func:`compute_gradcam`).
     """
     import tensorflow as tf
 
-    step = _tf_step(_grad_model(model, layer_name))
-    x = np.asarray(model_input, dtype=np.float32)[None]
-    prediction, maps = step(tf.constant(x))
+    grad_model = _grad_model(model, layer_name)
+    x = tf.constant(np.asarray(model_input, dtype=np.float32)[None])
+    if eager:
+        prediction, maps = _one_pass(grad_model, x, int(grad_model.outputs[1].shape[-1]))
+    else:
+        prediction, maps = _tf_step(grad_model)(x)
     return np.asarray(prediction)[0], np.asarray(maps)
 
 
