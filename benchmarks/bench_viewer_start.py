@@ -12,7 +12,8 @@ script records, from the moment the process was spawned:
 * heat map: the first scan's Grad-CAM layer is set on the viewer (shown as
   "after result" too);
 * further scans: ``--next`` more scans opened one after another through
-  ``MainWindow.show_scan``, each timed from the call to its result and to its heat map.
+  ``MainWindow.show_scan``, each timed from the call to its result and to its heat map
+  (median, and the worst heat map: a graph retraced for the other class shows there).
 
 It drives only what both old and new code have (``pneumonet gui``, ``show_scan``,
 ``ResultPanel.set_model``, ``show_result``/``show_prediction``, ``ScanView.set_heatmap``),
@@ -149,6 +150,7 @@ def run_once(code: Path, model: Path, scans: list[Path]) -> dict:
         further_heat.append(at("heatmap", i) - opened)
     figures["next_result"] = statistics.median(further_result) if further_result else float("nan")
     figures["next_heatmap"] = statistics.median(further_heat) if further_heat else float("nan")
+    figures["next_heatmap_worst"] = max(further_heat) if further_heat else float("nan")
     figures["labels"] = [e.get("label") for e in events if e["event"] == "result"]
     return figures
 
@@ -187,7 +189,7 @@ def main() -> int:
                 f"{k} {v:.2f}" for k, v in figures.items() if isinstance(v, float)) + f"; labels {figures['labels']}",
                   flush=True)
     keys = ("first_paint", "model_ready", "first_result", "first_heatmap", "heatmap_after_result",
-            "next_result", "next_heatmap")
+            "next_result", "next_heatmap", "next_heatmap_worst")
     header = "figure (s)".ljust(24) + "".join(str(code).ljust(22) for code in args.code)
     print(header)
     for key in keys:

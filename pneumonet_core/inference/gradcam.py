@@ -26,6 +26,8 @@ from PIL import Image
 _GRAD_MODELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: The compiled TensorFlow step per Grad-CAM model.
 _TF_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: The eager path's (backbone, head) per Grad-CAM model.
+_SPLITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _BUILD_LOCK = threading.Lock()
 
 
@@ -54,13 +56,25 @@ def _class_score(keras_ops, prediction, class_index: int, binary: bool):
     return keras_ops.sum(prediction[:, class_index])
 
 
-def _one_pass(grad_model, inputs, n_out: int):
-    """TensorFlow ops: the outputs and the raw map of every class, eagerly or inside a graph."""
+def _one_pass(grad_model, inputs, n_out: int, eager: bool = False):
+    """TensorFlow ops: the outputs and the raw map of every class, inside a graph or eagerly.
+
+    Eagerly, every op recorded on a tape costs Python time, so only the head is recorded:
+    the backbone runs first without a tape (four times quicker for ResNet152V2).
+    """
     import tensorflow as tf
 
-    with tf.GradientTape(persistent=n_out > 1) as tape:
-        features, prediction = grad_model(inputs, training=False)
-        scores = [prediction[:, k] for k in range(n_out)]
+    if eager:
+        backbone, head = _split(grad_model)
+        features = backbone(inputs, training=False)
+        with tf.GradientTape(persistent=n_out > 1) as tape:
+            tape.watch(features)
+            prediction = head(features, training=False)
+            scores = [prediction[:, k] for k in range(n_out)]
+    else:
+        with tf.GradientTape(persistent=n_out > 1) as tape:
+            features, prediction = grad_model(inputs, training=False)
+            scores = [prediction[:, k] for k in range(n_out)]
     maps = []
     for score in scores:
         grads = tape.gradient(score, features)
@@ -69,6 +83,18 @@ def _one_pass(grad_model, inputs, n_out: int):
     if n_out == 1:  # sigmoid head: NORMAL's score is 1 - p, so its map is the negation
         maps = [-maps[0], maps[0]]
     return prediction, tf.stack(maps)
+
+
+def _split(grad_model):
+    """(backbone up to the Grad-CAM features, the head after them), built once per model."""
+    with _BUILD_LOCK:
+        parts = _SPLITS.get(grad_model)
+        if parts is None:
+            import keras
+
+            parts = _SPLITS[grad_model] = (keras.Model(grad_model.inputs, grad_model.outputs[0]),
+                                           _head_after_features(grad_model))
+        return parts
 
 
 def _tf_step(grad_model):
@@ -111,7 +137,7 @@ def outputs_and_class_maps(model, layer_name: str, model_input: np.ndarray,
     grad_model = _grad_model(model, layer_name)
     x = tf.constant(np.asarray(model_input, dtype=np.float32)[None])
     if eager:
-        prediction, maps = _one_pass(grad_model, x, int(grad_model.outputs[1].shape[-1]))
+        prediction, maps = _one_pass(grad_model, x, int(grad_model.outputs[1].shape[-1]), eager=True)
     else:
         prediction, maps = _tf_step(grad_model)(x)
     return np.asarray(prediction)[0], np.asarray(maps)
@@ -155,7 +181,7 @@ def _jax_features_and_gradients(grad_model, x: np.ndarray, class_index: int, bin
 
 
 def _head_after_features(grad_model):
-    """The layers after the Grad-CAM feature map, as a model of their own (JAX path).
+    """The layers after the Grad-CAM feature map, as a model of their own (JAX, eager paths).
 
     In every Pneumonet model those are the head only (pooling, dropout, prediction), a
     plain chain, so rebuilding them on a new input is exact.
