@@ -95,7 +95,7 @@ def test_while_the_graph_compiles_a_scan_is_explained_eagerly_with_the_same_answ
     fresh.warming = True  # what the app sets when it starts the warm-up
     eager_result, eager_heat = fresh.explain(wide_scan)
     assert not gradcam.is_compiled(fresh.model, layer)  # answered without tracing
-    warm = threading.Thread(target=fresh.warm_up)
+    warm = threading.Thread(target=fresh.warm_up, kwargs={"idle_s": 0.1})
     warm.start()
     warm.join(120)
     assert gradcam.is_compiled(fresh.model, layer) and not fresh.warming

@@ -47,6 +47,7 @@ class Classifier:
         self.warming = False
         self._compile_lock = threading.Lock()
         self._explaining = 0  # explain() calls in progress: a warm-up lets them finish first
+        self._last_explained = float("-inf")  # time.monotonic() when the last one ended
         architecture = ARCHITECTURES.get(package.card.backbone)
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
@@ -124,6 +125,7 @@ class Classifier:
                 output, maps = gradcam.outputs_and_class_maps(self.model, layer, model_input, eager=eager)
         finally:
             self._explaining -= 1
+            self._last_explained = time.monotonic()
         result = self.decide(ScanResult.of_scan(scan, file_sha256), output)
         if not result.classified:
             return result, None
@@ -140,14 +142,15 @@ class Classifier:
                                            self._explained_class(result), binary, scan.shape,
                                            crop_margin=self._crop_margin)
 
-    def warm_up(self, grace_s: float = 0.2) -> None:
+    def warm_up(self, idle_s: float = 3.0, should_stop=None) -> None:
         """Compile the one-pass graph and run it once on a blank film, so every later scan is quick.
 
         Tracing ResNet152V2's graph takes seconds on a CPU; the app does it right after
         loading, off the GUI thread. The tracing only builds a graph, so it does not hold
-        the model's lock: a scan explained meanwhile runs eagerly (see :attr:`warming`). A
-        scan being explained when it starts (the one the reader is waiting for) goes first:
-        two cores shared with a trace would answer it later.
+        the model's lock: a scan explained meanwhile runs eagerly (see :attr:`warming`).
+        Scans being read go first: the compilation starts once no scan has been explained
+        for ``idle_s`` seconds (two cores shared with a trace answer a scan several times
+        later). ``should_stop`` (the app's cancel) ends the wait.
         """
         if not self._one_pass():
             return
@@ -157,8 +160,10 @@ class Classifier:
                 return
             self.warming = True
             try:
-                time.sleep(grace_s)
-                while self._explaining:
+                time.sleep(min(idle_s, 0.2))  # the scan waiting for this model starts first
+                while self._explaining or time.monotonic() - self._last_explained < idle_s:
+                    if should_stop is not None and should_stop():
+                        return
                     time.sleep(0.05)
                 gradcam.compile_one_pass(self.model, layer)
                 with self._lock:
