@@ -21,7 +21,7 @@ wrapped in the child before the window exists. A user home with the heat map ena
 for NORMAL decisions is used, so every scan's heat map is drawn in either version.
 Runs alternate between the code trees ``--repeats`` times; the median is printed.
 
-    python benchmarks/bench_viewer_start.py --code . --code /tmp/baseline [--repeats 2] [--next 4]
+    python benchmarks/bench_viewer_start.py --code . --code /tmp/baseline [--repeats 2] [--next 4] [--pause 0.3]
 
 Never part of the test suite: run by hand (each run loads ResNet152V2: minutes on 2 cores).
 """
@@ -45,7 +45,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "chest_xray" / "train"
 
 CHILD = r'''
 import json, sys, time
-first, others, timeout = sys.argv[1], sys.argv[2:], 600.0
+pause_ms, first, others, timeout = int(sys.argv[1]), sys.argv[2], sys.argv[3:], 600.0
 
 def emit(event, **extra):
     print("BENCH " + json.dumps({"event": event, "t": time.time(), **extra}), flush=True)
@@ -87,7 +87,7 @@ def on_heatmap(_view, heat, *rest):
     state["heatmaps"] += 1
     emit("heatmap", n=state["heatmaps"])
     if state["heatmaps"] == state["results"]:
-        QTimer.singleShot(300, next_scan)
+        QTimer.singleShot(pause_ms, next_scan)
 
 def on_error(_panel, message, *rest):
     emit("error", message=str(message))  # the old viewer says "no model" until the model is there
@@ -123,7 +123,7 @@ sys.exit(main(["gui", first, "--model", MODEL]))
 '''
 
 
-def run_once(code: Path, model: Path, scans: list[Path]) -> dict:
+def run_once(code: Path, model: Path, scans: list[Path], pause_s: float = 0.3) -> dict:
     """One cold start of ``pneumonet gui`` from the tree ``code``; figures in seconds."""
     home = Path(tempfile.mkdtemp(prefix="bench-viewer-home-"))
     (home / "viewer.ini").write_text("[General]\nheatmap_for_normal=true\n")
@@ -132,7 +132,8 @@ def run_once(code: Path, model: Path, scans: list[Path]) -> dict:
     env.pop("PNEUMONET_MODEL", None)
     script = CHILD.replace("MODEL", repr(str(model)))
     start = time.time()
-    proc = subprocess.run([sys.executable, "-c", script, *map(str, scans)], env=env, cwd=str(code),
+    proc = subprocess.run([sys.executable, "-c", script, str(int(pause_s * 1000)), *map(str, scans)], env=env,
+                          cwd=str(code),
                           capture_output=True, text=True, timeout=1800)
     events = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if not any(e["event"] == "done" for e in events):
@@ -174,16 +175,18 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--next", type=int, default=4, help="further scans opened after the first")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--pause", type=float, default=0.3,
+                        help="seconds between a scan's heat map and opening the next (a reader's look)")
     args = parser.parse_args()
     scans = pick_scans(args.data, args.next)
     print(f"# {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
           f"model {(args.model or DEFAULT_MODEL).name}; first scan {scans[0].name}, then {len(scans) - 1} more; "
-          f"{args.repeats} run(s) per tree, alternating, medians", flush=True)
+          f"{args.pause:g} s between scans; {args.repeats} run(s) per tree, alternating, medians", flush=True)
     runs: dict[Path, list[dict]] = {code: [] for code in args.code}
     for repeat in range(args.repeats):
         for code in args.code:
             model = args.model or code.resolve() / DEFAULT_MODEL.relative_to(ROOT)
-            figures = run_once(code.resolve(), model, scans)
+            figures = run_once(code.resolve(), model, scans, args.pause)
             runs[code].append(figures)
             print(f"# run {repeat + 1} {code}: " + ", ".join(
                 f"{k} {v:.2f}" for k, v in figures.items() if isinstance(v, float)) + f"; labels {figures['labels']}",

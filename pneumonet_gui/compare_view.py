@@ -136,3 +136,6 @@ class ComparePane(QWidget):
         fx, fy = centre.x() / theirs.width(), centre.y() / theirs.height()
         scale = abs(main.transform().m11()) * ratio
         view.look_at(scale, QPointF(fx * mine.width(), fy * mine.height()))
+        # Level with the main view: the pane's title row puts its centre lower on screen.
+        level = view.viewport().mapFromGlobal(main.viewport().mapToGlobal(main.viewport().rect().center())).y()
+        view.pan_by(0, view.viewport().rect().center().y() - level)

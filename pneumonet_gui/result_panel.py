@@ -16,8 +16,11 @@ DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
 
 def format_pair(probability: float, threshold: float) -> tuple[str, str]:
-    """Probability and threshold with the fewest decimals (2 to 6) that keep them apart."""
-    return fewest_decimals(probability, threshold, min_decimals=2)
+    """Probability and threshold with the fewest decimals (3 to 6) that keep them apart.
+
+    Three, like the probability printed above them: 0.995 must not read "p = 1.00".
+    """
+    return fewest_decimals(probability, threshold, min_decimals=3)
 
 
 def decision_text(result) -> str:
