@@ -4,3 +4,7 @@ Windows, widgets and workers only; every decision about pixels, models and thres
 made in ``pneumonet_core``. Importing this package does not import Keras or TensorFlow:
 the model is loaded on a worker thread once the window is up.
 """
+
+from pneumonet_gui.refcount_guard import install as _guard_refcounts
+
+_guard_refcounts()  # PySide6 6.12 on Python < 3.12: see refcount_guard

@@ -1,7 +1,9 @@
 """The app's one model: the active :class:`Classifier`, loaded once in the background and
 shared by the viewer and batch runs.
 
-Keras and TensorFlow are imported by the load job, never on the GUI thread. A new load
+Keras and TensorFlow are imported by the load job, never on the GUI thread. The model is
+ready as soon as it is loaded; a second job then compiles its one-pass graph
+(:meth:`Classifier.warm_up`), and a scan that comes meanwhile is answered eagerly. A new load
 supersedes one in progress (the newest choice wins), and until it is done nobody gets a
 classifier: the viewer and the batch panel wait for :attr:`ActiveModel.loaded`.
 """
@@ -52,6 +54,7 @@ class ActiveModel(QObject):
         self._load = LatestJob()
         #: How the model computes, when the user chose it (Preferences); None: the core's default.
         self.precision: str | None = None
+        self._warm = LatestJob()
 
     @property
     def card(self):
@@ -77,12 +80,19 @@ class ActiveModel(QObject):
         self.load(self._requested)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Drop a load in progress and wait for it (the window is closing)."""
+        """Drop a load in progress and wait for it and a compilation (the window is closing)."""
         self._load.shutdown(timeout)
+        self._warm.shutdown(timeout)
 
     def _on_loaded(self, classifier) -> None:
         self.classifier, self.state = classifier, "ready"
+        # Ready at once: the first scan is answered eagerly while the graph compiles.
+        warm_up = getattr(classifier, "warm_up", None)
+        if warm_up is not None:
+            classifier.warming = True
         self.loaded.emit(classifier)
+        if warm_up is not None:
+            self._warm.start(warm_up)
 
     def _on_failed(self, message: str) -> None:
         self.state, self.error = "failed", message

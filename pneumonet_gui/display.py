@@ -16,7 +16,7 @@ import numpy as np
 COLORMAPS = ("jet", "inferno", "viridis", "turbo")
 
 #: Window presets in menu order; "Default" is the file's own window.
-PRESET_NAMES = ("Default", "Full range", "Lung", "Mediastinum")
+PRESET_NAMES = ("Default", "Full range", "Lung", "Mediastinum", "Bone")
 
 #: Heat below this fraction of the maximum is drawn fully transparent, so the overlay
 #: marks the regions that drove the decision and leaves the rest of the film readable.
@@ -92,16 +92,18 @@ def window_presets(scan) -> dict[str, Window]:
 
     Radiographs carry no calibrated units (unlike CT's Hounsfield scale), so "Lung" and
     "Mediastinum" are chosen from the image histogram: Lung spreads the dark (aerated)
-    half of the values over the full grey scale, Mediastinum the bright (dense) half. For
-    MONOCHROME1 files, where dense tissue has low values, the halves swap.
+    half of the values over the full grey scale, Mediastinum the bright (dense) half, and
+    Bone the brightest third, for ribs and clavicles. For MONOCHROME1 files, where dense
+    tissue has low values, the ends swap.
     """
     values = _sample(display_values(scan))
     inverted = bool(getattr(scan.source, "inverted", False)) and has_raw(scan)
     dark = (1.0, 60.0) if not inverted else (40.0, 99.0)
     bright = (40.0, 99.5) if not inverted else (0.5, 60.0)
+    densest = (70.0, 99.9) if not inverted else (0.1, 30.0)
     floor = min_width(scan)
     presets = {"Default": default_window(scan), "Full range": full_range_window(scan)}
-    for name, (a, b) in (("Lung", dark), ("Mediastinum", bright)):
+    for name, (a, b) in (("Lung", dark), ("Mediastinum", bright), ("Bone", densest)):
         lo, hi = _percentile_window(values, a, b)
         presets[name] = Window((lo + hi) / 2.0, hi - lo).clamped(floor)
     return presets

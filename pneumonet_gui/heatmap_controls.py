@@ -1,34 +1,52 @@
-"""Controls of the Grad-CAM layer: show/hide, opacity, colour map."""
+"""Controls of the Grad-CAM layer: show/hide, also for NORMAL decisions, opacity, colour
+map, and the legend that says what the colours mean."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+)
 
+from pneumonet_gui.colour_bar import ColourBar
 from pneumonet_gui.display import COLORMAPS
+from pneumonet_gui.trust import GRADCAM_EXPLAINED, LEGEND
 
 
 class HeatmapControls(QGroupBox):
     """Emits changes; the main window applies them to the viewer and keeps the H action in step."""
 
     visibleChanged = Signal(bool)
+    showForNormalChanged = Signal(bool)
     opacityChanged = Signal(float)
     colormapChanged = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__("Grad-CAM heat map", parent)
+        self.setToolTip(GRADCAM_EXPLAINED)
         layout = QVBoxLayout(self)
         self.show_box = QCheckBox("Show heat map  (H)")
         self.show_box.setChecked(True)
         self.show_box.toggled.connect(self.visibleChanged)
+        self.normal_box = QCheckBox("Also for NORMAL decisions")
+        self.normal_box.setToolTip("By default the heat map is shown for PNEUMONIA decisions only")
+        self.normal_box.toggled.connect(self.showForNormalChanged)
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(45)
         self.opacity.setToolTip("Opacity of the heat map over the scan")
         self.opacity_value = QLabel("45%")
-        self.opacity_value.setMinimumWidth(36)
+        self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100%") + 4)
         self.opacity.valueChanged.connect(self._on_opacity)
         row = QHBoxLayout()
         row.addWidget(self.opacity, 1)
@@ -36,13 +54,17 @@ class HeatmapControls(QGroupBox):
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.colormap.currentTextChanged.connect(self.colormapChanged)
+        self.legend = ColourBar(self.colormap.currentText())
+        self.colormap.currentTextChanged.connect(self.legend.set_colormap)
         form.addRow("Opacity", row)
         form.addRow("Colours", self.colormap)
-        self.status = QLabel("Regions that drove the model's output.")
+        self.status = QLabel(LEGEND)
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
-        layout.addWidget(self.show_box)
+        for widget in (self.show_box, self.normal_box):
+            layout.addWidget(widget)
         layout.addLayout(form)
+        layout.addWidget(self.legend)
         layout.addWidget(self.status)
 
     def _on_opacity(self, value: int) -> None:
@@ -51,3 +73,7 @@ class HeatmapControls(QGroupBox):
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
+
+    def set_legend_visible(self, visible: bool) -> None:
+        """The colour bar goes with a heat map on screen, never without one."""
+        self.legend.setVisible(bool(visible))

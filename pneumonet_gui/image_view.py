@@ -1,24 +1,28 @@
-"""The scan viewer: zoom, pan, window/level, invert, and the Grad-CAM layer on top.
+"""The scan viewer: zoom, pan, window/level, invert, rotate and flip, frames, the Grad-CAM
+layer, the corner overlays, and a slot for a measuring tool.
 
-A QGraphicsView whose scene is in image pixels: the scan and the heat map are two items of
-the same size at the same place, so the overlay stays aligned under every zoom and pan.
-Each layer keeps a small image pyramid, so a large DICOM shrunk to the window is drawn
-from a properly averaged level instead of a few skipped pixels (no aliasing), while zooms
-past 1:1 use the full-resolution level, drawn at the screen's physical pixel density.
+The scene is in image pixels: the heat map and the measurements are children of the scan's
+item, so they stay aligned under every zoom, pan, rotation and flip (only that item turns).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform
-from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QTransform
+from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
 from pneumonet_gui import display
+from pneumonet_gui.corner_overlay import paint_corners
 from pneumonet_gui.display import Window
+from pneumonet_gui.orientation import Orientation
+from pneumonet_gui.overlays import CornerTexts
+from pneumonet_gui.pyramid_item import PyramidItem
 from pneumonet_gui.qimage import gray_to_qimage, rgba_to_qimage
+from pneumonet_gui.window_drag import WindowLevelDrag
 
 #: Zoom limits, in physical screen pixels per image pixel.
 MIN_ZOOM = 1.0 / 64.0
@@ -26,46 +30,6 @@ MAX_ZOOM = 32.0
 #: One wheel notch (120 units) zooms by this factor.
 WHEEL_STEP = 1.2
 BACKGROUND = QColor(10, 10, 11)
-
-
-class PyramidItem(QGraphicsItem):
-    """An image item that draws from a pre-shrunk level close to the on-screen size."""
-
-    def __init__(self, parent: QGraphicsItem | None = None):
-        super().__init__(parent)
-        self._levels: list[QPixmap] = []
-        self._rect = QRectF()
-
-    def set_image(self, image: QImage | None) -> None:
-        self.prepareGeometryChange()
-        self._levels = []
-        self._rect = QRectF()
-        if image is not None and not image.isNull():
-            self._rect = QRectF(0, 0, image.width(), image.height())
-            level = image
-            self._levels.append(QPixmap.fromImage(level))
-            while min(level.width(), level.height()) >= 256:
-                level = level.scaled(max(1, level.width() // 2), max(1, level.height() // 2),
-                                     Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
-                self._levels.append(QPixmap.fromImage(level))
-        self.update()
-
-    def has_image(self) -> bool:
-        return bool(self._levels)
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        return self._rect
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self._levels:
-            return
-        ratio = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        scale = abs(painter.worldTransform().m11()) * ratio  # physical px per image px
-        level = 0
-        while level + 1 < len(self._levels) and scale * (2 ** (level + 1)) <= 1.0:
-            level += 1
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawPixmap(self._rect, self._levels[level], QRectF(self._levels[level].rect()))
 
 
 class ScanView(QGraphicsView):
@@ -77,6 +41,8 @@ class ScanView(QGraphicsView):
     zoomChanged = Signal(float)
     #: Image column, row and value under the cursor (value is NaN off the image).
     hovered = Signal(int, int, float)
+    #: Zoom, pan, rotation or flip changed (compare views follow).
+    viewChanged = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -85,27 +51,28 @@ class ScanView(QGraphicsView):
         self._overlay_item = PyramidItem(self._image_item)  # a child: same transform, always aligned
         self.scene().addItem(self._image_item)
         self._scan = None
+        self._frame = None  # the scan with another frame's values, when one is shown
         self._window = Window(0.5, 1.0)
         self._preset = "Default"
         self._presets: dict[str, Window] = {}
         self._inverted = False
+        self._orientation = Orientation()
         self._heat: np.ndarray | None = None
         self._colormap = display.COLORMAPS[0]
         self._overlay_opacity = 0.45
         self._overlay_visible = True
         self._fit_mode = True
-        self._wl_drag: tuple[QPointF, Window, float] | None = None
-        # Right-drag moves arrive faster than a large scan re-renders: keep only the latest.
-        self._pending_window: Window | None = None
-        self._wl_timer = QTimer(self)
-        self._wl_timer.setSingleShot(True)
-        self._wl_timer.setInterval(0)
-        self._wl_timer.timeout.connect(self._apply_pending_window)
+        self._corners = CornerTexts()
+        self._corners_visible = True
+        #: The measuring tool, when one is active: gets left-button presses, moves and releases first.
+        self.tool = None
+        self._wl_drag = WindowLevelDrag(self)
         self._overlay_item.setOpacity(self._overlay_opacity)
 
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(BACKGROUND)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -118,15 +85,22 @@ class ScanView(QGraphicsView):
         self.setAcceptDrops(False)
         self.viewport().setAcceptDrops(False)
         self.setMinimumSize(200, 200)
+        self.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewChanged.emit())
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self.viewChanged.emit())
 
     # --- content -----------------------------------------------------------------------
     @property
     def scan(self):
         return self._scan
 
+    @property
+    def image_item(self) -> PyramidItem:
+        """The scan's item: children of it (heat map, measurements) live in image pixels."""
+        return self._image_item
+
     def set_scan(self, scan) -> None:
-        """Show ``scan`` at its file's window, not inverted, fitted; drops any heat map."""
-        self._scan = scan
+        """Show ``scan`` at its file's window, not inverted, upright, fitted; drops any heat map."""
+        self._scan, self._frame = scan, None
         self._heat = None
         self._overlay_item.set_image(None)
         self._presets = display.window_presets(scan)
@@ -134,24 +108,35 @@ class ScanView(QGraphicsView):
         self._window = self._presets["Default"]
         self._preset = "Default"
         self._render()
-        margin_w, margin_h = scan.pixels.shape[1], scan.pixels.shape[0]
-        self.setSceneRect(QRectF(-margin_w, -margin_h, 3 * margin_w, 3 * margin_h))
+        self.set_orientation(Orientation())
         self.fit()
         self.windowChanged.emit(self._window, self._preset)
 
     def clear(self) -> None:
-        self._scan = None
+        self._scan = self._frame = None
         self._heat = None
         self._image_item.set_image(None)
         self._overlay_item.set_image(None)
+        self._corners = CornerTexts()
         self.viewport().update()
+
+    def show_frame(self, values: np.ndarray | None) -> None:
+        """Show another frame's modality values (None: the first frame, the one classified)."""
+        if self._scan is None:
+            return
+        self._frame = None if values is None else dataclasses.replace(self._scan, raw=values)
+        self._render()
 
     def _render(self) -> None:
         if self._scan is None:
             return
-        # The "Default" preset shows the file's own rendering (VOI LUT, sigmoid...) exactly.
-        window = None if self._preset == "Default" else self._window
-        gray = display.render_gray(self._scan, window, self._inverted)
+        if self._frame is not None:
+            # Only the first frame has the file's own rendering; the others use its window.
+            gray = display.render_gray(self._frame, self._window, self._inverted)
+        else:
+            # The "Default" preset shows the file's own rendering (VOI LUT, sigmoid...) exactly.
+            window = None if self._preset == "Default" else self._window
+            gray = display.render_gray(self._scan, window, self._inverted)
         self._image_item.set_image(gray_to_qimage(gray))
         self.viewport().update()
 
@@ -189,12 +174,47 @@ class ScanView(QGraphicsView):
             self._render()
 
     def reset(self) -> None:
-        """The file's window, not inverted, fitted to the window."""
+        """The file's window, not inverted, upright, fitted to the window."""
         if self._scan is None:
             return
         self._inverted = False
+        self.set_orientation(Orientation())
         self.set_window(self._presets["Default"], "Default")
         self.fit()
+
+    # --- orientation -------------------------------------------------------------------
+    @property
+    def orientation(self) -> Orientation:
+        return self._orientation
+
+    def rotate_right(self) -> None:
+        self._turn(self._orientation.rotated_right())
+
+    def rotate_left(self) -> None:
+        self._turn(self._orientation.rotated_left())
+
+    def flip_horizontally(self) -> None:
+        self._turn(self._orientation.flipped_horizontally())
+
+    def flip_vertically(self) -> None:
+        self._turn(self._orientation.flipped_vertically())
+
+    def _turn(self, orientation: Orientation) -> None:
+        if self._scan is None:
+            return
+        self.set_orientation(orientation)
+        if self._fit_mode:
+            self.fit()
+        self.viewChanged.emit()
+
+    def set_orientation(self, orientation: Orientation) -> None:
+        """Turn the image item about its centre; the scene keeps a margin all round."""
+        self._orientation = orientation
+        rect = self._image_item.boundingRect()
+        cx, cy = rect.center().x(), rect.center().y()
+        self._image_item.setTransform(QTransform(*orientation.affine(cx, cy)))
+        side = max(rect.width(), rect.height())
+        self.setSceneRect(QRectF(cx - 1.5 * side, cy - 1.5 * side, 3 * side, 3 * side))
 
     # --- heat map ----------------------------------------------------------------------
     def set_heatmap(self, heat: np.ndarray | None) -> None:
@@ -246,6 +266,26 @@ class ScanView(QGraphicsView):
     def image_scene_rect(self) -> QRectF:
         return self._image_item.sceneBoundingRect()
 
+    # --- corner overlays -----------------------------------------------------------------
+    def set_corner_texts(self, texts: CornerTexts) -> None:
+        self._corners = texts
+        self.viewport().update()
+
+    def corner_texts(self) -> CornerTexts:
+        return self._corners
+
+    @property
+    def corners_visible(self) -> bool:
+        return self._corners_visible
+
+    def set_corners_visible(self, visible: bool) -> None:
+        self._corners_visible = bool(visible)
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if self._corners_visible and self._scan is not None:
+            paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font())
+
     # --- zoom --------------------------------------------------------------------------
     def zoom(self) -> float:
         """Physical screen pixels per image pixel (1.0 is 1:1 on any screen)."""
@@ -258,6 +298,7 @@ class ScanView(QGraphicsView):
             self.fitInView(self._image_item, Qt.AspectRatioMode.KeepAspectRatio)
             self.centerOn(self._image_item)
         self.zoomChanged.emit(self.zoom())
+        self.viewChanged.emit()
 
     def actual_size(self) -> None:
         """One image pixel per physical screen pixel, so a high-DPI screen shows every pixel."""
@@ -281,6 +322,13 @@ class ScanView(QGraphicsView):
         self.translate(delta.x(), delta.y())
         self.setTransformationAnchor(old)
         self.zoomChanged.emit(self.zoom())
+        self.viewChanged.emit()
+
+    def look_at(self, scale: float, point: QPointF) -> None:
+        """Image point ``point`` at the centre, ``scale`` view units per image pixel (compare views)."""
+        self._fit_mode = False
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self.centerOn(self._image_item.mapToScene(point))
 
     def pan_by(self, dx: int, dy: int) -> None:
         """Scroll the scan by screen pixels (what a left-drag does)."""
@@ -301,54 +349,50 @@ class ScanView(QGraphicsView):
         event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
+        if self.tool is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.tool.press(self, event)  # a double click is two clicks to a measuring tool
+            event.accept()
+        elif event.button() == Qt.MouseButton.LeftButton:
             self.fit()
         else:
             super().mouseDoubleClickEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.RightButton and self._scan is not None:
-            lo, hi = display.value_range(self._scan)
-            self._wl_drag = (event.position(), self._window, hi - lo)
-            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+        if self._wl_drag.press(event):
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool is not None and self._scan is not None \
+                and self.tool.press(self, event):
             event.accept()
             return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
-        if self._wl_drag is not None:
-            start, window, span = self._wl_drag
-            delta = event.position() - start
-            self._pending_window = display.window_after_drag(window, delta.x(), delta.y(), span,
-                                                             display.min_width(self._scan))
-            if not self._wl_timer.isActive():
-                self._wl_timer.start()
-            event.accept()
+        if self._wl_drag.move(event):
             return
         self._emit_hover(event.position())
+        if self.tool is not None and self.tool.move(self, event):
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.RightButton and self._wl_drag is not None:
-            self._wl_drag = None
-            self._apply_pending_window()
-            self.viewport().unsetCursor()
+        if self._wl_drag.release(event):
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool is not None and self.tool.release(self, event):
             event.accept()
             return
         super().mouseReleaseEvent(event)
 
-    def _apply_pending_window(self) -> None:
-        self._wl_timer.stop()
-        if self._pending_window is not None:
-            window, self._pending_window = self._pending_window, None
-            self.set_window(window)
+    def image_point(self, pos: QPointF) -> QPointF:
+        """The image pixel position (x, y) under a viewport position, at any orientation."""
+        return self._image_item.mapFromScene(self.mapToScene(pos.toPoint()))
 
     def _emit_hover(self, pos: QPointF) -> None:
         if self._scan is None:
             return
-        point = self.mapToScene(pos.toPoint())
+        point = self.image_point(pos)
         x, y = int(math.floor(point.x())), int(math.floor(point.y()))
-        values = display.display_values(self._scan)
+        values = display.display_values(self._frame if self._frame is not None else self._scan)
         height, width = values.shape
         value = float(values[y, x]) if 0 <= x < width and 0 <= y < height else float("nan")
         self.hovered.emit(x, y, value)

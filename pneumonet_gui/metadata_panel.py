@@ -6,33 +6,44 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from pneumonet_core.imaging.scan import IDENTIFYING_KEYS, METADATA_KEYS, METADATA_TITLES
+from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES
+from pneumonet_core.reports.wording import readable
 from pneumonet_gui import theme
+from pneumonet_gui.measurements import Calibration
+from pneumonet_gui.privacy import HIDDEN, screen_metadata, screen_name
 
-HIDDEN = "hidden"
 
+def metadata_rows(scan, hide_identifiers: bool, header=None) -> list[tuple[str, str, str]]:
+    """(section, label, value) rows for a scan; identifying values become ``hidden``.
 
-def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
-    """(section, label, value) rows for a scan; identifying values become ``hidden``."""
+    ``header`` (a :class:`~pneumonet_core.imaging.dicom_display.DisplayHeader`) adds the
+    study and series descriptions and the pixel spacing measurements use.
+    """
     rows = []
     metadata = dict(scan.metadata or {})
+    shown_metadata = screen_metadata(metadata, hide_identifiers)
     keys = list(METADATA_KEYS) + [k for k in metadata if k not in METADATA_KEYS]
     if not any(metadata.get(key) not in (None, "") for key in keys):
         keys = []  # PNG and JPEG files carry none: one line says so instead of ten dashes
         rows.append(("Patient and study", "Metadata", f"none in this {scan.source.format} file"))
     for key in keys:
-        value = metadata.get(key)
-        if key in IDENTIFYING_KEYS and hide_identifiers:
-            shown = HIDDEN
-        else:
-            shown = "\u2014" if value in (None, "") else str(value)
+        value = shown_metadata.get(key)
+        shown = "\u2014" if value in (None, "") else str(value if value == HIDDEN else readable(key, value))
         rows.append(("Patient and study", METADATA_TITLES.get(key, key.replace("_", " ").capitalize()), shown))
     source = scan.source
     height, width = scan.pixels.shape
     image = [
-        ("File", scan.path.name if hasattr(scan.path, "name") else str(scan.path)),
+        ("File", screen_name(scan.path, metadata, hide_identifiers)),
         ("Format", source.format),
         ("Size", f"{width} \u00d7 {height} px"),
         ("Photometric", source.photometric + (" (inverted for display)" if source.inverted else "")),
@@ -41,7 +52,12 @@ def metadata_rows(scan, hide_identifiers: bool) -> list[tuple[str, str, str]]:
     if source.transfer_syntax:  # DICOM only
         image.append(("Transfer syntax", source.transfer_syntax))
     if source.frames != 1:
-        image.append(("Frames", f"{source.frames} (the first is shown)"))
+        image.append(("Frames", f"{source.frames} (the first is classified)"))
+    if header is not None:
+        for label, value in (("Study", header.study_description), ("Series", header.series_description)):
+            if value:
+                image.append((label, value))
+        image.append(("Measurements", Calibration(header.pixel_spacing, header.spacing_source).describe()))
     if scan.default_window is not None:
         centre, w = scan.default_window
         image.append(("File window", f"C {centre:g} / W {w:g}"))
@@ -57,10 +73,12 @@ class MetadataPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._scan = None
+        self._header = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
         self.hide_identifiers = QCheckBox("Hide patient identifiers")
-        self.hide_identifiers.setToolTip("Show patient name, ID and birth date as 'hidden' on screen")
+        self.hide_identifiers.setToolTip("Hide the patient's name, ID and birth date everywhere on screen: here, "
+                                         "the title, the status bar, the corners of the scan and recent files")
         self.hide_identifiers.toggled.connect(self._on_hide_toggled)
         self.table = QTableWidget(0, 2)
         self.table.horizontalHeader().hide()
@@ -75,18 +93,18 @@ class MetadataPanel(QWidget):
         layout.addWidget(self.hide_identifiers)
         layout.addWidget(self.table, 1)
 
-    def set_scan(self, scan) -> None:
-        self._scan = scan
+    def set_scan(self, scan, header=None) -> None:
+        self._scan, self._header = scan, header
         self._fill()
 
     def clear(self) -> None:
-        self._scan = None
+        self._scan = self._header = None
         self.table.setRowCount(0)
 
     def rows(self) -> list[tuple[str, str, str]]:
         if self._scan is None:
             return []
-        return metadata_rows(self._scan, self.hide_identifiers.isChecked())
+        return metadata_rows(self._scan, self.hide_identifiers.isChecked(), self._header)
 
     def shown_values(self) -> dict[str, str]:
         """Label -> value as displayed in the table (what a person sees)."""

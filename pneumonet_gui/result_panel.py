@@ -10,13 +10,17 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from pneumonet_core.reports.summary import format_pair as fewest_decimals
 from pneumonet_gui import theme
+from pneumonet_gui.trust import WITHHELD, withheld
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
 
 def format_pair(probability: float, threshold: float) -> tuple[str, str]:
-    """Probability and threshold with the fewest decimals (2 to 6) that keep them apart."""
-    return fewest_decimals(probability, threshold, min_decimals=2)
+    """Probability and threshold with the fewest decimals (3 to 6) that keep them apart.
+
+    Three, like the probability printed above them: 0.995 must not read "p = 1.00".
+    """
+    return fewest_decimals(probability, threshold, min_decimals=3)
 
 
 def decision_text(result) -> str:
@@ -46,14 +50,16 @@ class ProbabilityBar(QWidget):
         self._value: float | None = None
         self._threshold: float | None = None
         self._threshold_text = ""
+        self.greyed = False  # a withheld result: the number is not to be read
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(240, 34)
 
-    def set_values(self, value: float | None, threshold: float | None, threshold_text: str | None = None) -> None:
-        self._value, self._threshold = value, threshold
+    def set_values(self, value: float | None, threshold: float | None, threshold_text: str | None = None,
+                   greyed: bool = False) -> None:
+        self._value, self._threshold, self.greyed = value, threshold, greyed
         self._threshold_text = threshold_text if threshold_text is not None else (
             f"{threshold:.2f}" if threshold is not None else "")
         self.update()
@@ -75,7 +81,8 @@ class ProbabilityBar(QWidget):
             above = self._threshold is not None and self._value >= self._threshold
             fill = QRectF(track)
             fill.setWidth(max(0.0, min(1.0, self._value)) * track.width())
-            painter.setBrush(QColor(theme.PNEUMONIA if above else theme.NORMAL))
+            colour = theme.MUTED if self.greyed else (theme.PNEUMONIA if above else theme.NORMAL)
+            painter.setBrush(QColor(colour))
             painter.drawRoundedRect(fill, 6, 6)
         if self._threshold is not None:
             x = track.left() + max(0.0, min(1.0, self._threshold)) * track.width()
@@ -148,6 +155,9 @@ class ResultPanel(QWidget):
         self._set(label="No result", colour=theme.ERROR_FG, decision=wrappable(message))
 
     def show_result(self, result) -> None:
+        if withheld(result):
+            self.show_withheld(result)
+            return
         colour = theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
         details = ""
         if len(result.class_probabilities) > 2:
@@ -160,18 +170,28 @@ class ResultPanel(QWidget):
                   probability=f"{result.probability:.3f}",
                   bar=(result.probability, result.threshold, threshold_text), details=details)
 
+    def show_withheld(self, result) -> None:
+        """The guard flagged the scan: the decision is withheld and the number greyed out."""
+        reason = f"Why: {result.ood_reason}" if result.ood_reason else ""
+        p = result.probability
+        self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD,
+                  probability="" if p is None else f"{p:.3f}", details=reason, greyed=True,
+                  bar=None if p is None else (p, result.threshold, None))
+
     def _set(self, label: str, colour: str, decision: str, probability: str = "",
-             bar: tuple | None = None, details: str = "") -> None:
+             bar: tuple | None = None, details: str = "", greyed: bool = False) -> None:
         self.label.setText(label)
         self.label.setStyleSheet(f"color: {colour};")
         self.label.setVisible(bool(label))
         self.decision.setText(decision)
         has_number = bool(probability)
         self.probability.setText(probability)
+        self.probability.setStyleSheet(f"color: {theme.MUTED};" if greyed else "")
+        self.probability.setToolTip("Greyed out: not meaningful for a film the model does not know" if greyed else "")
         self.probability_caption.setVisible(has_number)
         self.probability.setVisible(has_number)
         self.bar.setVisible(has_number)
-        self.bar.set_values(*(bar or (None, None, None)))
+        self.bar.set_values(*(bar or (None, None, None)), greyed=greyed)
         self.details.setText(details)
         self.details.setVisible(bool(details))
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pneumonet_gui.privacy import names_patient
+from pneumonet_gui.trust import WITHHELD, withheld
+
 WAITING_FOR_MODEL = "Waiting for the model to load\u2026"
 WAITING_FOR_RESULT = "Waiting for the result\u2026"
 
@@ -29,7 +32,7 @@ class ScanPresenter:
         c.heatmapReady.connect(self._on_heatmap)
         c.heatmapFailed.connect(self._on_heatmap_failed)
         c.reanalysing.connect(self._on_reanalysing)
-        c.finished.connect(lambda _ok: self.update_busy())
+        c.finished.connect(self._on_finished)
         m.loading.connect(self._on_model_loading)
         m.loaded.connect(self._on_model_loaded)
         m.failed.connect(self._on_model_failed)
@@ -42,27 +45,30 @@ class ScanPresenter:
         w.warning_banner.clear()
         w.viewer.set_heatmap(None)
         w.heatmap_controls.set_status(WAITING_FOR_RESULT)
-        w.setWindowTitle(f"{path.name} \u2014 Pneumonet")
+        w.heatmap_controls.set_legend_visible(False)
+        w.view_presenter.opening(path)
         if not decoded:
             # The previous patient's image and data must not stay on screen under the new title.
             w.viewer.clear()
             w.metadata_panel.clear()
-            w.statusBar().showMessage(f"Opening {path}\u2026")
-            w.result_panel.show_waiting(f"Opening {path.name}\u2026")
+            w.statusBar().showMessage(f"Opening {w.view_presenter.shown_name(path)}\u2026")
+            w.result_panel.show_waiting(f"Opening {w.view_presenter.shown_name(path)}\u2026")
         self.update_busy()
 
     def _on_scan_opened(self, scan) -> None:
         w = self.w
+        header = w.current.header
         w.viewer.set_scan(scan)
         w.invert_action.setChecked(False)
         w.stack.setCurrentWidget(w.viewer)
-        w.metadata_panel.set_scan(scan)
+        w.metadata_panel.set_scan(scan, header)
         w.warning_banner.set_lines(scan.warnings)
         if Path(scan.path).exists():
-            w.recent.add(scan.path)
+            w.recent.add(scan.path, identifying=names_patient(Path(scan.path).resolve(), scan.metadata))
+        w.view_presenter.opened(scan, header)
         waiting = WAITING_FOR_MODEL if w.active_model.state == "loading" else "Analysing\u2026"
         w.result_panel.show_waiting(waiting)
-        w.statusBar().showMessage(f"{Path(scan.path).name}: {waiting}")
+        self._status(f"{Path(scan.path).name}: {waiting}")
         self.update_busy()
 
     def _on_scan_failed(self, message: str) -> None:
@@ -70,6 +76,7 @@ class ScanPresenter:
         w.viewer.clear()
         w.stack.setCurrentWidget(w.placeholder)
         w.metadata_panel.clear()
+        w.view_presenter.failed()
         self.set_scan_error(f"Could not open the scan: {message}")
         w.result_panel.show_error(message)
         w.heatmap_controls.set_status("")
@@ -78,21 +85,25 @@ class ScanPresenter:
     def _on_classified(self, result) -> None:
         w = self.w
         w.result_panel.show_result(result)
+        w.thumbnails.set_result(result.path, result)
+        if withheld(result):
+            w.heatmap_controls.set_status("No heat map: the result is withheld for this scan.")
+            self._status(f"{Path(result.path).name}: {WITHHELD}")
+            return
         w.heatmap_controls.set_status("Computing the heat map\u2026")
-        w.statusBar().showMessage(f"{Path(result.path).name}: {result.label}, p = {result.probability:.3f}")
+        self._status(f"{Path(result.path).name}: {result.label}, p = {result.probability:.3f}")
 
     def _on_analysis_failed(self, message: str) -> None:
         w = self.w
         w.result_panel.show_error(message)
         w.heatmap_controls.set_status("")
+        if w.current.result is not None:
+            w.thumbnails.set_result(w.current.result.path, w.current.result)
         self.set_scan_error(f"Could not classify the scan: {message}")
-        w.statusBar().showMessage(f"Could not classify: {message}")
+        self._status(f"Could not classify: {message}")
 
-    def _on_heatmap(self, heat) -> None:
-        w = self.w
-        w.viewer.set_heatmap(heat)
-        w.viewer.set_overlay_visible(w.heatmap_action.isChecked())
-        w.heatmap_controls.set_status("Regions that drove the model's output.")
+    def _on_heatmap(self, _heat) -> None:
+        self.w.heatmap_presenter.apply()
 
     def _on_heatmap_failed(self, message: str) -> None:
         self.w.heatmap_controls.set_status(f"Heat map unavailable: {message}")
@@ -100,10 +111,20 @@ class ScanPresenter:
     def _on_reanalysing(self) -> None:
         w = self.w
         w.viewer.set_heatmap(None)
+        w.heatmap_controls.set_legend_visible(False)
         self.set_scan_error(None)
         w.result_panel.show_waiting(WAITING_FOR_MODEL)
         w.heatmap_controls.set_status(WAITING_FOR_RESULT)
         self.update_busy()
+
+    def _on_finished(self, _ok: bool) -> None:
+        self.update_busy()
+        self.w.thumbnails.finished()
+
+    def _status(self, message: str, timeout: int = 0) -> None:
+        """A status-bar message about the open scan, as "Hide identifiers" allows."""
+        w = self.w
+        w.statusBar().showMessage(w.view_presenter.shown_text(message, w.current.path), timeout)
 
     # --- the model ----------------------------------------------------------------------
     def _on_model_loading(self, _path) -> None:

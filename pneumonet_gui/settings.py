@@ -11,6 +11,8 @@ from PySide6.QtCore import QByteArray, QSettings
 from pneumonet_core.models.registry import user_home
 
 RECENT_KEY = "recent_files"
+#: Recent files whose path contains their patient's name, ID or birth date (hidden on request).
+IDENTIFYING_KEY = "recent_files_naming_patients"
 RECENT_LIMIT = 10
 
 
@@ -31,11 +33,25 @@ class RecentFiles:
             value = [value]
         return [Path(p) for p in (value or []) if p]
 
-    def add(self, path) -> None:
+    def add(self, path, identifying: bool = False) -> None:
+        """Put ``path`` first; ``identifying``: its path names the patient (see :meth:`names_patient`)."""
         path = Path(path).resolve()
         paths = [path] + [p for p in self.paths() if p != path]
-        self._settings.setValue(RECENT_KEY, [str(p) for p in paths[: self._limit]])
+        kept = paths[: self._limit]
+        flagged = {p for p in self._identifying() if p in kept and p != path} | ({path} if identifying else set())
+        self._settings.setValue(RECENT_KEY, [str(p) for p in kept])
+        self._settings.setValue(IDENTIFYING_KEY, [str(p) for p in kept if p in flagged])
         self._settings.sync()
+
+    def _identifying(self) -> set[Path]:
+        value = self._settings.value(IDENTIFYING_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return {Path(p) for p in (value or []) if p}
+
+    def names_patient(self, path) -> bool:
+        """True when the recent file's path contains its patient's identifiers."""
+        return Path(path) in self._identifying()
 
     def remove(self, path) -> None:
         path = Path(path)
@@ -44,6 +60,7 @@ class RecentFiles:
 
     def clear(self) -> None:
         self._settings.setValue(RECENT_KEY, [])
+        self._settings.setValue(IDENTIFYING_KEY, [])
         self._settings.sync()
 
 
@@ -66,8 +83,14 @@ def restore_window(window, settings: QSettings) -> None:
     if controls.colormap.findText(colormap) >= 0:
         controls.colormap.setCurrentText(colormap)
     panel = window.metadata_panel
-    panel.hide_identifiers.setChecked(str(settings.value("hide_identifiers", "false")).lower() == "true")
+    panel.hide_identifiers.setChecked(_flag(settings, "hide_identifiers"))
     panel.hideIdentifiersChanged.connect(lambda hide: settings.setValue("hide_identifiers", bool(hide)))
+    window.heatmap_presenter.set_show_for_normal(_flag(settings, "heatmap_for_normal"))
+    window.corners_action.setChecked(_flag(settings, "corner_overlays", True))
+
+
+def _flag(settings: QSettings, key: str, default: bool = False) -> bool:
+    return str(settings.value(key, "true" if default else "false")).lower() == "true"
 
 
 def save_window(window, settings: QSettings) -> None:
@@ -76,4 +99,6 @@ def save_window(window, settings: QSettings) -> None:
     settings.setValue("overlay_opacity", window.heatmap_controls.opacity.value())
     settings.setValue("colormap", window.heatmap_controls.colormap.currentText())
     settings.setValue("hide_identifiers", window.metadata_panel.hide_identifiers.isChecked())
+    settings.setValue("heatmap_for_normal", window.heatmap_presenter.show_for_normal)
+    settings.setValue("corner_overlays", window.corners_action.isChecked())
     settings.sync()

@@ -33,6 +33,11 @@ class StatusFields:
         viewer.windowChanged.connect(self._on_window_changed)
         viewer.zoomChanged.connect(lambda z: self.zoom.setText(f"Zoom {z * 100:.0f}%"))
 
+    def clear(self) -> None:
+        """Another scan is opening: the old scan's readouts must not stay on screen."""
+        for label in (self.hover, self.window, self.zoom):
+            label.setText("")
+
     def _on_hover(self, x: int, y: int, value: float) -> None:
         self.hover.setText("" if value != value else f"x {x}  y {y}  value {value:.4g}")
 

@@ -7,7 +7,12 @@ and colour is kept for meaning: amber for warnings, red for errors, the decision
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
+import os
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication
 
 WINDOW = "#1c1d20"
@@ -23,6 +28,8 @@ ERROR_BG = "#5c1f1f"
 ERROR_FG = "#ffc9c9"
 PNEUMONIA = "#e8a13a"
 NORMAL = "#56b39a"
+DISABLED = "#5f6268"
+DISABLED_BG = "#19191c"
 
 STYLESHEET = f"""
 QMainWindow, QDialog {{ background: {WINDOW}; }}
@@ -54,10 +61,16 @@ QSlider::sub-page:horizontal {{ background: #3e6383; border-radius: 2px; }}
 QPlainTextEdit {{ background: {BASE}; color: {TEXT}; border: 1px solid {BORDER}; }}
 QPushButton {{ background: {PANEL}; color: {TEXT}; border: 1px solid {BORDER}; border-radius: 4px; padding: 4px 12px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton:disabled, QComboBox:disabled {{ color: {DISABLED}; background: {DISABLED_BG}; border-color: #2a2b2f; }}
+QToolButton:disabled {{ color: {DISABLED}; }}
+QSlider::handle:horizontal:disabled {{ background: #4a4d52; }}
 QCheckBox {{ color: {TEXT}; spacing: 8px; }}
+QCheckBox:disabled {{ color: {DISABLED}; }}
 QCheckBox::indicator {{ width: 13px; height: 13px; border: 1px solid #6a6e75; border-radius: 3px; background: {BASE}; }}
 QCheckBox::indicator:hover {{ border-color: {ACCENT}; }}
-QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #8fb6d6; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #8fb6d6; image: url(TICK); }}
+QCheckBox::indicator:disabled {{ border-color: #3a3c41; background: {DISABLED_BG}; }}
+QCheckBox::indicator:checked:disabled {{ background: #34414d; border-color: #4a5866; image: url(TICK); }}
 QLabel#muted {{ color: {MUTED}; }}
 QLabel#sectionTitle {{ color: {MUTED}; font-weight: bold; letter-spacing: 1px; }}
 QLabel#disclaimer {{ color: {MUTED}; font-style: italic; }}
@@ -86,12 +99,38 @@ def dark_palette() -> QPalette:
     for role, colour in colours.items():
         palette.setColor(role, QColor(colour))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#65686e"))
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED))
     return palette
+
+
+def tick_image() -> Path:
+    """The checkbox tick as a PNG (and its @2x twin), drawn once per user: a stylesheet that
+    styles the indicator must supply its own mark, and drawing it needs no image plugin."""
+    folder = Path(tempfile.gettempdir()) / f"pneumonet-theme-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    path = folder / "tick.png"
+    if path.exists() and (folder / "tick@2x.png").exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    for size, name in ((13, "tick.png"), (26, "tick@2x.png")):
+        image = QImage(size, size, QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("#ffffff"), size / 6.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                            Qt.PenJoinStyle.RoundJoin))
+        s = size / 13.0
+        painter.drawPolyline([QPointF(3 * s, 6.8 * s), QPointF(5.4 * s, 9.2 * s), QPointF(10 * s, 3.8 * s)])
+        painter.end()
+        image.save(str(folder / name))
+    return path
+
+
+def stylesheet() -> str:
+    return STYLESHEET.replace("url(TICK)", f"url(\"{tick_image().as_posix()}\")")
 
 
 def apply_theme(app: QApplication) -> None:
     """Fusion style with the dark palette and the stylesheet, on the whole application."""
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
-    app.setStyleSheet(STYLESHEET)
+    app.setStyleSheet(stylesheet())

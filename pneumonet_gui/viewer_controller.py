@@ -1,9 +1,10 @@
-"""The viewer's work on one scan: open it, classify it, explain it, each step a worker job.
+"""The viewer's work on one scan: open it, then classify and explain it, each step a worker job.
 
 :class:`OpenScan` is the plain-Python state of the scan on screen: the decoded scan, its
 :class:`~pneumonet_core.results.ScanResult` (the model's answer, or why there is none) and
 its heat map. :class:`ViewerController` runs the steps with the app's one model and
-announces each on the GUI thread. Every step goes through one :class:`LatestJob`, so
+announces each on the GUI thread. The probability and the heat map come from one pass of
+the model (:meth:`Classifier.explain`). Every step goes through one :class:`LatestJob`, so
 opening another scan, or switching the model, drops whatever the earlier request would
 still have delivered: the screen never shows an older scan's result for the newer one.
 """
@@ -21,10 +22,18 @@ from pneumonet_gui.workers import LatestJob
 
 
 def open_scan_file(path: Path):
-    """Decode ``path`` with the one scan loader (runs in a worker)."""
+    """Decode ``path`` with the one scan loader, and read its viewing details (runs in a worker)."""
     from pneumonet_core.imaging import load_scan
 
-    return load_scan(path)
+    scan = load_scan(path)
+    return scan, display_header(scan)
+
+
+def display_header(scan):
+    """Pixel spacing, descriptions and frames of a DICOM scan; an empty header for others."""
+    from pneumonet_core.imaging.dicom_display import DisplayHeader, read_display_header
+
+    return read_display_header(scan.path) if scan.source.format == "DICOM" else DisplayHeader()
 
 
 @dataclass
@@ -37,6 +46,7 @@ class OpenScan:
     heatmap: object = None
     heatmap_error: str | None = None
     done: bool = False
+    header: object = None  # DisplayHeader: spacing, descriptions, frames
 
     @property
     def error(self) -> str | None:
@@ -55,7 +65,7 @@ class ViewerController(QObject):
     scanFailed = Signal(str)
     classified = Signal(object)  # ScanResult
     analysisFailed = Signal(str)
-    heatmapReady = Signal(object)  # (H, W) array
+    heatmapReady = Signal(object)  # (H, W) array, or None when the scan has no decision to explain
     heatmapFailed = Signal(str)
     #: The current scan's work has ended (True: it has a result).
     finished = Signal(bool)
@@ -81,14 +91,15 @@ class ViewerController(QObject):
         """Classify and explain a scan already in memory."""
         self._job.cancel()
         self.current = OpenScan(path=Path(scan.path))
-        self._on_scan(scan)
+        self._on_scan((scan, display_header(scan)))
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Drop the request in progress and wait for its step to end (the window is closing)."""
         self._job.shutdown(timeout)
 
     # --- the steps (GUI thread) ---------------------------------------------------------
-    def _on_scan(self, scan) -> None:
+    def _on_scan(self, opened) -> None:
+        scan, self.current.header = opened
         self.current.scan = scan
         self.scanOpened.emit(scan)
         self._analyse_waiting()
@@ -97,7 +108,7 @@ class ViewerController(QObject):
         self._finish(ScanResult.failed(self.current.path, message), False, self.scanFailed, message)
 
     def _analyse_waiting(self) -> None:
-        """Classify the current scan if it waits for a model and the model's state is settled."""
+        """Classify and explain the current scan (one pass) if it waits for a model that has settled."""
         current = self.current
         if current.scan is None or current.result is not None or self.model.state == "loading":
             return
@@ -105,15 +116,20 @@ class ViewerController(QObject):
         if classifier is None:
             self._on_analysis_failed(NO_MODEL)
             return
-        self._job.start(classifier.classify, current.scan, _error_path=current.path,
-                        _connect={"returned": self._on_classified, "failed": self._on_analysis_failed})
+        self._job.start(classifier.explain, current.scan, _error_path=current.path,
+                        _connect={"returned": self._on_explained, "failed": self._on_analysis_failed})
 
-    def _on_classified(self, result: ScanResult) -> None:
+    def _on_explained(self, answer) -> None:
+        result, heat = answer
+        if not result.classified:
+            self._finish(result, False, self.analysisFailed, result.error or "the model gave no result")
+            return
         self.current.result = result
         self.classified.emit(result)
-        classifier = self.model.classifier
-        self._job.start(classifier.heatmap, self.current.scan, result,
-                        _connect={"returned": self._on_heatmap, "failed": self._on_heatmap_failed})
+        if heat is None:
+            self._on_heatmap_failed("the model gave no heat map for this decision")
+        else:
+            self._on_heatmap(heat)
 
     def _on_analysis_failed(self, message: str) -> None:
         self._finish(ScanResult.failed(self.current.path, message), False, self.analysisFailed, message)
@@ -136,5 +152,5 @@ class ViewerController(QObject):
         if self.current.scan is None:
             return
         self._job.cancel()
-        self.current = OpenScan(path=self.current.path, scan=self.current.scan)
+        self.current = OpenScan(path=self.current.path, scan=self.current.scan, header=self.current.header)
         self.reanalysing.emit()

@@ -16,9 +16,6 @@ from pneumonet_gui.model_menu import ModelCardDialog, ModelMenu
 
 SCAN_FILTER = "Scans (*.png *.jpg *.jpeg *.dcm *.dicom *.dic);;All files (*)"
 
-CONTROLS_HELP = ("Left-drag: pan\nWheel: zoom at the cursor\nRight-drag: window (left/right) and level (up/down)\n"
-                 "Double-click: fit\n\nF fit \u00b7 1 actual pixels \u00b7 +/- zoom \u00b7 I invert \u00b7 R reset \u00b7 "
-                 "H heat map \u00b7 Ctrl+O open")
 
 
 class WindowCommands:
@@ -56,9 +53,13 @@ class WindowCommands:
                                             tip="One scan pixel per screen pixel (1)")
         w.zoom_in_action = self._action("Zoom &in", lambda: viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
         w.zoom_out_action = self._action("Zoom &out", lambda: viewer.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        # The plain + and - keys too, as most viewers have them.
+        w.zoom_in_action.setShortcuts(w.zoom_in_action.shortcuts() + [QKeySequence("+"), QKeySequence("=")])
+        w.zoom_out_action.setShortcuts(w.zoom_out_action.shortcuts() + [QKeySequence("-")])
         w.invert_action = self._action("&Invert", viewer.set_inverted, "I", checkable=True,
                                        tip="Show the scan as a negative (I)")
-        w.reset_action = self._action("&Reset view", self.reset_view, "R", tip="File window, not inverted, fitted (R)")
+        w.reset_action = self._action("&Reset view", self.reset_view, "R",
+                                      tip="File window, not inverted, upright, fitted (R)")
         w.heatmap_action = self._action("&Heat map", self.set_heatmap_visible, "H", checkable=True,
                                         tip="Show the Grad-CAM heat map over the scan (H)")
         w.heatmap_action.setChecked(True)
@@ -97,7 +98,8 @@ class WindowCommands:
         w.train_model_action = w.model_menu.train_action
 
         w.help_menu = bar.addMenu("&Help")
-        w.help_menu.addAction(self._action("&Mouse and keys", self.show_controls_help))
+        w.help_menu.addAction(self._action("&Mouse and keys", self.show_controls_help, "F1"))
+        w.help_menu.addAction(self._action("What the &heat map shows", self.show_heatmap_help))
         w.help_menu.addAction(self._action("&About Pneumonet", self.show_about))
 
     def _build_toolbar(self) -> None:
@@ -143,24 +145,27 @@ class WindowCommands:
     def reset_view(self) -> None:
         self.window.viewer.reset()
         self.window.invert_action.setChecked(False)
+        self.window.view_presenter.refresh_corners()
 
     def set_heatmap_visible(self, visible: bool) -> None:
         """The H key, the View menu and the checkbox beside the result, kept in step."""
         w, visible = self.window, bool(visible)
-        w.viewer.set_overlay_visible(visible)
         if w.heatmap_action.isChecked() != visible:
             w.heatmap_action.setChecked(visible)
         if w.heatmap_controls.show_box.isChecked() != visible:
             w.heatmap_controls.show_box.setChecked(visible)
+        w.heatmap_presenter.apply()
 
     def rebuild_recent_menu(self) -> None:
         menu, recent = self.window.recent_menu, self.window.recent
         menu.clear()
         paths = recent.paths()
-        for path in paths:
-            action = menu.addAction(path.name)
-            action.setToolTip(str(path))
-            action.setStatusTip(str(path))
+        hide = self.window.metadata_panel.hide_identifiers.isChecked()
+        for number, path in enumerate(paths, 1):
+            hidden = hide and recent.names_patient(path)
+            action = menu.addAction(f"Scan {number} (name hidden)" if hidden else path.name)
+            action.setToolTip("" if hidden else str(path))
+            action.setStatusTip("" if hidden else str(path))
             action.triggered.connect(lambda _c=False, p=path: self.window.show_scan(p))
         if paths:
             menu.addSeparator()
@@ -183,8 +188,17 @@ class WindowCommands:
             "Decision support for a clinician, not a diagnosis.", QMessageBox.StandardButton.Close, self.window))
 
     def show_controls_help(self) -> None:
-        self._show(QMessageBox(QMessageBox.Icon.Information, "Mouse and keys", CONTROLS_HELP,
-                               QMessageBox.StandardButton.Close, self.window))
+        from pneumonet_gui.key_help import KeyHelpDialog
+
+        self._show(KeyHelpDialog(self.window))
+
+    def show_heatmap_help(self) -> None:
+        from pneumonet_gui.trust import GRADCAM_EXPLAINED, LEGEND
+
+        self._show(QMessageBox(QMessageBox.Icon.Information, "What the heat map shows",
+                               f"{GRADCAM_EXPLAINED}\n\n{LEGEND}.\n\nIt is shown for PNEUMONIA decisions; "
+                               "Image \u25b8 Heat map also for NORMAL shows it for NORMAL ones. It is never shown "
+                               "for a scan whose result is withheld.", QMessageBox.StandardButton.Close, self.window))
 
     def _show(self, dialog) -> None:
         """Show a non-modal dialog, kept alive until it closes."""

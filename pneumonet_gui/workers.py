@@ -19,8 +19,11 @@ check, and a child process gets SIGTERM, then SIGKILL (the lines it prints while
 still arrive). :class:`LatestJob` keeps only the
 newest of a kind of job, which is how the viewer never shows an older scan's result.
 
-The workers are superqt's (napari's ``thread_worker`` design) with two changes. Each job
-runs on a fresh Python ``threading.Thread`` instead of Qt's global thread pool: with
+The workers follow superqt's generator workers (napari's ``thread_worker`` design: the
+same signals, ``quit``, ``send``) in a few lines of our own, with two changes; importing
+superqt itself would pull QtOpenGL and its widget set into the app's start, before the
+first paint. Each job runs on a fresh Python ``threading.Thread`` instead of Qt's global
+thread pool: with
 PySide6 and TensorFlow, a pool thread (like a QThread with the default ``run()``) gets a
 new Python thread state per task and loses it afterwards, and TensorFlow's pybind11 code,
 which caches the thread state of the thread it runs on, then hangs or crashes. A fresh
@@ -39,7 +42,6 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import GeneratorWorker
 
 from pneumonet_core.errors import PneumonetError
 
@@ -92,6 +94,51 @@ def _parameters(func: Callable) -> set[str]:
         return set()
 
 
+class GeneratorWorker:
+    """superqt's ``GeneratorWorker`` loop without superqt: runs a generator, emitting
+    ``yielded`` for each value, until it returns or :meth:`quit` is asked (``aborted``)."""
+
+    def __init__(self, func: Callable, *args, SignalsClass=WorkerSignals, **kwargs):
+        self.signals = SignalsClass()
+        self._abort_requested = False
+        self._running = False
+        self._incoming_value = None
+        self._gen = func(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        """``worker.returned`` is ``worker.signals.returned``, as with superqt."""
+        if isinstance(getattr(type(self.__dict__.get("signals")), name, None), Signal):
+            return getattr(self.signals, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def quit(self) -> None:
+        self._abort_requested = True
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort_requested
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def send(self, value) -> None:
+        """Pass ``value`` into the generator at its next ``yield``."""
+        self._incoming_value = value
+
+    def work(self):
+        while True:
+            if self.abort_requested:
+                self.aborted.emit()
+                return None
+            value, self._incoming_value = self._incoming_value, None
+            try:
+                output = self._gen.send(value)
+            except StopIteration as exc:
+                return exc.value
+            self.yielded.emit(output)
+
+
 class Worker(GeneratorWorker):
     """One job, ``func(*args, **kwargs)``, a function or a generator function, on its own thread.
 
@@ -140,8 +187,6 @@ class Worker(GeneratorWorker):
         self.started.emit()
         try:
             result = self.work()
-            if isinstance(result, Exception):  # superqt's loop returns a RuntimeError instead of raising it
-                raise result
         except Exception as exc:  # noqa: BLE001 - a job's error is a message, never a crash
             if not self.cancelled:
                 self.failed.emit(error_message(exc, self.error_path))

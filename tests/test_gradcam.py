@@ -55,3 +55,51 @@ def test_heatmap_changes_when_the_decision_changes(classifier, wide_scan, tmp_pa
     heat_after = moved.heatmap(wide_scan, after)
     assert heat_after.shape == heat_before.shape
     assert np.abs(heat_after - heat_before).mean() > 0.05
+
+
+def test_explain_gives_the_classify_result_and_its_heat_map_in_one_pass(classifier, wide_scan):
+    result, heat = classifier.explain(wide_scan)
+    expected = classifier.classify(wide_scan)
+    assert result.probability == pytest.approx(expected.probability, abs=1e-6)
+    assert result.label == expected.label and result.threshold == expected.threshold
+    np.testing.assert_allclose(heat, classifier.heatmap(wide_scan, expected), atol=1e-5)
+
+
+def test_the_one_pass_graph_is_traced_once_per_model(classifier, wide_scan, shared_train_dir):
+    """Another class, another scan, another size: the compiled graph is reused, never retraced."""
+    from pneumonet_core.inference import gradcam
+
+    classifier.warm_up()
+    step = gradcam._tf_step(gradcam._grad_model(classifier.model, classifier.architecture.gradcam_layer))
+    assert step.experimental_get_tracing_count() == 1
+    scans = [wide_scan] + [load_scan(sorted((shared_train_dir / c).glob("*.jpeg"))[1]) for c in ("NORMAL", "PNEUMONIA")]
+    for scan in scans:
+        result, heat = classifier.explain(scan)
+        for class_index in (0, 1):  # both classes explained, as a flipped decision would be
+            other = gradcam.compute_gradcam(classifier.model, classifier.architecture.gradcam_layer,
+                                            np.full((224, 224, 1), scan.pixels.mean(), np.float32), class_index,
+                                            output_shape=scan.shape)
+            assert other.shape == scan.shape
+        assert heat.shape == scan.shape
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_while_the_graph_compiles_a_scan_is_explained_eagerly_with_the_same_answer(wide_scan):
+    """The app's first scan does not wait for the compilation: the same ops run one by one."""
+    import threading
+
+    from pneumonet_core.inference import gradcam
+
+    fresh = Classifier.load(CNN)  # its own model: nothing compiled yet
+    layer = fresh.architecture.gradcam_layer
+    fresh.warming = True  # what the app sets when it starts the warm-up
+    eager_result, eager_heat = fresh.explain(wide_scan)
+    assert not gradcam.is_compiled(fresh.model, layer)  # answered without tracing
+    warm = threading.Thread(target=fresh.warm_up, kwargs={"idle_s": 0.1})
+    warm.start()
+    warm.join(120)
+    assert gradcam.is_compiled(fresh.model, layer) and not fresh.warming
+    result, heat = fresh.explain(wide_scan)
+    assert result.probability == pytest.approx(eager_result.probability, abs=1e-6)
+    assert result.label == eager_result.label
+    np.testing.assert_allclose(heat, eager_heat, atol=1e-5)

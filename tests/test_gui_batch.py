@@ -323,15 +323,15 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     assert window.current.result.probability == pytest.approx(target.probability, abs=1e-5)
     assert window.grab().save(str(shots / "batch-in-main-window.png"))
 
-    # File > Export report… on the scan the batch row opened: the single-study PDF.
-    report = window.export_report(folder.root.parent / "s.pdf")
-    text = " ".join(subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True,
-                                   check=True).stdout.split())
-    assert target.label in text and "Doe" in text  # identifiers shown when the viewer shows them
-    window.metadata_panel.hide_identifiers.setChecked(True)
+    # File > Export report… on the scan the batch row opened: the single-study PDF, de-identified
+    # unless the user opts in (even while the viewer itself shows the identifiers).
     report = window.export_report(folder.root.parent / "s-deid.pdf")
     text = subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True, check=True).stdout
     assert target.label in text and not any(word in text for word in IDENTIFIERS)
+    report = window.export_report(folder.root.parent / "s.pdf", include_identifiers=True)
+    text = " ".join(subprocess.run(["pdftotext", str(report), "-"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    assert target.label in text and "Doe" in text
     window.close()
 
 

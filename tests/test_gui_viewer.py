@@ -145,6 +145,7 @@ def assert_result_matches_cli(window: MainWindow, expected: dict) -> None:
 def test_jpeg_result_and_heat_map_match_the_cli(make_window, qtbot, capsys, tiny_model, images, shots):
     expected = cli_result(capsys, tiny_model, images["a"])
     window = make_window()
+    window.heatmap_presenter.set_show_for_normal(True)  # whatever the tiny model decides
     open_and_wait(qtbot, window, images["a"])
     assert_result_matches_cli(window, expected)
     assert window.current.heatmap is not None and window.current.heatmap.shape == window.current.scan.pixels.shape
@@ -172,7 +173,7 @@ def test_dicom_result_matches_the_cli_and_shows_its_metadata(make_window, qtbot,
     window.metadata_panel.hide_identifiers.setChecked(True)
     shown = window.metadata_panel.shown_values()
     assert shown["Patient name"] == shown["Patient ID"] == shown["Birth date"] == "hidden"
-    assert shown["Age"] == metadata["patient_age"] and shown["Age"] != "hidden"  # not identifying on its own
+    assert shown["Age"] == "3 years" and metadata["patient_age"] == "003Y"  # in words, and not identifying
     save(window, shots, "viewer-dicom-identifiers-hidden.png")
 
 
@@ -194,6 +195,7 @@ def test_loader_warnings_are_shown_in_a_banner(make_window, qtbot, images, dicom
 
 def test_heat_map_toggle_opacity_and_colours_change_the_drawn_pixels(make_window, qtbot, images):
     window = make_window()
+    window.heatmap_presenter.set_show_for_normal(True)
     open_and_wait(qtbot, window, images["a"])
     with_overlay = viewer_pixels(window)
 
@@ -222,6 +224,7 @@ def test_heat_map_toggle_opacity_and_colours_change_the_drawn_pixels(make_window
 
 def test_overlay_stays_aligned_with_the_scan_at_every_zoom_and_pan(make_window, qtbot, images):
     window = make_window()
+    window.heatmap_presenter.set_show_for_normal(True)
     open_and_wait(qtbot, window, images["a"])
     view = window.viewer
     height, width = window.current.scan.pixels.shape
@@ -287,7 +290,7 @@ def test_window_level_presets_drag_and_invert_change_a_dicom(make_window, qtbot,
     assert view.preset == "Default" and window.preset_box.currentText() == "Default"
 
     presets = view.presets()
-    assert list(presets) == list(PRESET_NAMES)
+    assert list(presets) == list(PRESET_NAMES) and "Bone" in presets
     view.apply_preset("Lung")
     assert view.window == presets["Lung"] and window.preset_box.currentText() == "Lung"
     lung = viewer_pixels(window)
@@ -393,14 +396,15 @@ class _Calls(list):
 
 @pytest.fixture
 def slow_classify(monkeypatch):
-    """Classifier.classify sleeps 0.5 s first (in the worker); records file, thread, start and end."""
+    """Classifier.explain (the viewer's one pass) sleeps 0.5 s first (in the worker); records
+    file, thread, start and end."""
     from pneumonet_core.inference.classifier import Classifier
 
-    original = Classifier.classify
+    original = Classifier.explain
     calls = _Calls()
     calls.started = []
 
-    def classify(self, scan):
+    def explain(self, scan):
         calls.started.append(Path(scan.path).name)
         start = time.perf_counter()
         time.sleep(0.5)
@@ -408,7 +412,7 @@ def slow_classify(monkeypatch):
         calls.append((Path(scan.path).name, threading.current_thread().name, start, time.perf_counter()))
         return result
 
-    monkeypatch.setattr(Classifier, "classify", classify)
+    monkeypatch.setattr(Classifier, "explain", explain)
     return calls
 
 
@@ -580,6 +584,26 @@ def test_export_report_writes_the_study_pdf(make_window, qtbot, images, tmp_path
     out = window.export_report(tmp_path / "study.pdf")
     assert out is not None and out.read_bytes()[:5] == b"%PDF-"
     assert "Report saved" in window.statusBar().currentMessage()
+
+
+def test_export_report_asks_where_and_offers_identifiers_unticked_every_time(make_window, qtbot, images, tmp_path,
+                                                                            monkeypatch):
+    from pneumonet_gui.export_dialog import ExportDialog
+
+    window = make_window()
+    open_and_wait(qtbot, window, images["a"])
+    seen = []
+
+    def answer(dialog):
+        seen.append(dialog.include_identifiers)
+        dialog.path_edit.setText(str(tmp_path / f"asked-{len(seen)}.pdf"))
+        dialog.identifiers_box.setChecked(True)  # ticked for this export only
+        return True
+
+    monkeypatch.setattr(ExportDialog, "exec", answer)
+    assert window.export_report() == tmp_path / "asked-1.pdf"
+    assert window.export_report() == tmp_path / "asked-2.pdf"
+    assert seen == [False, False]  # the box starts unticked each time the dialog opens
 
 
 def test_dropping_several_files_opens_the_first_and_offers_all(make_window, qtbot, images):

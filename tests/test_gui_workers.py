@@ -220,6 +220,11 @@ class StandInClassifier:
     def heatmap(self, scan, result):
         return np.zeros(scan.pixels.shape, np.float32)
 
+    def explain(self, scan):
+        """The viewer's one pass: the result and its heat map together."""
+        result = self.classify(scan)
+        return result, self.heatmap(scan, result)
+
 
 def test_a_stale_viewer_request_is_dropped(qtbot):
     a, b = sorted((SHARED_TRAIN / "PNEUMONIA").glob("*.jpeg"))[:2]

@@ -208,3 +208,21 @@ def test_long_batch_report_pages_every_scan(tmp_path, classifier):
     pages = pdf_pages(pdf)
     assert pages >= 4 and f"Page {pages} of {pages}" in text
     assert all(f"scan-{i:04d}.png" in text for i in range(150))
+
+
+def test_study_report_says_ages_in_words_and_lists_the_measurements(tmp_path, study):
+    from pneumonet_core.reports.study_pdf import write_study_report
+
+    scan, prediction, heatmap, card = study
+    assert scan.metadata["patient_age"] == "009Y"
+    rows = [("Distance 1", "42.3 mm"), ("Angle 1", "37.5\u00b0"), ("Calibration", "Pixel Spacing: 0.2 mm per pixel")]
+    text = " ".join(pdf_text(write_study_report(tmp_path / "m.pdf", scan, prediction, heatmap, card,
+                                                deidentify=False, measurements=rows)).split())
+    assert "9 years" in text and "009Y" not in text
+    assert "Measurements" in text and "Distance 1 42.3 mm" in text and "Angle 1 37.5\u00b0" in text
+    assert "Pixel Spacing: 0.2 mm per pixel" in text
+    plain = " ".join(pdf_text(write_study_report(tmp_path / "p.pdf", scan, prediction, heatmap, card)).split())
+    assert "Measurements" not in plain
+    noted = " ".join(pdf_text(write_study_report(tmp_path / "n.pdf", scan, prediction, None, card,
+                                                 heatmap_note="Heat map not shown for a NORMAL decision")).split())
+    assert "Heat map not shown for a NORMAL decision" in noted and "could be computed" not in noted

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
-from pneumonet_core.inference.gradcam import compute_gradcam
-from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.inference import gradcam
+from pneumonet_core.inference.predict import (
+    pneumonia_probability,
+    predict_class_probabilities,
+)
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.ensemble import members
 from pneumonet_core.models.package import ModelPackage, load_package
-from pneumonet_core.ood.features import check_layer, feature_model, predict_with_features
+from pneumonet_core.ood.features import check_layer, feature_model, features_only_model, predict_with_features
 from pneumonet_core.models.threshold import decision_label
 from pneumonet_core.ood.guard import Guard
-from pneumonet_core.preprocessing import preprocess
+from pneumonet_core.preprocessing import INPUT_SIZE, preprocess
 from pneumonet_core.results import ScanResult
 
 
@@ -43,6 +47,12 @@ class Classifier:
         # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
         self.apply_calibration = apply_calibration
         self._lock = threading.RLock()
+        #: True while :meth:`warm_up` compiles the one-pass graph: :meth:`explain` then runs
+        #: eagerly instead of waiting seconds for the compilation.
+        self.warming = False
+        self._compile_lock = threading.Lock()
+        self._explaining = 0  # explain() calls in progress: a warm-up lets them finish first
+        self._last_explained = float("-inf")  # time.monotonic() when the last one ended
         architecture = ARCHITECTURES.get(package.card.backbone)
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
@@ -54,6 +64,7 @@ class Classifier:
         except ValueError as exc:
             raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
         self._two_outputs = None  # (outputs, features) model, built on first use when the guard reads features
+        self._features_only = None  # the network cut at the guard's layer, for explain()
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int = 16, precision: str = "float32") -> "Classifier":
@@ -106,6 +117,13 @@ class Classifier:
                 self._two_outputs = feature_model(self.model, self.guard.layer)
             return predict_with_features(self._two_outputs, inputs, self.batch_size)
 
+    def guard_features(self, inputs: np.ndarray) -> np.ndarray:
+        """The guard's features alone (the network cut at its layer), in static-shape batches."""
+        with self._lock:
+            if self._features_only is None:
+                self._features_only = features_only_model(self.model, self.guard.layer)
+            return predict_class_probabilities(self._features_only, inputs, self.batch_size)
+
     def calibrated(self, raw_probability) -> np.ndarray:
         """The card's calibration applied to raw pneumonia probabilities."""
         return calibration.apply(self.card.calibration if self.apply_calibration else None, raw_probability)
@@ -145,22 +163,93 @@ class Classifier:
         return self.decide(ScanResult.of_scan(scan, file_sha256), outputs[0], model_input,
                            None if features is None else features[0])
 
+    def explain(self, scan: Scan, file_sha256: str | None = None) -> tuple[ScanResult, np.ndarray | None]:
+        """Classify one scan and explain the decision, in one forward pass where the backend allows.
+
+        Returns the result (exactly what :meth:`classify` decides) and the Grad-CAM heat
+        map of the decided class at the scan's size (None when there is no decision).
+        """
+        if not self._one_pass() or len(members(self.model)) > 1:
+            result = self.classify(scan, file_sha256)
+            return result, (self.heatmap(scan, result) if result.classified and not result.withheld else None)
+        self._explaining += 1
+        try:
+            model_input = preprocess(scan.pixels)
+            layer = self.architecture.gradcam_layer
+            eager = self.warming and not gradcam.is_compiled(self.model, layer)
+            with self._lock:
+                output, maps = gradcam.outputs_and_class_maps(self.model, layer, model_input, eager=eager)
+        finally:
+            self._explaining -= 1
+            self._last_explained = time.monotonic()
+        features = self.guard_features(model_input[None]) if self.guard.needs_features else None
+        result = self.decide(ScanResult.of_scan(scan, file_sha256), output, model_input,
+                             None if features is None else features[0])
+        if not result.classified or result.withheld:  # no heat map for a result that is not given
+            return result, None
+        return result, gradcam.finish_map(maps[self._explained_class(result)], scan.shape, self._crop_margin)
+
     def heatmap(self, scan: Scan, result: ScanResult | None = None) -> np.ndarray:
         """Grad-CAM for the decided class, at the scan's full resolution, values 0..1."""
         model_input = preprocess(scan.pixels)
         if result is None or not result.classified:
             result = self.decide(ScanResult.of_scan(scan), self.predict_inputs(model_input[None])[0])
-        binary = len(self.class_names) == 2 and self.model.outputs[0].shape[-1] == 1
-        if binary:
-            class_index = 1 if result.label == "PNEUMONIA" else 0
-        else:
-            target = result.subtype or "NORMAL"
-            class_index = self.class_names.index(target) if target in self.class_names else 0
+        binary = self._binary_head()
         with self._lock:
             # An ensemble is explained by the mean of its members' maps.
-            maps = [compute_gradcam(member, self.architecture.gradcam_layer, model_input, class_index, binary,
-                                    scan.shape, crop_margin=float(self.card.spec.get("crop", 0.0)))
+            maps = [gradcam.compute_gradcam(member, self.architecture.gradcam_layer, model_input,
+                                            self._explained_class(result), binary, scan.shape,
+                                            crop_margin=self._crop_margin)
                     for member in members(self.model)]
         heat = np.mean(maps, axis=0)
         top = float(heat.max())
         return heat / top if top > 0 else heat
+
+    def warm_up(self, idle_s: float = 3.0, should_stop=None) -> None:
+        """Compile the one-pass graph and run it once on a blank film, so every later scan is quick.
+
+        Tracing ResNet152V2's graph takes seconds on a CPU; the app does it right after
+        loading, off the GUI thread. The tracing only builds a graph, so it does not hold
+        the model's lock: a scan explained meanwhile runs eagerly (see :attr:`warming`).
+        Scans being read go first: the compilation starts once no scan has been explained
+        for ``idle_s`` seconds (two cores shared with a trace answer a scan several times
+        later). ``should_stop`` (the app's cancel) ends the wait.
+        """
+        if not self._one_pass():
+            return
+        layer = self.architecture.gradcam_layer
+        with self._compile_lock:
+            if gradcam.is_compiled(self.model, layer):
+                return
+            self.warming = True
+            try:
+                time.sleep(min(idle_s, 0.2))  # the scan waiting for this model starts first
+                while self._explaining or time.monotonic() - self._last_explained < idle_s:
+                    if should_stop is not None and should_stop():
+                        return
+                    time.sleep(0.05)
+                gradcam.compile_one_pass(self.model, layer)
+                with self._lock:
+                    gradcam.outputs_and_class_maps(self.model, layer, np.zeros((*INPUT_SIZE, 1), np.float32))
+            finally:
+                self.warming = False
+
+    @property
+    def _crop_margin(self) -> float:
+        return float(self.card.spec.get("crop", 0.0))
+
+    def _binary_head(self) -> bool:
+        return len(self.class_names) == 2 and self.model.outputs[0].shape[-1] == 1
+
+    def _explained_class(self, result: ScanResult) -> int:
+        """The class whose map explains the decision: pneumonia or normal, else the subtype."""
+        if self._binary_head():
+            return 1 if result.label == "PNEUMONIA" else 0
+        target = result.subtype or "NORMAL"
+        return self.class_names.index(target) if target in self.class_names else 0
+
+    @staticmethod
+    def _one_pass() -> bool:
+        import keras
+
+        return keras.backend.backend() == "tensorflow"

@@ -77,6 +77,19 @@ def feature_model(model, layer: str = FEATURE_LAYER):
     return keras.Model(model.inputs, [model.outputs[0], features], name="outputs_and_features")
 
 
+def features_only_model(model, layer: str = FEATURE_LAYER):
+    """The network cut at ``layer`` with its output averaged over the image: the guard's
+    features without the rest of the forward pass (the viewer's one-pass Grad-CAM gives
+    the outputs already)."""
+    import keras
+
+    holder = _holder(model, layer) or model
+    features = holder.get_layer(layer).output
+    if len(features.shape) == 4:
+        features = keras.layers.GlobalAveragePooling2D(name="guard_pool", dtype="float32")(features)
+    return keras.Model(holder.inputs, features, name="guard_features")
+
+
 def predict_with_features(two_outputs, inputs: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape batches."""
     n = len(inputs)

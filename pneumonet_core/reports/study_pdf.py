@@ -16,6 +16,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
+from pneumonet_core.reports.wording import readable
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
 
 
@@ -80,7 +81,8 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = False) -> Table:
+def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = False,
+            heatmap_note: str | None = None) -> Table:
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
@@ -88,10 +90,14 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = Fals
     left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
-        caption = "Grad-CAM heat map: the regions that drove the model's decision (red = strongest)"
+        caption = ("Grad-CAM heat map: the regions that most raised the model's score for its decision "
+                   "(red = strongest); it marks areas, not the outline of a finding")
     elif withheld:
         right = Paragraph('<font color="white">No heat map: result withheld</font>', st["caption"])
         caption = "No Grad-CAM heat map: it would explain a result this model cannot give for this image"
+    elif heatmap_note:
+        right = Paragraph(f'<font color="white">{escape(heatmap_note)}</font>', st["caption"])
+        caption = "No heat map in this report; the decision above stands on its own"
     else:
         right = Paragraph('<font color="white">Heat map unavailable for this scan</font>', st["caption"])
         caption = "No Grad-CAM heat map could be computed; the decision above still holds"
@@ -117,7 +123,8 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = Fals
 def metadata_rows(scan: Scan, deidentify: bool) -> list[tuple[str, str]]:
     """The study's metadata as (key, value) rows, without identifiers when de-identifying."""
     metadata = scrub_metadata(scan.metadata, deidentify)
-    rows = [(METADATA_TITLES.get(k, k), str(metadata[k])) for k in METADATA_KEYS if metadata.get(k) not in (None, "")]
+    rows = [(METADATA_TITLES.get(k, k), str(readable(k, metadata[k])))
+            for k in METADATA_KEYS if metadata.get(k) not in (None, "")]
     return rows or [("Metadata", "none in this file (PNG/JPEG carry no study header)")]
 
 
@@ -150,16 +157,18 @@ def study_report_name(scan: Scan, deidentify: bool, file_hash: str | None = None
 
 def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap: np.ndarray | None, card: ModelCard,
                        deidentify: bool = True, app_version: str | None = None,
-                       file_hash: str | None = None) -> Path:
+                       file_hash: str | None = None, measurements=None, heatmap_note: str | None = None) -> Path:
     """Write the one-study PDF report to ``path`` (atomically) and return the path.
 
     ``heatmap`` (H x W, 0..1, as :meth:`Classifier.heatmap` returns it) may be None when it
     could not be computed. The report is de-identified like every export unless the
     caller passes ``deidentify=False``, which it should do only on the user's explicit
     choice (the CLI's ``--include-identifiers``, the export dialog's checkbox): only then
-    may a clinical report name the patient.
-    A scan the out-of-distribution guard flagged gets "result withheld", its reason, and
-    no probability or heat map.
+    may a clinical report name the patient. A scan the out-of-distribution guard flagged
+    gets "result withheld", its reason, and no probability or heat map.
+    ``measurements`` are (name, value) rows the reader made on the scan, e.g.
+    ("Distance 1", "42.3 mm"), printed as they are. ``heatmap_note`` says why a heat map
+    that exists is left out (the viewer shows maps for PNEUMONIA decisions by default).
     """
     from pneumonet_core import __version__
 
@@ -175,7 +184,7 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         Spacer(1, 2.5 * mm),
         pc.disclaimer_box(width),
         Spacer(1, 3 * mm),
-        _images(scan, None if result.withheld else heatmap, width, result.withheld),
+        _images(scan, None if result.withheld else heatmap, width, result.withheld, heatmap_note),
         Paragraph("Warnings", st["h2"]),
     ]
     warnings = [scrub_text(w, scan.metadata, deidentify) for w in scan.warnings]
@@ -183,6 +192,9 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         story += [Paragraph(f"• {escape(w)}", st["body"]) for w in warnings]
     else:
         story.append(Paragraph("None: the image was read without anything to report.", st["muted"]))
+    if measurements:
+        story.append(KeepTogether([Paragraph("Measurements", st["h2"]),
+                                   pc.key_value_table([(str(k), str(v)) for k, v in measurements], width, 26 * mm)]))
     story += [
         KeepTogether([Paragraph("Study", st["h2"]), pc.grid_table(metadata_rows(scan, deidentify), width),
                       Spacer(1, 1.5 * mm), pc.key_value_table(file_rows(scan, deidentify, file_hash), width, 26 * mm)]),

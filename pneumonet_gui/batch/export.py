@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXPORT_KINDS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "pdf": "PDF (*.pdf)"}
+from pneumonet_gui.export_dialog import EXPORT_KINDS  # noqa: F401 (the batch's kinds of export)
 
 
 def write_export(kind: str, path: Path, results, card, deidentify: bool, thumbnails=None, model_path=None,

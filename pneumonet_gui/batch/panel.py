@@ -25,7 +25,7 @@ from pneumonet_core.reports.summary import FILTER_TITLES, FILTERS, BatchSummary
 from pneumonet_gui import theme, workers
 from pneumonet_gui.active_model import NO_MODEL, ActiveModel
 from pneumonet_gui.batch.export import write_export
-from pneumonet_gui.batch.export_dialog import ExportDialog
+from pneumonet_gui.export_dialog import ExportDialog
 from pneumonet_gui.batch.run import GUI_BATCH_SIZE, BatchRun, classify_scans, common_parent
 from pneumonet_gui.batch.table_model import RESULT_ROLE, BatchTableModel
 from pneumonet_gui.batch.table_view import BatchTableView

@@ -1,4 +1,4 @@
-"""Where a batch export goes, and whether it may name patients.
+"""Where an export goes (a batch's CSV, JSON or PDF, or one study's report), and whether it may name patients.
 
 Exports are de-identified unless the user opts in for this one file: "Include patient
 identifiers" is a checkbox of this dialog, which is made anew, unchecked, every time an
@@ -14,9 +14,9 @@ from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
 )
 
-from pneumonet_gui.batch.export import EXPORT_KINDS
 from pneumonet_gui.wizard.common import MessageLabel
 
+EXPORT_KINDS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "pdf": "PDF (*.pdf)"}
 KIND_TITLES = {"csv": "CSV", "json": "JSON", "pdf": "PDF report"}
 IDENTIFIERS_WARNING = ("The file will hold patient names, IDs and birth dates, and file names that name patients: "
                        "keep it where patient data may be kept.")
@@ -25,10 +25,10 @@ IDENTIFIERS_WARNING = ("The file will hold patient names, IDs and birth dates, a
 class ExportDialog(QDialog):
     """Choose the file of a ``kind`` export ("csv", "json" or "pdf"); identifiers stay out unless checked."""
 
-    def __init__(self, kind: str, suggested: Path, parent=None):
+    def __init__(self, kind: str, suggested: Path, parent=None, title: str | None = None):
         super().__init__(parent)
         self.kind = kind
-        self.setWindowTitle(f"Export {KIND_TITLES[kind]} \u2014 Pneumonet")
+        self.setWindowTitle(f"{title or 'Export ' + KIND_TITLES[kind]} \u2014 Pneumonet")
         self.resize(640, 200)
         self.path_edit = QLineEdit(str(suggested))
         self.path_edit.textChanged.connect(self._update)
@@ -46,7 +46,7 @@ class ExportDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Save the results as"))
+        layout.addWidget(QLabel("Save as"))
         layout.addLayout(row)
         layout.addWidget(self.identifiers_box)
         layout.addWidget(self.note)

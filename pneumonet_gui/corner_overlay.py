@@ -1,0 +1,42 @@
+"""Paints the four corner texts (see :mod:`pneumonet_gui.overlays`) over a view, in screen space."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter
+
+from pneumonet_gui.overlays import (
+    BOTTOM_LEFT,
+    BOTTOM_RIGHT,
+    TOP_LEFT,
+    TOP_RIGHT,
+    CornerTexts,
+)
+
+TEXT = QColor(230, 230, 200)
+SHADOW = QColor(0, 0, 0, 200)  # keeps the text readable over white bone
+_ALIGN = {
+    TOP_LEFT: Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft,
+    TOP_RIGHT: Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight,
+    BOTTOM_LEFT: Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
+    BOTTOM_RIGHT: Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
+}
+
+
+def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_font: QFont) -> None:
+    """Draw each corner's lines inside ``viewport``; the texts never turn or zoom with the scan."""
+    painter.save()
+    painter.resetTransform()
+    font = QFont(base_font)
+    font.setPointSizeF(max(7.5, font.pointSizeF() * 0.9))
+    painter.setFont(font)
+    box = viewport.adjusted(8, 6, -8, -6)
+    for corner, align in _ALIGN.items():
+        text = "\n".join(texts[corner])
+        if not text:
+            continue
+        painter.setPen(SHADOW)
+        painter.drawText(box.translated(1, 1), int(align), text)
+        painter.setPen(TEXT)
+        painter.drawText(box, int(align), text)
+    painter.restore()
