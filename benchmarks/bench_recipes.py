@@ -16,6 +16,7 @@ exists. The table goes to stdout and to ``<out>/table.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -100,8 +101,11 @@ def measure(model_path: Path, external: Path) -> dict:
     tta = np.mean([probability(np.stack([v[k] for v in views])) for k in range(len(views[0]))], axis=0)
     card = classifier.card
     return {
-        "paths": [f"{im.path.parent.name}/{im.path.name}" for im in images],
-        "patients": [im.patient for im in images],
+        # The films are named by a digest of their list, not listed: nothing of ../shared
+        # is copied into the repository, and runs are still checked to be on the same films.
+        "films_sha256": hashlib.sha256("\n".join(f"{im.path.parent.name}/{im.path.name}"
+                                                  for im in images).encode()).hexdigest(),
+        "patients": len({im.patient for im in images}),
         "y": [int(im.label == "PNEUMONIA") for im in images],
         "p": raw.tolist(), "p_tta": tta.tolist(), "threshold": card.threshold,
         "heldout_auc": card.metrics.get("roc_auc"), "best_epoch": card.training.get("best_epoch"),
@@ -144,6 +148,8 @@ def run_one(args, recipe: str, seed: int) -> dict:
 
 
 def row(recipe: str, runs: list[dict]) -> dict:
+    if len({r.get("films_sha256") for r in runs}) > 1:
+        raise SystemExit(f"{recipe}: the seeds were measured on different films; delete their results and rerun")
     y = np.array(runs[0]["y"])
     per_seed = [figures(y, r["p"], r["threshold"]) for r in runs]
     ensemble_p = np.mean([r["p"] for r in runs], axis=0)

@@ -1,7 +1,8 @@
-"""DICOM loading: the same X-ray as JPEG and as DICOM reaches the model the same way.
+"""DICOM loading: the same X-ray as JPEG and as DICOM reaches the model the same way;
+windows, VOI LUTs, rescale, stored bits, frames and colour are honoured.
 
 DICOM files are made from a real training image (tests/dicom_factory.py) and taken
-from pydicom's bundled test files for the syntaxes nothing here can encode.
+from pydicom's bundled test files (tests/dicom_loading_support.py).
 """
 
 from __future__ import annotations
@@ -9,39 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image
-from pydicom.data import get_testdata_file
 from pydicom.pixels import apply_color_lut
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    RLELossless,
-)
 
-from pneumonet_core.imaging import METADATA_KEYS, load_scan
+from pneumonet_core.imaging import load_scan
 from pneumonet_core.preprocessing import preprocess
+from tests.dicom_loading_support import bundled, training_l
 
 ATOL = 1 / 255 + 1e-6
-
-
-def training_l(path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("L"))
 
 
 def linear_window(raw: np.ndarray, centre: float, width: float) -> np.ndarray:
     """DICOM LINEAR window (PS3.3 C.11.2.1.2) into [0, 1], as a viewer would apply it."""
     return np.clip((raw - (centre - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
-
-
-def bundled(name: str) -> str:
-    path = get_testdata_file(name, download=False)
-    assert path, f"pydicom test file {name} is not installed"
-    return path
 
 
 def luma(rgb: np.ndarray, full_scale: float) -> np.ndarray:
@@ -234,112 +214,6 @@ def test_multiframe_uses_the_first_frame_and_warns(some_training_jpeg, make_dico
     assert "Multi-frame image (3 frames): only the first frame is used" in scan.warnings
 
 
-# --- transfer syntaxes -----------------------------------------------------------------
-
-LOSSLESS_MADE = [
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    DeflatedExplicitVRLittleEndian,
-    RLELossless,
-    JPEG2000Lossless,
-]
-
-
-@pytest.mark.parametrize("syntax", LOSSLESS_MADE, ids=lambda uid: uid.name)
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_lossless_syntaxes_made_from_a_training_image(
-    syntax, dtype, some_training_jpeg, make_dicom_from_image, tmp_path
-):
-    gray = training_l(some_training_jpeg)
-    stored = gray.astype(dtype) * (257 if dtype == np.uint16 else 1)
-    window = {} if dtype == np.uint8 else {"window": (32768.0, 65536.0)}
-
-    scan = load_scan(make_dicom_from_image(stored, tmp_path, transfer_syntax=syntax, **window))
-
-    assert scan.source.transfer_syntax == syntax.name
-    np.testing.assert_array_equal(scan.raw, stored.astype(np.float32))
-    np.testing.assert_allclose(scan.pixels, gray / 255, atol=1e-6)
-
-
-def test_jpeg_baseline_made_from_a_training_image(some_training_jpeg, make_dicom_from_image, tmp_path):
-    gray = training_l(some_training_jpeg)
-
-    scan = load_scan(make_dicom_from_image(gray, tmp_path, transfer_syntax=JPEGBaseline8Bit))
-
-    assert scan.source.transfer_syntax == JPEGBaseline8Bit.name
-    error = np.abs(scan.pixels - gray / 255)
-    assert error.max() < 8 / 255 and error.mean() < 1 / 255  # lossy, quality 95
-
-
-def test_jpeg_baseline_rgb_is_stored_as_ybr_and_comes_back_gray(some_training_jpeg, make_dicom_from_image, tmp_path):
-    gray = training_l(some_training_jpeg)
-
-    scan = load_scan(make_dicom_from_image(np.dstack([gray] * 3), tmp_path, transfer_syntax=JPEGBaseline8Bit))
-
-    assert scan.source.photometric == "YBR_FULL_422"
-    assert np.abs(scan.pixels - gray / 255).mean() < 1 / 255
-    assert not any("Colour" in warning for warning in scan.warnings)
-
-
-MR_SMALL_SYNTAXES = [
-    "MR_small_implicit.dcm",
-    "MR_small_bigendian.dcm",
-    "MR_small_expb.dcm",
-    "MR_small_RLE.dcm",
-    "MR_small_jp2klossless.dcm",
-    "MR_small_jpeg_ls_lossless.dcm",
-]
-
-
-@pytest.mark.parametrize("name", MR_SMALL_SYNTAXES)
-def test_bundled_lossless_syntaxes_decode_identically(name):
-    reference = load_scan(bundled("MR_small.dcm"))
-    scan = load_scan(bundled(name))
-
-    assert scan.source.transfer_syntax == pydicom.dcmread(bundled(name)).file_meta.TransferSyntaxUID.name
-    np.testing.assert_array_equal(scan.raw, reference.raw)
-    np.testing.assert_array_equal(scan.pixels, reference.pixels)
-    assert scan.default_window == reference.default_window == (600.0, 1600.0)
-
-
-def test_bundled_jpeg_lossless_matches_rle_of_the_same_image():
-    jpeg_lossless = load_scan(bundled("SC_rgb_jpeg_gdcm.dcm"))
-    rle = load_scan(bundled("SC_rgb_rle.dcm"))
-
-    assert jpeg_lossless.source.transfer_syntax.startswith("JPEG Lossless")
-    np.testing.assert_array_equal(jpeg_lossless.pixels, rle.pixels)
-
-
-@pytest.mark.parametrize(
-    ("name", "syntax"),
-    [
-        ("SC_rgb_jpeg_dcmtk.dcm", "JPEG Baseline (Process 1)"),
-        ("JPGExtended.dcm", "JPEG Extended (Process 2 and 4)"),
-        ("JPEGLSNearLossless_16.dcm", "JPEG-LS Lossy (Near-Lossless) Image Compression"),
-        ("JPEG2000.dcm", "JPEG 2000 Image Compression"),
-        ("693_J2KI.dcm", "JPEG 2000 Image Compression"),
-        ("image_dfl.dcm", "Deflated Explicit VR Little Endian"),
-    ],
-)
-def test_bundled_lossy_and_other_syntaxes_decode(name, syntax):
-    ds = pydicom.dcmread(bundled(name))
-    scan = load_scan(bundled(name))
-
-    assert scan.source.transfer_syntax == syntax
-    assert scan.pixels.shape == (ds.Rows, ds.Columns)
-    assert np.all(np.isfinite(scan.pixels)) and scan.pixels.min() >= 0 and scan.pixels.max() <= 1
-    assert scan.pixels.std() > 0.01  # an image, not a flat fill
-
-
-def test_bundled_lossy_ybr_jpeg_is_close_to_the_lossless_original():
-    lossy = load_scan(bundled("SC_rgb_jpeg_dcmtk.dcm"))
-    lossless = load_scan(bundled("SC_rgb_rle.dcm"))
-
-    assert lossy.source.photometric == "YBR_FULL"
-    assert np.abs(lossy.pixels - lossless.pixels).mean() < 2 / 255
-
-
 # --- colour ------------------------------------------------------------------------------
 
 
@@ -363,73 +237,3 @@ def test_palette_colour_dicom_becomes_luminance():
 
     assert scan.source.photometric == "PALETTE COLOR"
     np.testing.assert_allclose(scan.pixels, luma(apply_color_lut(ds.pixel_array, ds), 65535.0), atol=1e-6)
-
-
-# --- header ------------------------------------------------------------------------------
-
-
-def test_metadata_comes_from_the_header(make_dicom_from_image, tmp_path):
-    scan = load_scan(make_dicom_from_image(np.zeros((256, 256), np.uint8), tmp_path, ViewPosition="PA"))
-
-    assert list(scan.metadata) == list(METADATA_KEYS)
-    assert scan.metadata == {
-        "patient_name": "Test, Child",
-        "patient_id": "PNT-0001",
-        "patient_birth_date": "2021-03-01",
-        "patient_age": "003Y",
-        "patient_sex": "F",
-        "study_date": "2024-03-15",
-        "modality": "CR",
-        "body_part": "CHEST",
-        "view_position": "PA",
-        "manufacturer": "Pneumonet test factory",
-        **{key: None for key in METADATA_KEYS[10:]},  # identifiers this file does not carry
-    }
-    assert (scan.source.modality, scan.source.body_part) == ("CR", "CHEST")
-    assert (scan.source.width, scan.source.height, scan.source.bits_stored) == (256, 256, 8)
-
-
-def test_missing_header_elements_are_none(make_dicom_from_image, tmp_path):
-    header = {keyword: None for keyword in ("PatientName", "PatientAge", "BodyPartExamined", "Manufacturer")}
-
-    scan = load_scan(make_dicom_from_image(np.zeros((256, 256), np.uint8), tmp_path, **header))
-
-    assert scan.metadata["patient_name"] is None
-    assert scan.metadata["patient_age"] is None
-    assert scan.metadata["body_part"] is None and scan.source.body_part is None
-    assert scan.metadata["modality"] == "CR"
-
-
-def test_a_chest_radiograph_like_the_training_set_has_no_warnings(some_training_jpeg, make_dicom_from_image, tmp_path):
-    scan = load_scan(make_dicom_from_image(some_training_jpeg, tmp_path))
-
-    assert scan.warnings == ()
-
-
-def test_bare_dataset_without_preamble_loads(some_training_jpeg, make_dicom_from_image, tmp_path):
-    path = make_dicom_from_image(some_training_jpeg, tmp_path, preamble=False, transfer_syntax=ImplicitVRLittleEndian)
-    assert path.read_bytes()[128:132] != b"DICM"
-
-    scan = load_scan(path)
-
-    assert scan.source.format == "DICOM"
-    np.testing.assert_allclose(scan.pixels, training_l(some_training_jpeg) / 255, atol=1e-6)
-    assert scan.metadata["modality"] == "CR"
-
-
-def test_file_meta_without_preamble_loads(some_training_jpeg, make_dicom_from_image, tmp_path):
-    full = make_dicom_from_image(some_training_jpeg, tmp_path)
-    cut = tmp_path / "no_preamble.dcm"
-    cut.write_bytes(full.read_bytes()[132:])  # drop the 128-byte preamble and "DICM"
-
-    scan = load_scan(cut)
-
-    np.testing.assert_array_equal(scan.pixels, load_scan(full).pixels)
-
-
-def test_dicom_is_found_by_content_whatever_its_name(some_training_jpeg, make_dicom_from_image, tmp_path):
-    path = make_dicom_from_image(some_training_jpeg, tmp_path, name="looks_like.png")
-    uid_named = make_dicom_from_image(some_training_jpeg, tmp_path, name="1.2.840.10008.99.123")
-
-    assert load_scan(path).source.format == "DICOM"
-    assert load_scan(uid_named).source.format == "DICOM"

@@ -283,7 +283,7 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
     with open(mixed_run["out"] / "r.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert tuple(reader.fieldnames) == CSV_COLUMNS and CSV_COLUMNS[-3:] == OOD_FIELDS
+    assert tuple(reader.fieldnames) == CSV_COLUMNS and CSV_COLUMNS[-4:] == (*OOD_FIELDS, "row_check")
     assert CSV_COLUMNS[:12] == ("path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
                                 "model_name", "model_hash", "format", "width", "height")
     assert sorted(row["out_of_distribution"] for row in rows) == ["false", "false", "true", "true"]

@@ -18,8 +18,10 @@ CARD = SimpleNamespace(name="test-model", version="7", hash="ab" * 32)
 
 
 def _result(**extra):
-    fields = dict(probability=0.87, label="PNEUMONIA", threshold=0.156, warnings=["Lateral view"], file_sha256=None)
-    return SimpleNamespace(**{**fields, **extra})
+    from pneumonet_core.results import ScanResult
+
+    fields = dict(path="made.dcm", probability=0.87, label="PNEUMONIA", threshold=0.156, warnings=["Lateral view"])
+    return ScanResult(**{**fields, **extra})
 
 
 def _answers(path: Path, result=None, heatmap=None):

@@ -31,7 +31,7 @@ MAX_PIXELS = 100_000_000
 #: Most pixels kept per decoded scan: 4096 x 4096, above any chest radiograph detector.
 MAX_DECODED_PIXELS = 4096 * 4096
 #: Memory shared by every decode in progress (bytes).
-DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+DECODE_BUDGET_BYTES = 160 * 1024 * 1024
 #: Largest buffer a codec may decode whole: a 4300 x 3500 16-bit radiograph is 30 MB.
 MAX_WHOLE_DECODE_BYTES = 128 * 1024 * 1024
 #: Uncompressed DICOM pixel data above this (all frames) is read row by row, never whole.

@@ -1,0 +1,200 @@
+"""What the viewer may claim and how it looks, in the real window (offscreen Qt, pytest-qt):
+the heat-map rules (PNEUMONIA by default, NORMAL on request, never for a withheld scan), the
+help, the theme's disabled and checked controls, and the layout at 1280x720 and at 200 %.
+
+A tiny untrained CNN stands in for the model; its threshold decides PNEUMONIA or NORMAL.
+Screenshots go to ``$PNEUMONET_SCREENSHOTS`` (the ``shots`` fixture). Fixtures:
+tests/gui_viewer_tools_support.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from pneumonet_gui import theme
+from pneumonet_gui.qimage import qimage_to_array
+from pneumonet_gui.theme import apply_theme
+from pneumonet_gui.trust import LEGEND, WITHHELD
+from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
+    clipped_labels,
+    films,
+    make_window,
+    models,
+    open_and_wait,
+    save,
+    settle,
+)
+from tests.helpers import SHARED_TRAIN
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
+
+
+# --- what the viewer may claim ----------------------------------------------------------------
+
+
+def test_heat_map_and_legend_for_pneumonia_normal_on_request(make_window, qtbot, films):
+    window = make_window("pneumonia")
+    open_and_wait(qtbot, window, films[0])
+    controls = window.heatmap_controls
+    assert window.current.result.label == "PNEUMONIA"
+    assert window.viewer.has_heatmap() and window.viewer.overlay_visible
+    assert controls.legend.isVisible() and controls.status.text() == LEGEND
+    window.close()
+
+    window = make_window("normal")
+    open_and_wait(qtbot, window, films[0])
+    assert window.current.result.label == "NORMAL" and window.current.heatmap is not None  # computed...
+    assert not window.viewer.has_heatmap() and not controls.legend.isVisible()  # ...but not shown
+    controls = window.heatmap_controls
+    assert "NORMAL" in controls.status.text()
+    QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL
+    assert controls.normal_box.isChecked() and window.viewer.has_heatmap() and window.viewer.overlay_visible
+    assert controls.legend.isVisible()
+
+
+def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window, qtbot, films, monkeypatch, tmp_path,
+                                                                  shots):
+    from pneumonet_core.inference.classifier import Classifier
+
+    real = Classifier.explain
+
+    def flagged(self, scan, *args):
+        result, heat = real(self, scan, *args)
+        return dataclasses.replace(result, out_of_distribution=True, ood_score=12.5,
+                                   ood_reason="the film looks like a hand, not a chest"), heat
+
+    monkeypatch.setattr(Classifier, "explain", flagged)
+    window = make_window("pneumonia")
+    window.heatmap_presenter.set_show_for_normal(True)
+    open_and_wait(qtbot, window, films[0])
+    panel = window.result_panel
+    assert panel.shown_decision() == WITHHELD
+    assert panel.shown_label() == "Withheld" and "hand" in panel.details.text()
+    assert theme.MUTED in panel.probability.styleSheet() and panel.bar.greyed  # the number greyed out
+    assert not window.viewer.has_heatmap() and not window.heatmap_controls.legend.isVisible()
+    window.compare_heatmap_action.trigger()
+    assert not window.compare_pane.view.has_heatmap()  # not beside it either
+    window.compare_heatmap_action.trigger()
+    assert WITHHELD in window.statusBar().currentMessage()
+    assert window.thumbnails.scans.result(films[0]).out_of_distribution
+    save(window, shots, "viewer-withheld.png")
+    assert window.export_report(tmp_path / "w.pdf") is None  # no report states a withheld result
+    assert "withheld" in window.info_banner.text() and not (tmp_path / "w.pdf").exists()
+
+
+# --- help, theme, layout ------------------------------------------------------------------------
+
+
+def test_help_lists_every_menu_shortcut_and_what_grad_cam_shows(make_window, qtbot):
+    from pneumonet_gui.key_help import KeyHelpDialog, shortcut_rows
+    from pneumonet_gui.trust import GRADCAM_EXPLAINED
+
+    window = make_window()
+    rows = shortcut_rows(window)
+    commands = {command: keys for _menu, command, keys in rows}
+    for command, keys in (("Zoom in", "+"), ("Zoom out", "-"), ("Distance", "D"), ("Angle", "A"),
+                          ("Rotate right", "Ctrl+R"), ("Flip horizontally", "Shift+H"), ("Next scan in folder", "PgDown"),
+                          ("Previous scan in folder", "PgUp"), ("Play / pause frames", "P"), ("Bone", "F6"),
+                          ("Window/level values", "W"), ("Scan and heat map side by side", "S"), ("Corner overlays", "O")):
+        assert keys in commands[command].split(", "), (command, commands.get(command))
+    text = KeyHelpDialog(window).text.toPlainText()
+    assert all(command in text for command in commands) and GRADCAM_EXPLAINED in text
+    assert "+/-" not in text
+    zoom = window.viewer.zoom()
+    open_and_wait(qtbot, window, sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[0])
+    zoom = window.viewer.zoom()
+    QTest.keyClick(window, Qt.Key.Key_Plus)  # the plain key the help names
+    assert window.viewer.zoom() == pytest.approx(zoom * 1.25, rel=1e-3)
+
+
+def test_disabled_controls_look_disabled_and_checked_boxes_show_a_tick(qtbot, qapp):
+    from PySide6.QtWidgets import QCheckBox, QPushButton
+
+    apply_theme(qapp)
+    boxes = []
+    for checked in (False, True):
+        box = QCheckBox("")
+        box.setChecked(checked)
+        box.resize(20, 20)
+        qtbot.addWidget(box)
+        box.show()
+        boxes.append(qimage_to_array(box.grab().toImage()))
+    unchecked, checked = boxes
+    assert (checked[..., :3].min(axis=-1) > 235).sum() >= 4  # white tick pixels
+    assert (unchecked[..., :3].min(axis=-1) > 235).sum() == 0
+
+    def text_brightness(button) -> float:
+        button.resize(140, 30)
+        qtbot.addWidget(button)
+        button.show()
+        image = qimage_to_array(button.grab().toImage())[..., :3].astype(int).sum(axis=-1)
+        return float(np.sort(image.ravel())[-20:].mean())  # the brightest pixels: the text
+
+    enabled = text_brightness(QPushButton("Export"))
+    disabled_button = QPushButton("Export")
+    disabled_button.setEnabled(False)
+    assert text_brightness(disabled_button) < 0.7 * enabled
+
+
+def test_layout_holds_at_1280x720_with_the_batch_panel_open(make_window, qtbot, films, shots):
+    window = make_window("pneumonia", size=(1280, 720), extensions=True)
+    save(window, shots, "viewer-empty-1280x720.png")
+    open_and_wait(qtbot, window, films[0])
+    save(window, shots, "viewer-result-1280x720.png")
+    result_height = window.result_dock.height()
+    window.batch_dock.show()
+    settle()
+    panel = window.batch_panel
+    assert clipped_labels(window.result_dock) == []
+    # Thumbnail rows (54 px): the table showed under three; now the scan spares all it can.
+    rows_fit = panel.table.viewport().height() / panel.table.verticalHeader().defaultSectionSize()
+    assert rows_fit >= 4.0, rows_fit
+    assert window.result_dock.height() == result_height  # the batch takes room from the scan, not the result
+    assert window.viewer.width() >= 300 and window.viewer.height() >= 200
+    save(window, shots, "viewer-batch-1280x720.png")
+
+
+def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
+    script = textwrap.dedent(f"""
+        import sys
+        from PySide6.QtWidgets import QApplication, QLabel
+        from pneumonet_gui.app import make_application, _wait_for
+        app = make_application()
+        from pneumonet_gui.main_window import MainWindow
+        window = MainWindow(model={str(models['pneumonia'])!r})
+        window.resize(1280, 720)
+        window.show()
+        window.show_scan({str(films[0])!r})
+        assert _wait_for([window.controller.finished], 300)
+        window.batch_dock.show()
+        for _ in range(10):
+            app.processEvents()
+        clipped = []
+        for label in window.result_dock.findChildren(QLabel):
+            if not label.isVisible() or not label.text():
+                continue
+            short = label.heightForWidth(label.width()) > label.height() + 1 if label.wordWrap() \\
+                else label.minimumSizeHint().width() > label.width() + 1
+            if short:
+                clipped.append(label.text())
+        print("RATIO", window.devicePixelRatioF(), "CLIPPED", clipped)
+        window.grab().save({str(shots / 'viewer-200-percent.png')!r})
+        window.close()
+        sys.exit(1 if clipped else 0)
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": "2",
+           "PNEUMONET_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "RATIO 2.0 CLIPPED []" in done.stdout
