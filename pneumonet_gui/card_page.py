@@ -176,8 +176,14 @@ def ood_section(card: ModelCard) -> str:
     if not ood:
         return "".join(out) + _para("Not set: this model does not say when a film is not a chest X-ray it knows.",
                                     theme.MUTED)
-    rows = [(k.replace("_", " "), _e(json.dumps(v) if isinstance(v, (dict, list)) else v)) for k, v in ood.items()]
-    return "".join(out) + _pairs(rows)
+    from pneumonet_core.ood.guard import describe_settings
+
+    out.append(_para(_e(describe_settings(ood))))
+    rate = ood.get("fit_flag_rate")
+    if rate is not None:
+        out.append(_para(f"It flags {float(rate):.1%} of the films it was fitted on; a flagged film's result is "
+                         "withheld.", theme.MUTED))
+    return "".join(out)
 
 
 def data_section(card: ModelCard) -> str:

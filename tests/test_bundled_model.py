@@ -6,14 +6,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
-
-from pneumonet_core.results import ScanResult
 import pytest
 
 from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models.package import read_card
 from pneumonet_core.models.registry import bundled_default_path
+from pneumonet_core.results import ScanResult
 
 RESNET = Path("resources/models/pneumonet-resnet152v2.pneumonet")
 DEVICE_PREDICTIONS = Path("benchmarks/results/resnet152v2_heldout_predictions_device.csv")
@@ -32,6 +31,18 @@ def test_the_default_model_is_the_resnet152v2_and_fits_60_mb(monkeypatch, tmp_pa
     assert {"sensitivity", "specificity"} <= set(card.metrics)
 
 
+@pytest.mark.parametrize("name", ["pneumonet-resnet152v2.pneumonet", "pneumonet-cnn.pneumonet"])
+def test_every_bundled_model_has_its_threshold_chosen_on_external_patients(name):
+    """Issue 13: the operating threshold comes from external/ by a documented rule, with its figures."""
+    card = read_card(RESNET.parent / name)
+    external = card.external
+    assert external["data_set"] == "external" and external["images"] == 288 and external["patients"] >= 200
+    assert external["rule"] == "sensitivity:0.97" and "external" in card.threshold_rule
+    assert external["after"]["threshold"] == pytest.approx(card.threshold, abs=1e-4)
+    assert external["after"]["sensitivity"] >= 0.97 and card.calibration.get("method")
+    assert card.ood and card.ood.get("layer"), "the guard is fitted on the training films"
+
+
 def _stored_sample(threshold: float, per_class: int = 4) -> list[dict]:
     """Held-out rows: per class, the ones nearest the threshold and the most confident one."""
     rows = list(csv.DictReader(DEVICE_PREDICTIONS.open()))
@@ -44,15 +55,20 @@ def _stored_sample(threshold: float, per_class: int = 4) -> list[dict]:
 
 @pytest.mark.slow
 def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
-    classifier = Classifier.load(RESNET)
-    rows = _stored_sample(classifier.threshold)
-    scans = [load_scan(shared_train_dir / r["path"]) for r in rows]
+    """The network's raw outputs; the calibration fitted later on external/ maps them as the card says."""
+    from pneumonet_core.inference.predict import pneumonia_probability
+    from pneumonet_core.models import calibration
     from pneumonet_core.preprocessing import preprocess
 
+    classifier = Classifier.load(RESNET)
+    rows = _stored_sample(classifier.card.metrics["threshold"])  # the GPU run's own (raw-scale) threshold
+    scans = [load_scan(shared_train_dir / r["path"]) for r in rows]
     outputs = classifier.predict_inputs(np.stack([preprocess(s.pixels) for s in scans]))
+    raw = pneumonia_probability(outputs, classifier.class_names)
+    expected = np.array([float(r["probability"]) for r in rows])
+    assert np.max(np.abs(raw - expected)) <= 0.01, list(zip(raw, expected))
     got = [classifier.decide(ScanResult.of_scan(s), o).probability for s, o in zip(scans, outputs)]
-    expected = [float(r["probability"]) for r in rows]
-    assert np.max(np.abs(np.array(got) - np.array(expected))) <= 0.01, list(zip(got, expected))
+    np.testing.assert_allclose(got, calibration.apply(classifier.card.calibration, expected), atol=0.01)
     # The patients of these rows are held out in the card: never trained on.
     held = set(classifier.card.data["test_patients"])
     assert all(r["patient"] in held for r in rows)
@@ -71,3 +87,18 @@ def test_resnet_heatmap_is_a_real_map_at_the_scans_size(shared_train_dir, tmp_pa
     heat = classifier.heatmap(scan, prediction)
     assert heat.shape == (360, 300) and 0.0 <= heat.min() and heat.max() <= 1.0
     assert heat.std() > 0.05
+
+
+@pytest.mark.slow
+def test_the_bundled_cnn_meets_the_external_targets_at_its_stored_threshold(shared_train_dir, capsys):
+    """Measured again here, as the independent checks do: ``pneumonet evaluate external --json``."""
+    import json
+
+    from pneumonet_core.cli.main import main
+
+    external = shared_train_dir.parent / "external"
+    assert main(["evaluate", str(external), "--model", str(RESNET.parent / "pneumonet-cnn.pneumonet"), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["n"] == 288 and not figures["errors"]
+    assert figures["roc_auc"] >= 0.975 and figures["accuracy"] >= 0.93
+    assert figures["sensitivity"] >= 0.95 and figures["specificity"] >= 0.85

@@ -28,8 +28,10 @@ def policies(architecture: str) -> dict[str, str]:
     return {layer["config"]["name"]: precision._policy_name(layer["config"].get("dtype")) for layer in layers}
 
 
-def test_bfloat16_architecture_keeps_inputs_and_outputs_float32():
-    text = zipfile.ZipFile(CNN).read("architecture.json").decode()
+def test_bfloat16_architecture_keeps_inputs_and_outputs_float32(tmp_path):
+    from tests.helpers import make_tiny_model
+
+    text = zipfile.ZipFile(make_tiny_model(tmp_path / "single.pneumonet")).read("architecture.json").decode()
     assert precision.architecture_for_precision(text, "float32") == text
     mixed = policies(precision.architecture_for_precision(text, "bfloat16"))
     assert mixed.pop("prediction") == "float32" and mixed.pop("scan") == "float32"
@@ -39,6 +41,19 @@ def test_bfloat16_architecture_keeps_inputs_and_outputs_float32():
                                                          "float32"))["block1_conv1"] == "float32"
     with pytest.raises(ValueError, match="float32, bfloat16"):
         precision.architecture_for_precision(text, "float16")
+
+
+def test_bfloat16_ensemble_averages_its_members_in_float32():
+    """The bundled CNN is a mean of three networks: each computes in bfloat16, the mean and input stay float32."""
+    text = zipfile.ZipFile(CNN).read("architecture.json").decode()
+    config = json.loads(precision.architecture_for_precision(text, "bfloat16"))["config"]
+    top = {layer["config"]["name"]: layer for layer in config["layers"]}
+    assert precision._policy_name(top.pop("scan")["config"].get("dtype")) == "float32"
+    assert precision._policy_name(top.pop("ensemble_mean")["config"].get("dtype")) == "float32"
+    assert len(top) == 3 and all(name.startswith("member_") for name in top)
+    for member in top.values():
+        assert {precision._policy_name(inner["config"].get("dtype")) for inner in member["config"]["layers"]
+                if inner["class_name"] != "InputLayer"} == {"mixed_bfloat16"}
 
 
 def test_cpu_bfloat16_flags_are_read_from_cpuinfo():

@@ -1,1 +1,1 @@
-"""The ``pneumonet`` command line: classify, evaluate, train, info, scan-info, gui."""
+"""The ``pneumonet`` command line: one module per command (``*_cmd.py``), wired up in :mod:`.main`."""

@@ -38,6 +38,7 @@ def add_derived_package_arguments(parser, model_help: str, out_help: str) -> Non
     parser.add_argument("data_dir", type=Path, metavar="DIR")
     parser.add_argument("--model", type=Path, required=True, metavar="IN", help=model_help)
     parser.add_argument("--out", type=Path, required=True, metavar="OUT", help=out_help)
+    add_signature_argument(parser)
 
 
 def load_classifier(model_path: Path | None, precision: str = "float32"):

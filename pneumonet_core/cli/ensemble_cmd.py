@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from pneumonet_core.cli.common import add_signature_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", type=Path, required=True, metavar="DIR", help="the folder the members were trained on")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.add_argument("--name", default=None, help="model name for the card")
+    add_signature_argument(p)
     p.set_defaults(func=run)
 
 

@@ -22,15 +22,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "guard", help="fit or check the out-of-distribution guard (is a scan a chest X-ray the model knows?)",
         description="The guard flags scans that are not chest X-rays this model knows (photos, documents, CT/MR "
-        "slices, other body parts): penultimate-feature distance from the fitting films, image statistics and "
+        "slices, other body parts): the distance of a mid-network feature map from the fitting films, image statistics and "
         "DICOM tags. A flagged scan is still a result (exit 0), shown as withheld.",
     )
     commands = p.add_subparsers(dest="guard_command", metavar="{fit,check}")
     fit = commands.add_parser(
         "fit", help="fit the guard of a package on a folder of chest films and write a new package",
         description="Fit the guard on every readable film under DIR/NORMAL and DIR/PNEUMONIA (for the bundled "
-        "models, their training folder): the feature reference (PCA + Ledoit-Wolf Mahalanobis on the 'gap' "
-        "features), its threshold (the --percentile-th percentile of the films' own distances) and the image "
+        "models, their training folder): the feature reference (PCA + Ledoit-Wolf Mahalanobis on the channel "
+        "means of the architecture's guard layer, a feature map a quarter of the way down the network), its threshold (the --percentile-th percentile of the films' own distances) and the image "
         "statistics' limits. Writes --out; the --model package is untouched.",
     )
     add_derived_package_arguments(fit, "the package to fit the guard of", "the package with the fitted guard to write")

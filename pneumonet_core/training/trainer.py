@@ -1,7 +1,7 @@
 """Train one of the three approaches end to end and write a model package.
 
 Steps: find the images and split them by patient (:mod:`.datasets`), decode them once at
-model size, train with class-balanced weights and on-device augmentation, keep the epoch
+model size, train with class balance (weights or sampling) and on-device augmentation, keep the epoch
 with the best validation AUC (:mod:`.selection`), then save, reload and measure the
 package (:mod:`.packaging`). Backend-agnostic Keras 3: no ``tf.*`` here.
 """
