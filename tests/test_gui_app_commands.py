@@ -201,6 +201,16 @@ def test_selftest(qtbot, capsys, tiny_model):
     assert captured.out.startswith("selftest ok: model tiny-test-cnn")
 
 
+def test_selftest_of_a_guarded_model_checks_the_heat_map_of_the_withheld_drawn_film(qtbot, capsys):
+    """The bundled CNN's fitted guard withholds the drawn film (no heat map on screen); Grad-CAM still works."""
+    bundled_cnn = Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet"
+    code = cli_main(["gui", "--selftest", "--model", str(bundled_cnn)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith("selftest ok: model pneumonet-cnn") and "heat map 400x480" in captured.out
+    assert "withheld by the guard" in captured.out
+
+
 def test_selftest_fails_for_a_broken_model(qtbot, capsys, tmp_path):
     broken = tmp_path / "broken.pneumonet"
     broken.write_bytes(b"PK\x03\x04 not really")
