@@ -41,9 +41,8 @@ class Classifier:
     use of the model holds a lock, so calls interleave between model batches.
     """
 
-    def __init__(self, package: ModelPackage, batch_size: int = 16, apply_calibration: bool = True):
+    def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True):
         self.package = package
-        self.batch_size = batch_size
         # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
         self.apply_calibration = apply_calibration
         self._lock = threading.RLock()
@@ -57,6 +56,8 @@ class Classifier:
         if architecture is None:
             raise ModelPackageError(package.path or "model", f"unknown architecture {package.card.backbone!r}")
         self.architecture: Architecture = architecture
+        #: Scans per forward pass: the architecture's, unless the caller chose one.
+        self.batch_size = batch_size or architecture.inference_batch
         try:
             self.guard = Guard.of_package(package)
             if self.guard.needs_features:
@@ -67,7 +68,8 @@ class Classifier:
         self._features_only = None  # the network cut at the guard's layer, for explain()
 
     @classmethod
-    def load(cls, path: str | Path | None = None, batch_size: int = 16, precision: str = "float32") -> "Classifier":
+    def load(cls, path: str | Path | None = None, batch_size: int | None = None,
+             precision: str = "float32") -> "Classifier":
         """Load ``path``, or the active model (see :mod:`pneumonet_core.models.registry`).
 
         ``precision`` "bfloat16" runs the model in mixed bfloat16 (faster on CPUs with
@@ -77,7 +79,11 @@ class Classifier:
             from pneumonet_core.models.registry import active_model_path
 
             path = active_model_path()
-        return cls(load_package(path, precision=precision), batch_size=batch_size)
+        from pneumonet_core.imaging.limits import give_free_heap_back
+
+        package = load_package(path, precision=precision)
+        give_free_heap_back()
+        return cls(package, batch_size=batch_size)
 
     @property
     def card(self) -> ModelCard:

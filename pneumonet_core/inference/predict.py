@@ -15,14 +15,16 @@ def as_float_inputs(inputs: np.ndarray) -> np.ndarray:
 
 
 def predict_class_probabilities(model, inputs: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Return (N, n_outputs) model outputs, padding the last batch to ``batch_size``.
+    """Return (N, n_outputs) model outputs, padding short batches to ``batch_size``.
 
-    Padding keeps one input shape, so compiled backends (XLA, JAX) compile once.
+    Padding keeps the input shapes to two, one scan and a full batch: every new shape is
+    traced and compiled again (seconds, and tens of megabytes kept per ResNet152V2 graph).
     """
     n = len(inputs)
     if n == 0:
         return np.zeros((0, int(model.output.shape[-1])), dtype=np.float32)
-    batch_size = min(batch_size, n)  # fewer inputs than a batch: one exact-size call
+    if n == 1:  # one scan (the viewer, a single file): not worth a batch of blanks
+        batch_size = 1
     outs = []
     for start, stop in padded_batches(n, batch_size):
         x = as_float_inputs(inputs[start:stop])

@@ -37,6 +37,10 @@ class Architecture:
     blocks: tuple[str, ...] = ()  # blocks in network order; "unfreeze N" trains the last N
     input_size: tuple[int, int] = INPUT_SIZE
     preprocessing: str = PREPROCESSING_ID
+    #: Scans per inference forward pass. ResNet152V2 holds about 12 MB per scan of a pass on
+    #: the CPU: 4 keeps a batch run with it under 1.5 GB resident whatever the files
+    #: (tests/test_hardening_inputs.py), at some throughput (benchmarks/bench_inference.py).
+    inference_batch: int = 16
 
     def build(self, spec: "ModelSpec"):
         """A new Keras model for ``spec`` (imports Keras)."""
@@ -72,7 +76,8 @@ ARCHITECTURES = {
                      gradcam_layer="last_conv", guard_layer="block2_relu2"),
         Architecture(key="ResNet152V2", display_name="ResNet152V2",
                      builder="pneumonet_core.models.resnet:build_resnet", gradcam_layer="post_relu",
-                     guard_layer="conv3_block8_out", pretrained=True, blocks=_RESNET152V2_BLOCKS),
+                     guard_layer="conv3_block8_out", pretrained=True, blocks=_RESNET152V2_BLOCKS,
+                     inference_batch=4),
     )
 }
 

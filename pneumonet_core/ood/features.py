@@ -91,12 +91,17 @@ def features_only_model(model, layer: str = FEATURE_LAYER):
 
 
 def predict_with_features(two_outputs, inputs: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape batches."""
+    """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape batches.
+
+    Like :func:`~pneumonet_core.inference.predict.predict_class_probabilities`: two shapes,
+    one scan or a full batch, so the graph is traced twice at most.
+    """
     n = len(inputs)
     if n == 0:
         shapes = [int(t.shape[-1]) for t in two_outputs.outputs]
         return np.zeros((0, shapes[0]), np.float32), np.zeros((0, shapes[1]), np.float32)
-    batch_size = min(batch_size, n)
+    if n == 1:
+        batch_size = 1
     outputs, features = [], []
     for start, stop in padded_batches(n, batch_size):
         x = as_float_inputs(inputs[start:stop])
