@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pneumonet_core.data.batches import padded_batches
-from pneumonet_core.inference.predict import as_float_inputs
+from pneumonet_core.inference.predict import predict_padded
 
 #: The penultimate pooled features every Pneumonet model has: the fallback guard layer.
 FEATURE_LAYER = "gap"
@@ -91,23 +90,6 @@ def features_only_model(model, layer: str = FEATURE_LAYER):
 
 
 def predict_with_features(two_outputs, inputs: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape batches.
-
-    Like :func:`~pneumonet_core.inference.predict.predict_class_probabilities`: two shapes,
-    one scan or a full batch, so the graph is traced twice at most.
-    """
-    n = len(inputs)
-    if n == 0:
-        shapes = [int(t.shape[-1]) for t in two_outputs.outputs]
-        return np.zeros((0, shapes[0]), np.float32), np.zeros((0, shapes[1]), np.float32)
-    if n == 1:
-        batch_size = 1
-    outputs, features = [], []
-    for start, stop in padded_batches(n, batch_size):
-        x = as_float_inputs(inputs[start:stop])
-        if len(x) < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), np.float32)])
-        y, f = two_outputs.predict_on_batch(x)
-        outputs.append(np.asarray(y, np.float32)[: stop - start])
-        features.append(np.asarray(f, np.float32)[: stop - start])
-    return np.concatenate(outputs).reshape(n, -1), np.concatenate(features).reshape(n, -1)
+    """(outputs (N, classes), features (N, D)) for model inputs, in padded static-shape passes."""
+    outputs, features = predict_padded(two_outputs, inputs, batch_size)
+    return outputs, features
