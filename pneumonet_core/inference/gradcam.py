@@ -145,10 +145,12 @@ def outputs_and_class_maps(model, layer_name: str, model_input: np.ndarray,
 
 def finish_map(raw_map: np.ndarray, output_shape: tuple[int, int] | None = None,
                crop_margin: float = 0.0) -> np.ndarray:
-    """A raw class map as a heat map in [0, 1], at ``output_shape`` (H, W).
+    """A raw class map as a heat map in [0, 1] with its maximum at 1, at ``output_shape`` (H, W).
 
     A model that crops the film (``crop_margin`` per side) sees only the central box, so
-    the map is placed there and the cut borders stay 0.
+    the map is placed there and the cut borders stay 0. The map is scaled to 1 again after
+    resizing (bilinear resizing can lower the peak), so every path that explains a scan
+    gives the same map.
     """
     cam = np.maximum(np.asarray(raw_map, dtype=np.float32), 0.0)
     top = float(cam.max())
@@ -160,7 +162,8 @@ def finish_map(raw_map: np.ndarray, output_shape: tuple[int, int] | None = None,
         full = np.zeros((height, width), dtype=np.float32)
         full[top : top + inner[1], left : left + inner[0]] = np.asarray(
             Image.fromarray(cam, mode="F").resize(inner, Image.Resampling.BILINEAR), dtype=np.float32)
-        cam = full
+        top = float(full.max())
+        cam = full / top if top > 0 else full
     return np.clip(cam, 0.0, 1.0)
 
 
