@@ -3,7 +3,9 @@
 The bundled ResNet152V2 runs 4 scans per pass (``Architecture.inference_batch``) so that a
 batch run stays under 1.5 GB resident; 16 was the earlier default and is the baseline here.
 The same preprocessed training films go through every size, in one process, alternately,
-``--repeats`` times; the median is kept (the machine may be shared).
+``--repeats`` times; the median is kept (the machine may be shared). Then, for each size,
+a fresh process loads the model, runs the same films and reports its peak resident memory
+(VmHWM), and the same for the model loaded without a pass (what the passes add).
 
     python benchmarks/bench_pass_size.py [--model FILE] [--sizes 4,8,16] [--images 64]
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +27,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "chest_xray" / "train"
+
+
+#: A child that loads the model, runs the films at one pass size (0: no pass) and prints its peak.
+CHILD = """
+import re, sys
+import numpy as np
+from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+return_large_buffers_to_the_system()
+from pneumonet_core.inference.classifier import Classifier
+size = int(sys.argv[2])
+classifier = Classifier.load(sys.argv[1], batch_size=max(1, size))
+if size:
+    classifier.forward(np.load(sys.argv[3]))
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024)
+"""
+
+
+def peak_mib(model: Path, size: int, inputs_file: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", CHILD, str(model), str(size), str(inputs_file)],
+                          capture_output=True, text=True, env=env, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def main(argv=None) -> int:
@@ -59,6 +84,17 @@ def main(argv=None) -> int:
     for size in sizes:
         rate = len(inputs) / statistics.median(timings[size])
         print(f"{size:>9}  {rate:8.2f}  {rate / baseline:.2f}x")
+    if sys.platform.startswith("linux"):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs_file = Path(tmp) / "inputs.npy"
+            np.save(inputs_file, inputs)
+            loaded = peak_mib(args.model, 0, inputs_file)
+            print(f"peak resident memory, model loaded, no pass: {loaded:.0f} MiB")
+            for size in sizes:
+                peak = peak_mib(args.model, size, inputs_file)
+                print(f"{size:>9}  peak {peak:.0f} MiB  (+{peak - loaded:.0f} MiB for the passes)")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

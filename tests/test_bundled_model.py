@@ -61,6 +61,7 @@ def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
     from pneumonet_core.preprocessing import preprocess
 
     classifier = Classifier.load(RESNET)
+    assert classifier.batch_size == 4  # ResNet152V2's passes, sized so a batch run stays under 1.5 GB
     rows = _stored_sample(classifier.card.metrics["threshold"])  # the GPU run's own (raw-scale) threshold
     scans = [load_scan(shared_train_dir / r["path"]) for r in rows]
     outputs = classifier.predict_inputs(np.stack([preprocess(s.pixels) for s in scans]))

@@ -187,6 +187,24 @@ def test_signing_and_requiring_signatures(tiny, tmp_path, keys, capsys, monkeypa
     assert main(["classify", str(JPEG)]) == 0
 
 
+def test_commands_that_derive_a_package_refuse_an_unsigned_one_when_signatures_are_required(
+        tiny, tmp_path, keys, capsys):
+    """calibrate, ensemble and guard fit read a model too: --require-signature holds for them."""
+    from tests.helpers import link_films
+
+    films = link_films(tmp_path / "films", 20)
+    out = tmp_path / "derived.pneumonet"
+    commands = (["calibrate", str(films), "--model", str(tiny)],
+                ["guard", "fit", str(films), "--model", str(tiny)],
+                ["ensemble", str(tiny), str(tiny), "--data", str(films)])
+    for command in commands:
+        capsys.readouterr()
+        assert main([*command, "--out", str(out), "--require-signature"]) == 1, command
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "refused: a signature is required" in err, command
+        assert not out.exists()
+
+
 def test_a_forged_signature_or_a_changed_signed_package_is_refused(tiny, tmp_path, keys, capsys):
     import base64
     import zipfile

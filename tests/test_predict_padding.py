@@ -37,3 +37,14 @@ def test_uint8_inputs_are_scaled_and_nothing_in_gives_empty_outputs():
     packed = np.full((3, 4, 4, 1), 255, np.uint8)
     np.testing.assert_allclose(predict_class_probabilities(model, packed, batch_size=4)[:, 0], 1.0)
     assert [o.shape for o in predict_padded(model, packed[:0], batch_size=4)] == [(0, 1), (0, 1)]
+
+
+def test_the_pass_size_is_the_architectures_unless_the_caller_chooses(tmp_path):
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.models.architectures import ARCHITECTURES
+    from tests.helpers import make_tiny_model
+
+    tiny = make_tiny_model(tmp_path / "tiny.pneumonet")
+    assert Classifier.load(tiny).batch_size == ARCHITECTURES["custom-cnn"].inference_batch == 16
+    assert Classifier.load(tiny, batch_size=3).batch_size == 3
+    assert ARCHITECTURES["ResNet152V2"].inference_batch == 4

@@ -37,9 +37,10 @@ class Architecture:
     blocks: tuple[str, ...] = ()  # blocks in network order; "unfreeze N" trains the last N
     input_size: tuple[int, int] = INPUT_SIZE
     preprocessing: str = PREPROCESSING_ID
-    #: Scans per inference forward pass. ResNet152V2 holds about 12 MB per scan of a pass on
-    #: the CPU: 4 keeps a batch run with it under 1.5 GB resident whatever the files
-    #: (tests/test_hardening_inputs.py), at 0.93x the throughput of 16 (benchmarks/bench_pass_size.py).
+    #: Scans per inference forward pass. ResNet152V2's passes add about 106 MiB at 4 scans and
+    #: 207 MiB at 16 on the CPU: 4 keeps a batch run with it under 1.5 GB resident whatever
+    #: the files (tests/test_hardening_inputs.py), at about 0.9x the images/s of 16
+    #: (benchmarks/bench_pass_size.py).
     inference_batch: int = 16
 
     def build(self, spec: "ModelSpec"):

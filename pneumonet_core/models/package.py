@@ -281,7 +281,8 @@ def _zero_initializers(node) -> None:
     """Build every weight as zeros: the stored weights overwrite them all (their count is checked).
 
     Drawing ResNet152V2's 58 M random initial values first costs time and, through the
-    eager kernels and buffers it leaves behind, about 55 MB of the process's peak memory.
+    eager kernels and buffers it leaves behind, part of a batch run's 1.5 GB memory budget
+    (tests/test_hardening_inputs.py).
     """
     if isinstance(node, dict):
         for key, value in node.items():
