@@ -131,6 +131,7 @@ def test_a_card_without_a_reliability_curve_measures_one_on_a_folder_in_a_worker
     view = card_dialog(tiny).view
     text = view.toPlainText()
     assert "stores no reliability curve" in text and "Not yet measured on patients outside" in text
+    assert "Not set: this model does not say when a film is not a chest X-ray it knows." in text
     assert view.images == {} and view.measure_button.isEnabled()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
     with qtbot.waitSignal(view.measureFinished, timeout=WAIT_MS) as finished:

@@ -79,11 +79,7 @@ class Classifier:
             from pneumonet_core.models.registry import active_model_path
 
             path = active_model_path()
-        from pneumonet_core.imaging.limits import give_free_heap_back
-
-        package = load_package(path, precision=precision)
-        give_free_heap_back()
-        return cls(package, batch_size=batch_size)
+        return cls(load_package(path, precision=precision), batch_size=batch_size)
 
     @property
     def card(self) -> ModelCard:

@@ -254,6 +254,9 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     except (KeyError, ValueError, TypeError, OSError, EOFError, AttributeError) as exc:
         raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
     extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
+    from pneumonet_core.imaging.limits import give_free_heap_back
+
+    give_free_heap_back()  # the compressed weights and the building's leftovers are freed now
     return ModelPackage(model=model, card=card, path=path, extras=extras, precision=precision)
 
 
