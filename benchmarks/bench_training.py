@@ -84,7 +84,8 @@ def worker(args) -> dict:
     approach = args.worker
     batch_size = args.batch_size or DEFAULT_BATCH[approach]
     config = TrainConfig(data_dir=args.data, out=Path("unused.pneumonet"), approach=approach, weights="none",
-                         unfreeze=args.unfreeze, batch_size=batch_size, seed=1, augment=not args.no_augment)
+                         unfreeze=args.unfreeze, batch_size=batch_size, seed=1, augment=not args.no_augment,
+                         mixed_precision=args.precision, resolution=args.resolution, input_norm=args.input_norm)
 
     paths = first_images(args.data, args.images)
     t = time.perf_counter()
@@ -102,7 +103,8 @@ def worker(args) -> dict:
 
     keras.utils.set_random_seed(config.seed)
     spec = ModelSpec(approach=approach, labels="binary", weights=config.resolved_weights(),
-                     unfreeze=config.unfreeze, cnn_width=config.cnn_width)
+                     unfreeze=config.unfreeze, cnn_width=config.cnn_width, input_norm=config.input_norm,
+                     resolution=config.resolution)
     t = time.perf_counter()
     # The trainer's own model: uint8 in, scaled and augmented on the device, core model inside.
     core, trainer_model, precision = build_training_models(spec, config)
@@ -156,6 +158,7 @@ def worker(args) -> dict:
         "precision": precision,
         "backbone": spec.backbone,
         "unfreeze": spec.unfreeze if approach == "finetune" else None,
+        "resolution": config.resolution or 224,
         "params": int(core.count_params()),
         "trainable_params": int(sum(int(np.prod(v.shape)) for v in trainer_model.trainable_weights)),
         "augment": config.augment,
@@ -193,6 +196,7 @@ def run_worker(approach: str, backend: str, args) -> dict:
         cmd += ["--batch-size", str(args.batch_size)]
     if args.no_augment:
         cmd.append("--no-augment")
+    cmd += ["--precision", args.precision, "--resolution", str(args.resolution), "--input-norm", args.input_norm]
     t = time.perf_counter()
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
@@ -245,6 +249,11 @@ def main(argv=None) -> int:
                         help="batch for every approach (default: cnn 32, transfer and finetune 8)")
     parser.add_argument("--unfreeze", default="10", help="finetune: last N ResNet blocks trainable, or all; default 10")
     parser.add_argument("--no-augment", action="store_true", help="leave ChestAugment out (to see its share of a step)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "auto"),
+                        help="training precision; default float32")
+    parser.add_argument("--resolution", type=int, default=0, help="working resolution inside the model (0: 224)")
+    parser.add_argument("--input-norm", default="standardize", choices=("none", "standardize"),
+                        help="the input stage's per-film standardisation; default standardize (the recipe)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per worker; default 900")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with NORMAL/ and PNEUMONIA/")
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
@@ -277,7 +286,7 @@ def main(argv=None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs (os.cpu_count), load average "
           f"{os.getloadavg()[0]:.1f} at start; python {platform.python_version()}")
     print(f"setup:   {args.images} distinct images from {args.data} (first sorted of each class), {batch_note}, "
-          f"1 warm-up step + {args.steps} timed steps per run, float32, weights none, finetune unfreeze "
+          f"1 warm-up step + {args.steps} timed steps per run, {args.precision}, resolution {args.resolution or 224}, weights none, finetune unfreeze "
           f"{args.unfreeze}, augmentation {'off' if args.no_augment else 'on'}; one worker process per approach x backend")
     results = []
     started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 
 import h5py
@@ -9,10 +11,11 @@ import keras
 import numpy as np
 import pytest
 
-from pneumonet_core.errors import CancelledError
+from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.models.architectures import ModelSpec, build_model
 from pneumonet_core.models.package import load_package
 from pneumonet_core.training.config import TrainConfig
+from pneumonet_core.training.run_state import RunState, run_digest
 from pneumonet_core.training.trainer import train
 
 
@@ -165,6 +168,34 @@ def test_best_epoch_is_checkpointed_and_training_can_resume_from_it(shared_train
     assert any("resumed from the checkpoint" in e.get("message", "") for e in events)
     with pytest.raises(Exception, match="must end in .weights.h5"):
         train(_config(shared_train_dir, tmp_path, approach="cnn", checkpoint=tmp_path / "best.h5"))
+
+
+def test_an_interrupted_run_resumes_after_its_last_epoch(shared_train_dir, tmp_path):
+    checkpoint = tmp_path / "run" / "best.weights.h5"
+    config = _config(shared_train_dir, tmp_path, approach="cnn", epochs=3, checkpoint=checkpoint)
+    stop = threading.Event()
+
+    def stop_after_first_epoch(event):
+        if event["event"] == "epoch":
+            stop.set()
+
+    with pytest.raises(CancelledError):
+        train(config, emit=stop_after_first_epoch, should_stop=stop.is_set)
+    state = json.loads((checkpoint.parent / "best.state.json").read_text())
+    assert state["epochs_done"] == 1 and len(state["history"]) == 1
+    assert (checkpoint.parent / "best.last.weights.h5").is_file()
+
+    events = []
+    result = train(_config(shared_train_dir, tmp_path, approach="cnn", epochs=3, checkpoint=checkpoint, resume=True),
+                   emit=events.append)
+    assert any("after epoch 1 of 3" in e.get("message", "") for e in events)
+    # Only the epochs left run; the card's history holds all three.
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [2, 3]
+    assert [h["epoch"] for h in load_package(result.out).card.training["history"]] == [1, 2, 3]
+    # Another schedule cannot continue this run's state (it only seeds a new run's weights).
+    with pytest.raises(PneumonetError, match="other options"):
+        RunState.load(checkpoint, run_digest(dataclasses.replace(config, epochs=4)))
+    assert RunState.load(checkpoint, run_digest(config)).epochs_done == 3
 
 
 def test_augmentation_is_random_bounded_and_off_at_inference():

@@ -69,8 +69,9 @@ def set_trainable(model: keras.Model, spec) -> None:
 def load_backbone_weights(model: keras.Model, path: Path) -> None:
     """Load backbone weights from a Keras weights file or from an existing Pneumonet model.
 
-    Layers are matched by name, so the head of the source is ignored: this is how a
-    hospital adapts the bundled model to its own images.
+    Layers are matched by name. A Pneumonet model's classification layer is copied too
+    when its shape fits (same labels), so fine-tuning starts from the model's own answers;
+    a Keras backbone file has no head and the new one starts at random.
     """
     from pneumonet_core.models.package import is_model_package, load_package
 
@@ -84,8 +85,6 @@ def load_backbone_weights(model: keras.Model, path: Path) -> None:
     by_name = {layer.name: layer for layer in source.layers}
     copied = 0
     for layer in model.layers:
-        if layer.name == "prediction":
-            continue
         other = by_name.get(layer.name)
         if other is not None and layer.weights and len(layer.weights) == len(other.weights):
             if all(tuple(a.shape) == tuple(b.shape) for a, b in zip(layer.weights, other.weights)):

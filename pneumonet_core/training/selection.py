@@ -11,6 +11,7 @@ import numpy as np
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
 from pneumonet_core.training.progress import EtaClock
+from pneumonet_core.training.run_state import RunState
 
 
 def write_checkpoint(model, path: Path) -> None:
@@ -20,18 +21,23 @@ def write_checkpoint(model, path: Path) -> None:
 
 
 def selection_callback(core, val_x, val_binary, class_names, config, emit, should_stop, steps_per_epoch,
-                       history: list):
-    """A Keras callback that validates ``core`` each epoch and keeps its best weights."""
+                       history: list, state: RunState | None = None, best_weights=None):
+    """A Keras callback that validates ``core`` each epoch and keeps its best weights.
+
+    With ``config.checkpoint``, ``state`` (a resumed run's, or a new one) is saved after
+    every epoch so that ``--resume`` continues from there (:mod:`.run_state`).
+    """
     import keras
 
     class Selection(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.best_auc = -1.0
-            self.best_score = -np.inf
-            self.best_epoch = 0
-            self.best_weights = None
-            self.wait = 0
+            self.best_auc = state.best_auc if state else -1.0
+            score = state.best_score if state else None
+            self.best_score = -np.inf if score is None else score
+            self.best_epoch = state.best_epoch if state else 0
+            self.best_weights = best_weights
+            self.wait = state.wait if state else 0
             self.cancelled = False
             self.clock = EtaClock(steps_per_epoch * config.epochs)
             self.epoch = 0
@@ -99,6 +105,11 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
                 "eta_s": self.clock.eta((epoch + 1) * steps_per_epoch),
             }
             history.append(record)
+            if config.checkpoint and state is not None:
+                state.epochs_done, state.best_epoch, state.wait = epoch + 1, self.best_epoch, self.wait
+                state.best_score = self.best_score if np.isfinite(self.best_score) else None
+                state.best_auc, state.history = self.best_auc, list(history)
+                state.save(Path(config.checkpoint), core)
             emit(record)
             if self.wait >= config.patience and epoch + 1 >= config.warmup_epochs + 2:
                 emit({"event": "warning",

@@ -27,6 +27,7 @@ from pneumonet_core.training.datasets import SPLITS, decode_splits, split_images
 from pneumonet_core.training.distribution import TrainingDistribution, distribution_scope
 from pneumonet_core.training.packaging import new_card, save_and_measure
 from pneumonet_core.training.progress import ProgressFn
+from pneumonet_core.training.run_state import RunState, last_weights_path, run_digest
 from pneumonet_core.training.selection import selection_callback
 
 
@@ -91,6 +92,36 @@ def build_training_models(spec: ModelSpec, config: TrainConfig):
     return core, trainer_model, precision
 
 
+def _resume(core, config: TrainConfig, history: list, emit: ProgressFn):
+    """(run state, best weights so far) for ``--checkpoint``; restores a saved run on ``--resume``.
+
+    A checkpoint without a state of this run (an older version's, or a run with other
+    options) only seeds the weights of a new run, as ``--resume`` always did.
+    """
+    if not config.checkpoint:
+        return None, None
+    checkpoint = Path(config.checkpoint)
+    digest = run_digest(config)
+    state = None
+    if config.resume:
+        try:
+            state = RunState.load(checkpoint, digest)
+        except PneumonetError as exc:  # another run's state: its best weights still seed this one
+            emit({"event": "warning", "message": str(exc)})
+    if state is not None:
+        core.load_weights(str(checkpoint))
+        best = [np.array(w) for w in core.get_weights()]
+        core.load_weights(str(last_weights_path(checkpoint)))
+        history.extend(state.history)
+        emit({"event": "warning", "message": f"resumed from the checkpoint {checkpoint} after epoch "
+                                             f"{state.epochs_done} of {config.epochs} (best epoch {state.best_epoch})"})
+        return state, best
+    if config.resume and checkpoint.exists():
+        core.load_weights(str(checkpoint))
+        emit({"event": "warning", "message": f"resumed from the checkpoint {checkpoint} (weights only: no run state)"})
+    return RunState(digest=digest), None
+
+
 def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
           should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
     """Run one training and write ``config.out``; raise CancelledError if cancelled (nothing written).
@@ -121,9 +152,8 @@ def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool
     _, test_binary = targets(test_items, spec.labels, spec.class_names)
 
     core, trainer_model, precision = build_training_models(spec, config)
-    if config.resume and config.checkpoint and Path(config.checkpoint).exists():
-        core.load_weights(str(config.checkpoint))
-        emit({"event": "warning", "message": f"resumed from the checkpoint {config.checkpoint}"})
+    history: list[dict] = []
+    state, best_weights = _resume(core, config, history, emit)
 
     n_classes = len(spec.class_names)
     if config.balance == "weights":
@@ -160,10 +190,15 @@ def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool
         f"backend {keras.backend.backend()} on {_device_name()}, {distribution.describe()}",
         "approach": config.approach, "epochs": config.epochs, "batches": steps, "batch_size": batch_size,
     })
-    history: list[dict] = []
+    done = state.epochs_done if state else 0
+    if done:
+        # The learning-rate schedule goes on from where the saved run stood.
+        trainer_model.optimizer.build(trainer_model.trainable_variables)
+        trainer_model.optimizer.iterations.assign(done * steps)
     selector = selection_callback(core, val_x, val_binary, spec.class_names, config, emit, should_stop, steps,
-                                  history)
-    trainer_model.fit(batches, epochs=config.epochs, callbacks=[selector], verbose=0)
+                                  history, state, best_weights)
+    trainer_model.fit(batches, epochs=config.epochs, initial_epoch=min(done, config.epochs), callbacks=[selector],
+                      verbose=0)
     if selector.cancelled or should_stop():
         emit({"event": "cancelled", "message": "training cancelled; no model was written"})
         raise CancelledError("training cancelled; no model was written")
