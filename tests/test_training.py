@@ -130,6 +130,9 @@ def test_backbone_from_an_existing_pneumonet_model(tmp_path):
     reference = load_package(bundled).model
     np.testing.assert_array_equal(model.get_layer("conv3_block2_2_conv").get_weights()[0],
                                   reference.get_layer("conv3_block2_2_conv").get_weights()[0])
+    # The model's own head comes along (same labels), so fine-tuning starts from its answers.
+    for mine, theirs in zip(model.get_layer("prediction").get_weights(), reference.get_layer("prediction").get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 @pytest.mark.slow
