@@ -17,14 +17,14 @@ from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_meta
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
-from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
+from pneumonet_core.results import SCOPE_NOTE, WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     st = pc.styles()
     regular, bold = pc.fonts()
     colour = pc.LABEL_COLOURS.get(result.label, pc.INK)
-    label = result.label + (f" ({result.subtype.lower()})" if result.subtype else "")
+    label = decision_words(result.label) + (f" ({result.subtype.lower()})" if result.subtype else "")
     p_text, t_text = format_pair(result.probability, result.threshold)
     sign = "\u2265" if result.probability >= result.threshold else "<"
     cells = [
@@ -37,12 +37,14 @@ def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
         [Paragraph(escape(f"p = {p_text} {sign} threshold {t_text}"), st["muted"]),
          Paragraph(f"p = {p_text}", st["muted"]),
          Paragraph(escape(_short(card.threshold_rule)), st["muted"])],
+        [Paragraph(escape(SCOPE_NOTE), st["muted"]), "", ""],
     ]
-    band = Table(cells, colWidths=[width * 0.40, width * 0.32, width * 0.28], rowHeights=[None, 9 * mm, None])
+    band = Table(cells, colWidths=[width * 0.40, width * 0.32, width * 0.28], rowHeights=[None, 9 * mm, None, None])
     band.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), pc.PANEL),
         ("LINEBEFORE", (0, 0), (0, -1), 3, colour),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("SPAN", (0, -1), (-1, -1)),
         ("LEFTPADDING", (0, 0), (-1, -1), 8),
         ("TOPPADDING", (0, 0), (-1, 0), 6),
         ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
