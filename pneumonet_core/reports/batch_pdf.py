@@ -20,7 +20,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair
-from pneumonet_core.results import SCOPE_NOTE, WITHHELD_MESSAGE, ScanResult, decision_words
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.
@@ -68,7 +68,7 @@ def _tiles(summary: BatchSummary, width: float) -> Table:
     items = [
         ("SCANS", summary.total, pc.INK),
         ("PNEUMONIA", summary.labels.get("PNEUMONIA", 0), pc.LABEL_COLOURS["PNEUMONIA"]),
-        ("NO PNEUMONIA FOUND", summary.labels.get("NORMAL", 0), pc.LABEL_COLOURS["NORMAL"]),
+        ("NO PNEUMONIA", summary.labels.get("NORMAL", 0), pc.LABEL_COLOURS["NORMAL"]),  # found: one line
         ("WITH WARNINGS", summary.warnings, pc.ERROR_COLOUR),
         ("ERRORS", summary.errors, pc.ERROR_COLOUR if summary.errors else pc.INK),
     ]
@@ -183,7 +183,7 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
         Image(io.BytesIO(hist), width=width, height=width * 2.4 / 7.0),
         KeepTogether([Paragraph("Model", st["h2"]), pc.key_value_table(pc.card_rows(card), width, 26 * mm)]),
     ]
-    notes = [SCOPE_NOTE]
+    notes = []
     if folder:
         notes.append(f"File paths are relative to the folder {folder}.")
     if deidentify:

@@ -25,7 +25,8 @@ from pneumonet_core.ood.guard import describe_settings
 DISCLAIMER = (
     "Decision support for a clinician, not a diagnosis. The probability comes from a machine-learning "
     "model and must be read by a qualified clinician together with the clinical picture and the full "
-    "images; it does not replace a radiologist's report."
+    "images; it does not replace a radiologist's report. The model assesses pneumonia only: "
+    "\u201cno pneumonia found\u201d does not exclude other findings such as TB, nodules or devices."
 )
 DISCLAIMER_SHORT = "Decision support for a clinician, not a diagnosis."
 

@@ -17,7 +17,7 @@ from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_meta
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
-from pneumonet_core.results import SCOPE_NOTE, WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
@@ -37,14 +37,12 @@ def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
         [Paragraph(escape(f"p = {p_text} {sign} threshold {t_text}"), st["muted"]),
          Paragraph(f"p = {p_text}", st["muted"]),
          Paragraph(escape(_short(card.threshold_rule)), st["muted"])],
-        [Paragraph(escape(SCOPE_NOTE), st["muted"]), "", ""],
     ]
-    band = Table(cells, colWidths=[width * 0.40, width * 0.32, width * 0.28], rowHeights=[None, 9 * mm, None, None])
+    band = Table(cells, colWidths=[width * 0.40, width * 0.32, width * 0.28], rowHeights=[None, 9 * mm, None])
     band.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), pc.PANEL),
         ("LINEBEFORE", (0, 0), (0, -1), 3, colour),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("SPAN", (0, -1), (-1, -1)),
         ("LEFTPADDING", (0, 0), (-1, -1), 8),
         ("TOPPADDING", (0, 0), (-1, 0), 6),
         ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
@@ -88,7 +86,7 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = Fals
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
-    max_h = 70 * mm
+    max_h = 64 * mm  # one page, with the disclaimer's scope sentence
     left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
