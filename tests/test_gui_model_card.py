@@ -33,7 +33,7 @@ def calibrated(tmp_path_factory) -> Path:
     source = EXTERNAL if (EXTERNAL / "NORMAL").is_dir() else SHARED_TRAIN
     films = link_films(root / "external", 40, source)
     out = root / "pneumonet-cnn-external.pneumonet"
-    calibrate_package(films, REPO / "resources" / "models" / "pneumonet-cnn.pneumonet", out)
+    calibrate_package(films, REPO / "resources" / "models" / "pneumonet-cnn.pneumonet", out, force=True)
     return out
 
 

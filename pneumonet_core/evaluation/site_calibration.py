@@ -38,16 +38,23 @@ FORCED_MIN_PER_CLASS = 10
 FOLDS = 5
 
 
+def file_list_sha256(images) -> str:
+    """The hash of a labelled folder's readable films (label/name, sorted by path): the card's
+    ``calibration.fitted_on.file_list_sha256``, by which a comparison knows the films a model
+    was calibrated on."""
+    listing = hashlib.sha256()
+    for im in sorted(images, key=lambda im: str(im.path)):
+        listing.update(f"{im.label}/{im.path.name}\n".encode("utf-8", "surrogateescape"))
+    return listing.hexdigest()
+
+
 def site_record(data_dir: Path, found: FolderPredictions) -> dict:
     """What the card says about the site's data: counts, class balance, a hash of the file list, the date."""
-    listing = hashlib.sha256()
-    for im in sorted(found.images, key=lambda im: str(im.path)):
-        listing.update(f"{im.label}/{im.path.name}\n".encode("utf-8", "surrogateescape"))
     per_class = dict(sorted(Counter(im.label for im in found.images).items()))
     return {
         "data_set": Path(data_dir).name, "images": len(found.images), "patients": len(set(found.patients)),
         "per_class": per_class, "pneumonia_share": round(per_class.get("PNEUMONIA", 0) / len(found.images), 4),
-        "file_list_sha256": listing.hexdigest(), "unreadable": len(found.errors),
+        "file_list_sha256": file_list_sha256(found.images), "unreadable": len(found.errors),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
