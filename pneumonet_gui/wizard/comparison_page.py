@@ -134,8 +134,7 @@ class ComparisonPage(QWizardPage):
             data_sets.append(DataSet(EXTERNAL, external))
             remember_external_folder(external)
         self.boxes[EXTERNAL].setTitle(f"External films: {external}" if external else "External films: none chosen")
-        self.boxes[HELD_OUT].setTitle(f"The new model's held-out patients ({len(held_out)}): a split of the "
-                                      "training data set, not independent")
+        self.boxes[HELD_OUT].setTitle(f"Held-out patients ({len(held_out)}): training-data split, not independent")
         for table in self.tables.values():
             table.fill(["Figure"], [])
         self.progress.setValue(0)
