@@ -36,5 +36,5 @@ def heatmap_policy(result, show_for_normal: bool) -> tuple[bool, str]:
         return False, "No heat map: the result is withheld for this scan."
     if result.label != "PNEUMONIA" and not show_for_normal:
         return False, ("Heat map hidden for \u201cNo pneumonia found\u201d: it would only show what argued against "
-                       "pneumonia. Tick \u201cAlso for NORMAL\u201d to see it.")
+                       "pneumonia. Tick \u201cAlso for \u2018No pneumonia found\u2019\u201d to see it.")
     return True, LEGEND

@@ -11,8 +11,8 @@ from pneumonet_core.results import ScanResult
 FILTERS = ("all", "pneumonia", "normal", "errors", "warnings", "ood")
 FILTER_TITLES = {
     "all": "All scans",
-    "pneumonia": "Only PNEUMONIA",
-    "normal": "Only NORMAL",
+    "pneumonia": "Only pneumonia",
+    "normal": "Only no pneumonia found",
     "errors": "Only errors",
     "warnings": "Only warnings",
     "ood": "Only not-a-chest-X-ray",
