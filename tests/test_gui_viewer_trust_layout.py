@@ -92,6 +92,9 @@ def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window,
     status = window.statusBar().currentMessage()
     assert WITHHELD in status and "p =" not in status and "NORMAL" not in status and "PNEUMONIA" not in status
     assert window.thumbnails.scans.result(films[0]).out_of_distribution
+    from pneumonet_gui.thumbnail_strip import result_badge
+
+    assert result_badge(window.thumbnails.scans.result(films[0]))[0] == "withheld"  # the study browser too
     save(window, shots, "viewer-withheld.png")
     assert window.export_report(tmp_path / "w.pdf") is None  # no report states a withheld result
     assert "withheld" in window.info_banner.text() and not (tmp_path / "w.pdf").exists()

@@ -362,3 +362,16 @@ def test_guard_check_reports_the_flag_rate(fitted, samples):
     doc = json.loads(out)
     assert code == 0 and doc["flagged"] == doc["assessed"] == 6 and doc["flag_rate"] == 1.0
     assert all(item["ood_reason"] for item in doc["flagged_files"])
+
+
+def test_machine_outputs_keep_class_names_while_people_read_words(mixed_run):
+    """Issue 23 item 3 through the CLI: JSON/CSV keep NORMAL/PNEUMONIA; the PDF says what the model assesses."""
+    from tests.test_reports_pdf import pdf_text
+
+    given = [r for r in mixed_run["json"]["results"] if not r["out_of_distribution"]]
+    assert given and all(r["label"] in ("NORMAL", "PNEUMONIA") for r in given)
+    lines = mixed_run["text"].splitlines()
+    assert all(" p=" not in line for line in lines if "withheld" in line)
+    flat = " ".join(pdf_text(mixed_run["out"] / "r.pdf").split())
+    assert "The model assesses pneumonia only" in flat and "TB, nodules or devices" in flat
+    assert "NO PNEUMONIA" in flat and " NORMAL " not in f" {flat} "
