@@ -10,7 +10,9 @@ and the help.
 
 from __future__ import annotations
 
-from pneumonet_core.results import WITHHELD_MESSAGE as WITHHELD  # one wording everywhere
+from pneumonet_core.results import WITHHELD_MESSAGE
+
+WITHHELD = WITHHELD_MESSAGE  # one wording everywhere
 
 #: The heat map's legend: what the colours mean, in one line.
 LEGEND = "Red: the regions that pushed the model most towards its decision \u00b7 clear: little influence"

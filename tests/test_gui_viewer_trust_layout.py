@@ -21,7 +21,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from pneumonet_gui import theme
 from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
 from pneumonet_gui.trust import LEGEND, WITHHELD
