@@ -86,7 +86,7 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = Fals
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
-    max_h = 64 * mm  # one page, with the disclaimer's scope sentence
+    max_h = 58 * mm  # one page, with the disclaimer's scope sentence
     left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)
