@@ -375,3 +375,5 @@ def test_machine_outputs_keep_class_names_while_people_read_words(mixed_run):
     flat = " ".join(pdf_text(mixed_run["out"] / "r.pdf").split())
     assert "The model assesses pneumonia only" in flat and "TB, nodules or devices" in flat
     assert "NO PNEUMONIA" in flat and " NORMAL " not in f" {flat} "
+    if any(r["label"] == "NORMAL" for r in given):  # the terminal says it once, on stderr
+        assert "NORMAL means no pneumonia found. The model assesses pneumonia only" in mixed_run["stderr"]
