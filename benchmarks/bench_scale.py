@@ -95,9 +95,10 @@ def run_config(name: str, path: Path, images: list[Path], args) -> dict:
 
 
 def agreement(results, baseline) -> tuple[float, int]:
-    """Largest |probability difference| and the number of changed decisions against ``baseline``."""
+    """Largest |probability difference| (withheld scans compared by their withheld score) and the number of
+    changed decisions against ``baseline``."""
     pairs = [(r, b) for r, b in zip(results, baseline) if r.ok and b.ok]
-    worst = max((abs(r.probability - b.probability) for r, b in pairs), default=0.0)
+    worst = max((abs(r.measured_probability - b.measured_probability) for r, b in pairs), default=0.0)
     return worst, sum(r.label != b.label for r, b in pairs)
 
 

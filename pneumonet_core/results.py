@@ -11,11 +11,29 @@ from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 
 #: What people are shown instead of the probability of a scan the guard flagged.
 WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
+#: The ``label`` of a withheld result: neither class, so a program reading ``label`` gets no answer.
+WITHHELD = "WITHHELD"
+#: What people read for each decision; machine outputs (CSV, JSON, exit codes) keep the class names.
+DECISION_WORDS = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found", WITHHELD: "No result (withheld)"}
+#: Said beside "No pneumonia found": the model answers one question only.
+SCOPE_NOTE = ("The model assesses pneumonia only; it does not look for other findings "
+              "such as TB, nodules or devices.")
+
+
+def decision_words(label: str | None) -> str:
+    """The words people read for a decision ("No pneumonia found" for NORMAL)."""
+    return DECISION_WORDS.get(label or "", label or "")
 
 
 @dataclass
 class ScanResult:
     """One scan's outcome: a probability and decision, or an error; never both.
+
+    A result the out-of-distribution guard flagged is *withheld* from the moment it is
+    made (:meth:`__post_init__`): ``label`` is :data:`WITHHELD`, ``probability`` and
+    ``class_probabilities`` are None, and the model's score survives only as
+    ``withheld_probability_not_for_use`` (for measuring a model on labelled films, never for
+    people), so no consumer can show or export a withheld answer by mistake.
 
     A result starts from the decoded scan (:meth:`of_scan`, or :meth:`failed` when the
     file could not be read) and gets its probability and decision from
@@ -34,7 +52,7 @@ class ScanResult:
     class_probabilities: dict | None = None
     #: The out-of-distribution guard (:mod:`pneumonet_core.ood`): True when the scan is not a
     #: chest X-ray this model knows. None when not assessed (a failed scan). A flagged scan
-    #: keeps its probability and label for machines, but people are shown "result withheld".
+    #: has no probability and the label WITHHELD (see the class docstring).
     out_of_distribution: bool | None = None
     #: How strange the scan is, higher = stranger; it is flagged from 1.0 on (see :mod:`pneumonet_core.ood.guard`).
     ood_score: float | None = None
@@ -43,6 +61,17 @@ class ScanResult:
     #: How de-identified exports name the file: relative to the folder it was found in
     #: (set by the batch command); None means the file name alone. Not exported itself.
     display_path: str | None = None
+    #: The model's calibrated probability of a withheld scan: not an answer, not for use in
+    #: care; kept so that a model can be measured on labelled films the guard flags.
+    withheld_probability_not_for_use: float | None = None
+
+    def __post_init__(self):
+        # Withholding happens here, so every way of making a flagged result (decide,
+        # dataclasses.replace, a CSV or journal read back) loses the answer alike.
+        if self.out_of_distribution and self.error is None:
+            if self.probability is not None:
+                self.withheld_probability_not_for_use = self.probability
+            self.probability, self.label, self.class_probabilities = None, WITHHELD, None
 
     @classmethod
     def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
@@ -63,12 +92,17 @@ class ScanResult:
 
     @property
     def classified(self) -> bool:
-        """True once the model has answered (a probability and a decision are set)."""
-        return self.error is None and self.probability is not None
+        """True once the model has answered: a probability and a decision, or a withheld result."""
+        return self.error is None and (self.probability is not None or self.label == WITHHELD)
+
+    @property
+    def measured_probability(self) -> float | None:
+        """The model's probability, withheld or not: for measuring a model on labelled films only."""
+        return self.probability if self.probability is not None else self.withheld_probability_not_for_use
 
     @property
     def withheld(self) -> bool:
-        """True when the guard flagged the scan: its probability must not be shown to people."""
+        """True when the guard flagged the scan: it has no probability or decision (see the class docstring)."""
         return bool(self.out_of_distribution) and self.error is None
 
     @property

@@ -223,6 +223,7 @@ def run_selftest(model=None) -> int:
     done = time.perf_counter()
     result = current.result
     _out(f"selftest ok: model {card.name} version {card.version} ({path}); "
-         f"p={result.probability:.4f} {result.label}{guard_note}; heat map {heatmap.shape[1]}x"
+         f"{'result withheld' if result.withheld else f'p={result.probability:.4f} {result.label}'}{guard_note}; "
+         f"heat map {heatmap.shape[1]}x"
          f"{heatmap.shape[0]}; model load {loaded - started:.1f} s, analysis {done - loaded:.1f} s")
     return 0

@@ -5,8 +5,10 @@ threshold rule; ``pneumonet_core.evaluation.site_calibration.calibrate_package``
 worker (progress bar, Cancel), writing into a private temporary folder. The new package is
 then installed among the user's models, named after the model and the site, and the
 figures before and after are shown. The new model becomes active only when the user
-presses "Use the calibrated model": never silently. A folder the core refuses (too few
-films per class, one class only) gets its one-line reason.
+presses "Use the calibrated model" and confirms, in a question that says what the rule
+traded: never silently. A folder the core refuses (fewer than 50 films per class, one
+class only) gets its one-line reason; "Calibrate anyway" is the explicit override for a
+small site (down to 10 films per class), and the report then says so.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-    QVBoxLayout,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+    QProgressBar, QPushButton, QVBoxLayout,
 )
 
 from pneumonet_gui import workers
@@ -26,14 +28,20 @@ from pneumonet_gui.data_folders import default_external_folder, remember_externa
 from pneumonet_gui.wizard.common import CountTable, FolderField, MessageLabel, heading
 
 #: The threshold rules offered: (rule as ``pneumonet calibrate --rule`` takes it, what it means).
+#: Each says what it sets, not what it promises: the report says what it traded.
 RULES = (("youden", "Youden's J: balance sensitivity and specificity"),
-         ("sensitivity:0.95", "Sensitivity at least 0.95: miss fewer pneumonias"),
-         ("specificity:0.90", "Specificity at least 0.90: fewer false alarms"))
+         ("sensitivity:0.95", "Sensitivity at least 0.95 on these films (specificity pays for it)"),
+         ("specificity:0.90", "Specificity at least 0.90 on these films (sensitivity pays for it)"))
+#: Films per class a site must give, and the least "Calibrate anyway" accepts (as
+#: ``pneumonet_core.evaluation.site_calibration`` says; not imported here, which would load
+#: scikit-learn when the model manager opens).
+MIN_PER_CLASS, FORCED_MIN_PER_CLASS = 50, 10
 #: The report's blocks, as the columns of the figures table.
 COLUMNS = (("before", "Before"), ("after", "After (these films)"), ("after_cross_fitted", "After (cross-fitted)"))
 
 
-def calibrate_and_install(data_dir, model_path, rule: str, name: str, should_stop, progress) -> dict:
+def calibrate_and_install(data_dir, model_path, rule: str, name: str, should_stop, progress,
+                          force: bool = False) -> dict:
     """Calibrate into a private temporary folder, install the result as ``name`` (runs in a worker).
 
     Returns ``calibrate_package``'s report with ``installed``, the path among the user's models.
@@ -46,7 +54,7 @@ def calibrate_and_install(data_dir, model_path, rule: str, name: str, should_sto
     with tempfile.TemporaryDirectory(prefix="pneumonet-calibration-") as folder:
         out = Path(folder) / "calibrated.pneumonet"
         report = calibrate_package(Path(data_dir), Path(model_path), out, rule, should_stop=should_stop,
-                                   progress=progress)
+                                   progress=progress, force=force)
         if should_stop():
             raise CancelledError("cancelled")
         card = read_card(out)
@@ -54,6 +62,13 @@ def calibrate_and_install(data_dir, model_path, rule: str, name: str, should_sto
         update_card(out, card)  # the name is not part of the content hash
         report["installed"] = str(registry.install_user_model(out, name))
     return report
+
+
+def with_interval(block: dict, key: str, kind: str) -> str:
+    """A figure, with its 95% interval (bootstrapped by patient) when the report has one."""
+    text = number(block.get(key), kind)
+    low, high = block.get(f"{key}_ci") or (None, None)
+    return text if low is None or text == "n/a" else f"{text} ({low:.3f}\u2013{high:.3f})"
 
 
 class CalibrateDialog(QDialog):
@@ -75,8 +90,8 @@ class CalibrateDialog(QDialog):
         self.setWindowTitle(f"Calibrate to local data \u2014 {card.name}")
         self.resize(860, 700)
 
-        intro = QLabel("Classifies your site's labelled films (NORMAL/ and PNEUMONIA/ sub-folders, at least 20 "
-                       "readable films per class), refits the probability calibration and chooses the threshold by "
+        intro = QLabel(f"Classifies your site's labelled films (NORMAL/ and PNEUMONIA/ sub-folders, at least "
+                       f"{MIN_PER_CLASS} readable films per class), refits the probability calibration and chooses the threshold by "
                        "the rule below. The weights do not change; the calibrated model is installed beside this "
                        "one, and this one is left as it is.")
         intro.setWordWrap(True)
@@ -91,10 +106,13 @@ class CalibrateDialog(QDialog):
         for rule, text in RULES:
             self.rule_box.addItem(text, rule)
         self.name_edit = QLineEdit()
+        self.force_box = QCheckBox(f"Calibrate anyway with fewer than {MIN_PER_CLASS} films per class "
+                                   f"(down to {FORCED_MIN_PER_CLASS}; the threshold is then uncertain)")
         form = QFormLayout()
         form.addRow("Local films", self.folder)
         form.addRow("Threshold rule", self.rule_box)
         form.addRow("New model's name", self.name_edit)
+        form.addRow("", self.force_box)
 
         self.start_button = QPushButton("Calibrate")
         self.start_button.clicked.connect(lambda: self.start())
@@ -117,6 +135,10 @@ class CalibrateDialog(QDialog):
         self.table.setVisible(False)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.trade = QLabel()  # what the rule traded, in words, above the numbers' fine print
+        self.trade.setWordWrap(True)
+        self.trade.setTextInteractionFlags(self.trade.textInteractionFlags() | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.confirm: QMessageBox | None = None
         self.use_button = QPushButton("Use the calibrated model")
         self.use_button.setToolTip("Make it the active model for the viewer and `pneumonet` commands")
         self.use_button.setEnabled(False)
@@ -134,6 +156,7 @@ class CalibrateDialog(QDialog):
         layout.addLayout(run_row)
         layout.addWidget(self.messages)
         layout.addWidget(heading("Figures on these films"))
+        layout.addWidget(self.trade)
         layout.addWidget(self.table)
         layout.addWidget(self.summary)
         layout.addStretch(1)
@@ -142,14 +165,17 @@ class CalibrateDialog(QDialog):
         self._set_running(False)
 
     # --- running -------------------------------------------------------------------------
-    def start(self, folder=None, rule: str | None = None) -> workers.Worker | None:
-        """Calibrate on ``folder`` (default: the one typed) by ``rule`` (default: the one chosen)."""
+    def start(self, folder=None, rule: str | None = None, force: bool | None = None) -> workers.Worker | None:
+        """Calibrate on ``folder`` (default: the one typed) by ``rule`` (default: the one chosen);
+        ``force`` ticks "Calibrate anyway"."""
         if self.worker is not None:
             return None
         if folder is not None:
             self.folder_edit.setText(str(folder))
         if rule is not None:
             self.rule_box.setCurrentIndex(self.rule_box.findData(rule))
+        if force is not None:
+            self.force_box.setChecked(force)
         folder = Path(self.folder_edit.text().strip())
         name = self.name_edit.text().strip() or self.card.name
         if not self.folder_edit.text().strip() or not folder.is_dir():
@@ -159,13 +185,14 @@ class CalibrateDialog(QDialog):
         self.report, self._failure = None, ""
         self.table.setVisible(False)
         self.summary.setText("")
+        self.trade.setText("")
         self.use_button.setEnabled(False)
         self.messages.show_messages()
         self.progress.setRange(0, 0)
         self.progress_label.setText(f"Classifying the films of {folder.name}\u2026")
         self._set_running(True)
         self.worker = workers.start(calibrate_and_install, folder, self.model_path, self.rule_box.currentData(), name,
-                                    _error_path=folder,
+                                    force=self.force_box.isChecked(), _error_path=folder,
                                     _connect={"progress": self._progress, "returned": self._done,
                                               "failed": self._failed, "finished": self._ended})
         return self.worker
@@ -218,7 +245,7 @@ class CalibrateDialog(QDialog):
         for key, title, kind in FIGURE_ROWS:
             if key == "patients":
                 continue
-            values = [number(report[block].get(key), kind) for block, _ in COLUMNS]
+            values = [with_interval(report[block], key, kind) for block, _ in COLUMNS]
             if any(v != "n/a" for v in values):
                 rows.append([title] + values)
         self.table.fill(["Figure"] + [title for _, title in COLUMNS], rows)
@@ -227,14 +254,30 @@ class CalibrateDialog(QDialog):
         from pneumonet_core.models.card import calibration_text
 
         skipped = f" {len(report['errors'])} unreadable files were skipped." if report["errors"] else ""
+        forced = "".join(f"\nWarning: {w}." for w in report.get("warnings", []))
+        self.trade.setText(report["trade"] + forced)
         self.summary.setText(
             f"{site['images']} films of {site['patients']} patients ({per_class_text(site['per_class'])}). Calibration: "
             f"{calibration_text(cal)}; threshold {report['threshold']:.4f} ({report['rule']}).{skipped}\n"
             f"Installed as {report['installed']}. \u201cCross-fitted\u201d fits on other patients than those "
-            "measured: expect that on new patients of this site.")
+            "measured: expect that on new patients of this site. Sensitivity and specificity show their 95% "
+            "interval, bootstrapped by patient.")
 
     def _use(self) -> None:
-        if self.report is not None:
+        """Ask, with what the rule traded, before the calibrated model becomes active."""
+        if self.report is None:
+            return
+        box = self.confirm = QMessageBox(QMessageBox.Icon.Question, "Use the calibrated model?",
+                                         f"Make {Path(self.report['installed']).stem} the active model for the "
+                                         "viewer and `pneumonet` commands?", parent=self)
+        box.setInformativeText(self.trade.text())
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.finished.connect(self._confirmed)
+        box.open()
+
+    def _confirmed(self, answer: int) -> None:
+        if answer == QMessageBox.StandardButton.Yes and self.report is not None:
             self.activateRequested.emit(self.report["installed"])
             self.use_button.setEnabled(False)
             self.use_button.setText("The calibrated model is active")

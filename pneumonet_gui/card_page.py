@@ -23,10 +23,13 @@ FIGURE_ROWS = (("n", "Films", "int"), ("patients", "Patients", "int"), ("roc_auc
                ("accuracy", "Accuracy", "3"), ("sensitivity", "Sensitivity", "3"), ("specificity", "Specificity", "3"),
                ("precision", "Precision", "3"), ("ece", "ECE (calibration error)", "3"), ("brier", "Brier score", "3"),
                ("threshold", "Threshold", "4"))
-#: The external blocks of ``card.external``, as column titles.
-EXTERNAL_COLUMNS = (("after", "External, at the stored threshold"),
-                    ("after_cross_fitted", "External, cross-fitted by patient"),
+#: The external blocks of ``card.external``, as column titles, in the order shown: the
+#: cross-fitted figures lead (independent patients, nothing fitted on those measured).
+EXTERNAL_COLUMNS = (("after_cross_fitted", "External, cross-fitted by patient"),
+                    ("after", "External, at the stored threshold"),
                     ("before", "External, before calibration"))
+#: The held-out column, shown last: patients of the training data set, not independent.
+HELD_OUT_COLUMN = "Held-out split of the training data (same hospital)"
 #: Reliability diagrams a card can carry: (external block, title).
 RELIABILITY_CHARTS = (("before", "Before calibration"), ("after_cross_fitted", "After calibration (cross-fitted)"),
                       ("after", "After calibration (these films)"))
@@ -101,28 +104,36 @@ def identity_section(card: ModelCard, path=None, banner=()) -> str:
 
 
 def figures_section(card: ModelCard) -> str:
-    """Held-out and external figures side by side, and why they differ."""
+    """The figures on independent patients first (external, cross-fitted first), the held-out split
+    of the training data last and labelled as such, and why they differ."""
+    from pneumonet_core.models.figures import calibrated_on
+
     held = card.metrics or {}
     external = card.external or {}
-    columns = [("Held-out patients (same data set)", held)]
-    columns += [(title, external[key]) for key, title in EXTERNAL_COLUMNS if external.get(key)]
+    chosen_here = calibrated_on(card, external.get("file_list_sha256"))
+    columns = []
+    for key, title in EXTERNAL_COLUMNS:
+        if external.get(key):
+            if key == "after" and chosen_here:
+                title += " (chosen on these films)"
+            columns.append((title, {**external[key], "patients": external.get("patients")}))
+    columns.append((HELD_OUT_COLUMN, held))
     rows = []
     for key, title, kind in FIGURE_ROWS:
         values = [number(block.get(key), kind) for _, block in columns]
-        if key == "patients" and external:
-            values[1:] = [number(external.get("patients"), "int")] * (len(columns) - 1)
         if all(v == "n/a" for v in values):
             continue
         rows.append([_e(title)] + values)
-    out = [_section("How well it does"), _table(["Figure"] + [c for c, _ in columns], rows)]
+    out = [_section("How well it does")]
+    if not external:
+        out.append(_para(NO_EXTERNAL, theme.WARNING_FG))  # before the flattering figures, not after
+    out.append(_table(["Figure"] + [c for c, _ in columns], rows))
     if external:
         site = (f"External films: <b>{_e(external.get('data_set'))}</b>, {number(external.get('images'), 'int')} "
                 f"films of {number(external.get('patients'), 'int')} patients"
                 + (f", per class {_e(per_class_text(external.get('per_class')))}" if external.get("per_class") else "")
                 + (f", measured {_e(external.get('date'))}" if external.get("date") else "") + ".")
         out += [_para(site), _para(_e(WHY_DIFFERENT), theme.MUTED)]
-    else:
-        out.append(_para(NO_EXTERNAL, theme.WARNING_FG))
     return "".join(out)
 
 

@@ -35,7 +35,7 @@ class HeatmapControls(QGroupBox):
         self.show_box = QCheckBox("Show heat map  (H)")
         self.show_box.setChecked(True)
         self.show_box.toggled.connect(self.visibleChanged)
-        self.normal_box = QCheckBox("Also for NORMAL decisions")
+        self.normal_box = QCheckBox("Also for \u201cNo pneumonia found\u201d")
         self.normal_box.setToolTip("By default the heat map is shown for PNEUMONIA decisions only")
         self.normal_box.toggled.connect(self.showForNormalChanged)
         form = QFormLayout()

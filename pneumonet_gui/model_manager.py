@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.models import registry
+from pneumonet_core.models import figures, registry
 from pneumonet_gui import workers
 from pneumonet_gui.extensions import open_once
 from pneumonet_gui.model_card_view import ModelCardView
@@ -117,8 +117,11 @@ class ModelManagerDialog(QDialog):
         for i, model in enumerate(self.models):
             kind = "bundled" if model.bundled else "yours"
             auc = model.card.metrics.get("roc_auc")
+            independent = figures.ranking_value(model.card)  # patients outside the training split lead
             text = (f"{STAR if model.active else ''}{model.card.name}\n"
-                    f"    {model.card.approach}, {kind}, held-out AUC {'n/a' if auc is None else f'{auc:.3f}'}")
+                    f"    {model.card.approach}, {kind}, independent AUC "
+                    f"{'n/a' if independent is None else f'{independent:.3f}'} \u00b7 held-out AUC "
+                    f"{'n/a' if auc is None else f'{auc:.3f}'}")
             item = QListWidgetItem(text)
             item.setToolTip(str(model.path))
             if model.active:

@@ -1,5 +1,9 @@
 """The result: pneumonia probability (number and bar), the decision at the model's threshold,
 the model that decided, and the reminder that this supports a clinician's reading.
+
+Decisions read in words ("No pneumonia found", with the note that the model assesses
+pneumonia only); a withheld result shows no number, bar or threshold: only that no
+result is given, and why.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from pneumonet_core.reports.summary import format_pair as fewest_decimals
+from pneumonet_core.results import SCOPE_NOTE, decision_words
 from pneumonet_gui import theme
 from pneumonet_gui.trust import WITHHELD, withheld
 
@@ -24,10 +29,10 @@ def format_pair(probability: float, threshold: float) -> tuple[str, str]:
 
 
 def decision_text(result) -> str:
-    """E.g. ``PNEUMONIA (p = 0.93 ≥ threshold 0.41)``: the decision and why."""
+    """E.g. ``Pneumonia (p = 0.93 ≥ threshold 0.41)``: the decision in words and why."""
     p, t = format_pair(result.probability, result.threshold)
     sign = "\u2265" if result.probability >= result.threshold else "<"
-    return f"{result.label} (p = {p} {sign} threshold {t})"
+    return f"{decision_words(result.label)} (p = {p} {sign} threshold {t})"
 
 
 def wrappable(text: str) -> str:
@@ -159,24 +164,24 @@ class ResultPanel(QWidget):
             self.show_withheld(result)
             return
         colour = theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
-        details = ""
-        if len(result.class_probabilities) > 2:
+        lines = []
+        if len(result.class_probabilities or {}) > 2:
             parts = [f"{name.title()} {value:.2f}" for name, value in result.class_probabilities.items()]
-            details = "Class probabilities: " + ", ".join(parts)
+            lines.append("Class probabilities: " + ", ".join(parts))
             if result.subtype:
-                details += f"\nMost likely type: {result.subtype.lower()}"
+                lines.append(f"Most likely type: {result.subtype.lower()}")
+        lines.append(SCOPE_NOTE)  # "No pneumonia found" is not "nothing found"
+        details = "\n".join(lines)
         _, threshold_text = format_pair(result.probability, result.threshold)
-        self._set(label=result.label, colour=colour, decision=decision_text(result),
+        self._set(label=decision_words(result.label), colour=colour, decision=decision_text(result),
                   probability=f"{result.probability:.3f}",
                   bar=(result.probability, result.threshold, threshold_text), details=details)
 
     def show_withheld(self, result) -> None:
-        """The guard flagged the scan: the decision is withheld and the number greyed out."""
+        """The guard flagged the scan: what was withheld and why; no number, bar or threshold."""
         reason = f"Why: {result.ood_reason}" if result.ood_reason else ""
-        p = result.probability
         self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD,
-                  probability="" if p is None else f"{p:.3f}", details=reason, greyed=True,
-                  bar=None if p is None else (p, result.threshold, None))
+                  details="\n".join(filter(None, [reason, "No probability or decision is given for this image."])))
 
     def _set(self, label: str, colour: str, decision: str, probability: str = "",
              bar: tuple | None = None, details: str = "", greyed: bool = False) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pneumonet_core.results import decision_words
 from pneumonet_gui.privacy import names_patient
 from pneumonet_gui.trust import WITHHELD, withheld
 
@@ -91,7 +92,7 @@ class ScanPresenter:
             self._status(f"{Path(result.path).name}: {WITHHELD}")
             return
         w.heatmap_controls.set_status("Computing the heat map\u2026")
-        self._status(f"{Path(result.path).name}: {result.label}, p = {result.probability:.3f}")
+        self._status(f"{Path(result.path).name}: {decision_words(result.label)}, p = {result.probability:.3f}")
 
     def _on_analysis_failed(self, message: str) -> None:
         w = self.w

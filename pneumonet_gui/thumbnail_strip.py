@@ -53,7 +53,8 @@ def result_badge(result) -> tuple[str, str]:
         return "withheld", theme.MUTED
     if not result.classified:
         return "no result", theme.ERROR_FG
-    return f"{result.label} {result.probability:.2f}", theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
+    words = "Pneumonia" if result.label == "PNEUMONIA" else "No pneumonia"  # short: the tile is 96 px wide
+    return f"{words} {result.probability:.2f}", theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
 
 
 class ThumbnailStrip(QListWidget):

@@ -1,7 +1,8 @@
 """What the viewer may claim about a result: withheld answers and honest heat maps.
 
-A scan the out-of-distribution guard flags is not a chest X-ray this model knows: its
-probability is greyed out and no heat map is shown. Grad-CAM maps are shown by default
+A scan the out-of-distribution guard flags is not a chest X-ray this model knows: it has
+no probability or decision to show (see :class:`~pneumonet_core.results.ScanResult`) and
+no heat map is shown. Grad-CAM maps are shown by default
 for PNEUMONIA decisions only, where they point at what drove the finding; a toggle shows
 them for NORMAL decisions too. Plain Python, shared by the result panel, the presenter
 and the help.
@@ -9,7 +10,9 @@ and the help.
 
 from __future__ import annotations
 
-WITHHELD = "Not a chest X-ray this model knows - result withheld"
+from pneumonet_core.results import WITHHELD_MESSAGE
+
+WITHHELD = WITHHELD_MESSAGE  # one wording everywhere
 
 #: The heat map's legend: what the colours mean, in one line.
 LEGEND = "Red: the regions that pushed the model most towards its decision \u00b7 clear: little influence"
@@ -34,6 +37,6 @@ def heatmap_policy(result, show_for_normal: bool) -> tuple[bool, str]:
     if withheld(result):
         return False, "No heat map: the result is withheld for this scan."
     if result.label != "PNEUMONIA" and not show_for_normal:
-        return False, ("Heat map hidden for a NORMAL decision: it would only show what argued against "
-                       "pneumonia. Tick \u201cAlso for NORMAL\u201d to see it.")
+        return False, ("Heat map hidden for \u201cNo pneumonia found\u201d: it would only show what argued against "
+                       "pneumonia. Tick \u201cAlso for \u2018No pneumonia found\u2019\u201d to see it.")
     return True, LEGEND

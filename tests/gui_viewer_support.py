@@ -108,11 +108,13 @@ def assert_result_matches_cli(window: MainWindow, expected: dict) -> None:
     assert current.result.probability == pytest.approx(expected["probability"], abs=1e-6)
     assert current.result.label == expected["label"]
     panel = window.result_panel
-    assert panel.shown_label() == expected["label"]
+    words = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found"}[expected["label"]]
+    assert panel.shown_label() == words  # people read words; the CLI and exports keep the class name
     assert panel.shown_probability() == f"{expected['probability']:.3f}"
     p_text, t_text = format_pair(expected["probability"], expected["threshold"])
     sign = "\u2265" if expected["label"] == "PNEUMONIA" else "<"
-    assert panel.shown_decision() == f"{expected['label']} (p = {p_text} {sign} threshold {t_text})"
+    assert panel.shown_decision() == f"{words} (p = {p_text} {sign} threshold {t_text})"
+    assert "assesses pneumonia only" in panel.details.text() and "TB, nodules or devices" in panel.details.text()
     assert panel.bar.value() == pytest.approx(expected["probability"], abs=1e-6)
     assert panel.bar.threshold() == pytest.approx(expected["threshold"])
     assert "tiny-test-cnn" in panel.model.text() and "version 1" in panel.model.text()

@@ -60,6 +60,9 @@ def test_folder_with_bad_files_exits_3_and_reports_every_file(full_run, folder):
     labels = {r["label"] for r in results if not r["error"]}
     assert labels == {"PNEUMONIA", "NORMAL"}
     assert "11 scans · " in full_run["stderr"]  # the summary line
+    # JSON keeps the class names; the terminal says what NORMAL means, and what the model does not look for
+    assert " NORMAL (no pneumonia found) · " in full_run["stderr"]
+    assert "NORMAL means no pneumonia found. The model assesses pneumonia only" in full_run["stderr"]
 
 
 def test_csv_has_every_row_with_hash_and_model(full_run, folder, model):

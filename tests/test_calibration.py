@@ -124,9 +124,10 @@ def test_calibrate_writes_a_new_verified_package_with_the_site_and_leaves_the_in
     before = model.read_bytes()
     out = tmp_path / "site.pneumonet"
     code = cli_main(["calibrate", str(site), "--model", str(model), "--out", str(out), "--rule", "sensitivity:0.9",
-                     "--json"])
+                     "--json", "--force"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["forced"] and "24" in report["warnings"][0] and report["min_per_class"] == 50
     assert model.read_bytes() == before and read_card(model).calibration == {}
     card = load_package(out).card
     assert card.hash == report["hash"] != read_card(model).hash
@@ -140,16 +141,60 @@ def test_calibrate_writes_a_new_verified_package_with_the_site_and_leaves_the_in
     assert e["after"]["sensitivity"] >= 0.9
 
 
-@pytest.mark.parametrize("normal, pneumonia, message", [(19, 30, "NORMAL has 19"), (0, 30, "only PNEUMONIA films")])
-def test_calibrate_refuses_a_site_that_is_too_small_or_has_one_class(tmp_path, capsys, normal, pneumonia, message):
+@pytest.mark.parametrize("normal, pneumonia, force, message", [
+    (49, 60, False, "NORMAL has 49; at least 50 readable films per class are needed; use --force"),
+    (9, 30, True, "NORMAL has 9; at least 10 readable films per class are needed; even when forced"),
+    (0, 30, False, "only PNEUMONIA films")])
+def test_calibrate_refuses_a_site_that_is_too_small_or_has_one_class(tmp_path, capsys, normal, pneumonia, force,
+                                                                      message):
     site = _site(tmp_path / "small", normal, pneumonia)
     if normal == 0:
         (site / "NORMAL").rmdir()
     model = make_tiny_model(tmp_path / "m.pneumonet")
-    code = cli_main(["calibrate", str(site), "--model", str(model), "--out", str(tmp_path / "o.pneumonet")])
+    code = cli_main(["calibrate", str(site), "--model", str(model), "--out", str(tmp_path / "o.pneumonet")]
+                    + (["--force"] if force else []))
     err = capsys.readouterr().err.strip()
     assert code == 1 and message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o.pneumonet").exists()
+
+
+def test_calibrate_shows_intervals_by_patient_and_says_what_the_rule_traded(site_and_model, tmp_path, capsys):
+    from pneumonet_core.models import registry
+
+    site, model = site_and_model
+    active = registry.active_model_path()
+    out = tmp_path / "traded.pneumonet"
+    code = cli_main(["calibrate", str(site), "--model", str(model), "--out", str(out), "--rule", "sensitivity:0.95",
+                     "--force"])
+    captured = capsys.readouterr()
+    assert code == 0 and "warning: forced on few films" in captured.err
+    text = captured.out
+    report_card = load_package(out).card.external
+    before, after = report_card["before"], report_card["after"]
+    for block in ("before", "after", "after_cross_fitted"):
+        for key in ("sensitivity", "specificity"):
+            low, high = report_card[block][f"{key}_ci"]
+            assert 0 <= low <= report_card[block][key] <= high <= 1, (block, key)
+    assert f"sensitivity {after['sensitivity']:.4f} [{after['sensitivity_ci'][0]:.3f}-" in text
+    trade = next(line for line in text.splitlines() if line.startswith("\u201cSensitivity at least 0.95\u201d"))
+    assert f"the threshold from {before['threshold']:.3f} to {after['threshold']:.3f}" in trade
+    assert "on 54 films" in trade and "95% CI" in trade and "cross-fitted" in trade
+    assert ("raised sensitivity" in trade or "lowered sensitivity" in trade or "kept sensitivity" in trade)
+    assert "not active" in text and registry.active_model_path() == active  # nothing activated silently
+
+
+def test_patient_bootstrap_resamples_patients_not_films():
+    from pneumonet_core.evaluation.metrics import patient_bootstrap_intervals
+
+    y = np.array([1] * 40 + [0] * 40)
+    decision = np.array([True] * 30 + [False] * 10 + [False] * 36 + [True] * 4)
+    # one patient per film, then 4 films per patient: same rates, fewer independent patients, wider intervals
+    per_film = patient_bootstrap_intervals(y, decision, [f"f{i}" for i in range(80)])
+    per_patient = patient_bootstrap_intervals(y, decision, [f"p{i // 4}" for i in range(80)])
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert per_film["sensitivity"][0] < 0.75 < per_film["sensitivity"][1]
+    assert width(per_patient["sensitivity"]) > width(per_film["sensitivity"]) * 1.3
+    assert width(per_patient["specificity"]) > width(per_film["specificity"]) * 1.3
 
 
 def test_calibrate_refuses_to_overwrite_its_input_and_a_bad_rule(site_and_model, capsys):

@@ -111,3 +111,31 @@ def test_train_cli_writes_a_model_and_jsonl_progress(shared_train_dir, tmp_path)
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert {e["event"] for e in events} >= {"split", "start", "epoch", "saved"}
     assert events[-1]["event"] == "saved" and Path(events[-1]["path"]) == out and out.exists()
+
+
+def test_models_rank_by_independent_patients_and_info_leads_with_them(tmp_path, monkeypatch, capsys):
+    """Issue 23 item 5: the external (cross-fitted) figure first and as the rank; held-out second, labelled."""
+    from pneumonet_core.models.package import read_card
+
+    monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PNEUMONET_MODEL", raising=False)
+    tiny = make_tiny_model(tmp_path / "tiny.pneumonet")  # never measured on independent patients
+    assert main(["models", "install", str(tiny)]) == 0
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if ".pneumonet" in line]
+    names = [line.split()[1] if line.startswith("*") else line.split()[0] for line in lines]
+    # the CNN's cross-fitted external AUC (0.98) beats the ResNet152V2's (0.95), though its held-out AUC is lower
+    assert names == ["pneumonet-cnn", "pneumonet-resnet152v2", "tiny-test-cnn"]
+    cnn = read_card(CNN)
+    assert f"independent AUC={cnn.external['after_cross_fitted']['roc_auc']:.4f} (cross-fitted)" in lines[0]
+    assert lines[0].index("independent AUC") < lines[0].index("held-out AUC")
+    assert "independent AUC=n/a" in lines[2]
+    assert main(["models", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)["models"]
+    assert [m["name"] for m in models] == names
+    assert models[0]["independent"]["kind"] == "cross-fitted" and models[2]["independent"] is None
+    assert main(["info", "--model", CNN]) == 0
+    out = capsys.readouterr().out
+    assert out.index("cross-fitted by patient") < out.index("at the stored threshold (chosen on these films)")
+    assert out.index("External:") < out.index("Held-out:") and "not independent" in out

@@ -75,7 +75,7 @@ def test_a_calibrated_card_stores_the_reliability_curves(folder, models, tmp_pat
     from pneumonet_core.models.package import read_card
 
     out = tmp_path / "calibrated.pneumonet"
-    calibrate_package(folder, models["new"], out)
+    calibrate_package(folder, models["new"], out, force=True)
     external = read_card(out).external
     for key in ("before", "after", "after_cross_fitted"):
         curve = external[key]["reliability"]

@@ -136,7 +136,7 @@ def test_filters_and_sorting(qtbot, panel, folder):
         shown = panel.visible_results()
         assert len(shown) == panel.proxy.rowCount() == count, name
         if name == "pneumonia":
-            assert {cell(panel, row, DECISION) for row in range(count)} == {"PNEUMONIA"}
+            assert {cell(panel, row, DECISION) for row in range(count)} == {"Pneumonia"}
         if name == "errors":
             assert all(not r.ok for r in shown)
         if name == "warnings":
@@ -273,9 +273,20 @@ def test_a_flagged_scan_is_withheld_marked_and_has_its_own_filter(qtbot, qapp, p
     panel.set_filter("pneumonia")
     assert [Path(r.path).name for r in panel.visible_results()] == ["a.png"]  # a withheld decision is not listed
     panel.set_filter("all")
+    assert flagged.probability is None and flagged.label == "WITHHELD"  # withheld at the source
+    assert cell(panel, row["b.png"], DECISION) == "No pneumonia found"
     panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
+    # withheld rows are their own group, after PNEUMONIA and before NORMAL, never by their hidden scores
+    # (knee's 0.97 would put it first, odd's 0.10 below b.png)
     assert [Path(r.path).name for r in panel.visible_results()] == [
-        "a.png", "b.png", "knee.png", "odd.png", "broken.png"]  # withheld below every probability, above errors
+        "a.png", "knee.png", "odd.png", "b.png", "broken.png"]
+    panel.table.sortByColumn(DECISION, Qt.SortOrder.DescendingOrder)
+    assert [Path(r.path).name for r in panel.visible_results()] == [
+        "a.png", "knee.png", "odd.png", "b.png", "broken.png"]
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.AscendingOrder)
+    assert [Path(r.path).name for r in panel.visible_results()][:2] == ["broken.png", "b.png"]
+    assert [Path(r.path).name for r in panel.visible_results()][-1] == "a.png"
+    panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
     for _ in range(5):
         qapp.processEvents()
     assert panel.grab().save(str(shots / "batch-panel-out-of-distribution.png"))

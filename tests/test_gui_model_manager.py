@@ -192,6 +192,15 @@ def test_calibrate_installs_a_new_model_shows_before_and_after_and_activates_onl
         "youden", "sensitivity:0.95", "specificity:0.90"]
     progress = []
     dialog.progress.valueChanged.connect(progress.append)
+    # 24 films per class: refused, with its reason, until "Calibrate anyway" is ticked
+    with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as refused:
+        dialog.start(films, "sensitivity:0.95")
+    assert "at least 50 readable films per class" in refused.args[0] and dialog.report is None
+    assert "NORMAL has 24, PNEUMONIA has 24" in dialog.messages.text()
+    assert sorted(p.name for p in registry.user_models_dir().iterdir()) == ["mine-a.pneumonet", "mine-b.pneumonet"]
+    progress.clear()
+    dialog.force_box.click()  # the explicit override, as a person gives it
+    assert dialog.force_box.isChecked()
     with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as finished:
         dialog.start(films, "sensitivity:0.95")
         assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
@@ -207,21 +216,37 @@ def test_calibrate_installs_a_new_model_shows_before_and_after_and_activates_onl
     assert [dialog.table.cell(auc_row, c) for c in (1, 2, 3)] == [
         f"{report[k]['roc_auc']:.3f}" for k in ("before", "after", "after_cross_fitted")]
     assert "sensitivity" in report["rule"] and str(target) in dialog.summary.text()
+    # sensitivity and specificity with their 95% intervals by patient; the trade in words
+    sens_row = next(r for r in range(dialog.table.rowCount()) if dialog.table.cell(r, 0) == "Sensitivity")
+    for c, block in zip((1, 2, 3), ("before", "after", "after_cross_fitted")):
+        low, high = report[block]["sensitivity_ci"]
+        assert dialog.table.cell(sens_row, c) == f"{report[block]['sensitivity']:.3f} ({low:.3f}\u2013{high:.3f})"
+    trade = dialog.trade.text()
+    assert trade.startswith("\u201cSensitivity at least 0.95\u201d") and "on 48 films" in trade
+    assert f"threshold from {report['before']['threshold']:.3f} to {report['after']['threshold']:.3f}" in trade
+    assert "Warning: forced on few films" in trade and dialog.trade.isVisible()
     card = read_card(target)
     assert card.name == "mine-a-site" and card.external["after"]["n"] == 48
     # Installed and listed, but not active: the user decides.
     assert manager.selected.path == target and not manager.selected.active
     assert registry.active_model_path() == installed["bundled"]
     settle_and_save(qapp, dialog, shots / "calibrate-dialog.png")
+    # asked first, with the trade; "No" leaves the active model as it was
+    dialog.use_button.click()
+    assert dialog.confirm.isVisible() and trade in dialog.confirm.informativeText()
+    settle_and_save(qapp, dialog.confirm, shots / "calibrate-confirm.png")
+    dialog.confirm.button(QMessageBox.StandardButton.No).click()
+    assert registry.active_model_path() == installed["bundled"] and dialog.use_button.isEnabled()
+    dialog.use_button.click()
     with qtbot.waitSignal(manager.activeModelChanged) as changed:
-        dialog.use_button.click()
+        dialog.confirm.button(QMessageBox.StandardButton.Yes).click()
     assert Path(changed.args[0]) == target.resolve() == registry.active_model_path()
     assert [m["name"] for m in cli_models(capsys) if m["active"]] == ["mine-a-site"]
     dialog.close()
 
 
 @pytest.mark.parametrize("per_class, reason", [
-    ({"NORMAL": 6, "PNEUMONIA": 25}, "too few films to calibrate (NORMAL has 6; at least 20 readable films per class"),
+    ({"NORMAL": 6, "PNEUMONIA": 55}, "too few films to calibrate (NORMAL has 6; at least 50 readable films per class"),
     ({"NORMAL": 25}, "only NORMAL films: calibration needs both NORMAL and PNEUMONIA"),
 ])
 def test_calibrate_refuses_too_few_films_or_one_class_in_one_line(manager, installed, tmp_path, qtbot, per_class,

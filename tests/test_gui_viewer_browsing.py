@@ -84,7 +84,7 @@ def test_study_browser_pages_through_the_folder_and_marks_results(make_window, q
     QTest.keyClick(window, Qt.Key.Key_PageUp)
     qtbot.waitUntil(lambda: window.current.done and window.current.path.name == "IM-2.jpeg", timeout=WAIT_MS)
     texts = [strip.item(row).text() for row in range(strip.count())]
-    assert all("PNEUMONIA" in text for text in texts), texts  # each marked once classified
+    assert all("Pneumonia 0." in text for text in texts), texts  # each marked once classified, in words
     assert strip.currentItem().text().startswith("IM-2.jpeg")
     save(window, shots, "viewer-study-browser.png")
 

@@ -21,12 +21,12 @@ class _Prediction:
 
 
 def test_decision_text_names_the_decision_probability_and_threshold():
-    assert decision_text(_Prediction(0.9312, 0.41, "PNEUMONIA")) == "PNEUMONIA (p = 0.931 \u2265 threshold 0.410)"
-    assert decision_text(_Prediction(0.12, 0.41, "NORMAL")) == "NORMAL (p = 0.120 < threshold 0.410)"
+    assert decision_text(_Prediction(0.9312, 0.41, "PNEUMONIA")) == "Pneumonia (p = 0.931 \u2265 threshold 0.410)"
+    assert decision_text(_Prediction(0.12, 0.41, "NORMAL")) == "No pneumonia found (p = 0.120 < threshold 0.410)"
     # As many decimals as the probability printed above it: 0.995 is not "1.00".
-    assert decision_text(_Prediction(0.995, 0.156, "PNEUMONIA")) == "PNEUMONIA (p = 0.995 \u2265 threshold 0.156)"
+    assert decision_text(_Prediction(0.995, 0.156, "PNEUMONIA")) == "Pneumonia (p = 0.995 \u2265 threshold 0.156)"
     # Close to the threshold, enough decimals to see which side it is on.
-    assert decision_text(_Prediction(0.4099, 0.41, "NORMAL")) == "NORMAL (p = 0.4099 < threshold 0.4100)"
+    assert decision_text(_Prediction(0.4099, 0.41, "NORMAL")) == "No pneumonia found (p = 0.4099 < threshold 0.4100)"
     assert format_pair(0.500012, 0.5) == ("0.50001", "0.50000")
 
 

@@ -21,7 +21,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from pneumonet_gui import theme
 from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
 from pneumonet_gui.trust import LEGEND, WITHHELD
@@ -56,7 +55,7 @@ def test_heat_map_and_legend_for_pneumonia_normal_on_request(make_window, qtbot,
     assert window.current.result.label == "NORMAL" and window.current.heatmap is not None  # computed...
     assert not window.viewer.has_heatmap() and not controls.legend.isVisible()  # ...but not shown
     controls = window.heatmap_controls
-    assert "NORMAL" in controls.status.text()
+    assert "No pneumonia found" in controls.status.text()
     QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL
     assert controls.normal_box.isChecked() and window.viewer.has_heatmap() and window.viewer.overlay_visible
     assert controls.legend.isVisible()
@@ -80,13 +79,21 @@ def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window,
     panel = window.result_panel
     assert panel.shown_decision() == WITHHELD
     assert panel.shown_label() == "Withheld" and "hand" in panel.details.text()
-    assert theme.MUTED in panel.probability.styleSheet() and panel.bar.greyed  # the number greyed out
+    # no number, bar or threshold: only what was withheld and why
+    assert panel.shown_probability() == "" and not panel.probability.isVisible()
+    assert not panel.bar.isVisible() and panel.bar.value() is None and panel.bar.threshold() is None
+    assert not panel.probability_caption.isVisible()
+    assert window.current.result.probability is None and window.current.result.label == "WITHHELD"
     assert not window.viewer.has_heatmap() and not window.heatmap_controls.legend.isVisible()
     window.compare_heatmap_action.trigger()
     assert not window.compare_pane.view.has_heatmap()  # not beside it either
     window.compare_heatmap_action.trigger()
-    assert WITHHELD in window.statusBar().currentMessage()
+    status = window.statusBar().currentMessage()
+    assert WITHHELD in status and "p =" not in status and "NORMAL" not in status and "PNEUMONIA" not in status
     assert window.thumbnails.scans.result(films[0]).out_of_distribution
+    from pneumonet_gui.thumbnail_strip import result_badge
+
+    assert result_badge(window.thumbnails.scans.result(films[0]))[0] == "withheld"  # the study browser too
     save(window, shots, "viewer-withheld.png")
     assert window.export_report(tmp_path / "w.pdf") is None  # no report states a withheld result
     assert "withheld" in window.info_banner.text() and not (tmp_path / "w.pdf").exists()

@@ -90,7 +90,32 @@ def test_a_worse_new_model_is_shown_beside_the_active_one_with_a_warning(page, q
     assert page.worse_banner.text().splitlines() == [WORSE] + page.warnings
     # The same data set as the good model's training: it may have seen some held-out patients.
     assert "may have trained on" in page.notes.text()
+    # not calibrated on these 50 external films: they are the fair comparison, and they lead
+    assert not page.result["active_calibrated_on_external"]
+    assert "external films are the fair comparison" in page.notes.text()
+    assert "Not a fair comparison" not in page.notes.text()
+    assert page.boxes[EXTERNAL_SET].x() < page.boxes[HELD_OUT].x()
+    assert "not independent" in page.boxes[HELD_OUT].title()
     save(qapp, page, shots / "wizard-comparison-worse.png")
+
+
+def test_a_comparison_on_films_the_active_model_was_calibrated_on_is_never_called_fair(
+        page, qtbot, qapp, films, bad, tmp_path, shots):
+    from pneumonet_core.evaluation.site_calibration import file_list_sha256
+    from pneumonet_core.models.package import read_card, rewrite_package
+    from pneumonet_gui.wizard.comparison_page import CALIBRATED_ON_EXTERNAL
+
+    card = read_card(GOOD)  # the good model, calibrated (as its card tells) on exactly these external films
+    listing = file_list_sha256(find_labelled_images(films["external"]))
+    card.calibration = {**card.calibration, "fitted_on": {**card.calibration["fitted_on"], "file_list_sha256": listing}}
+    active = tmp_path / "calibrated-here.pneumonet"
+    rewrite_package(GOOD, active, card)
+    compare(page, qtbot, films, new=bad, active=active)
+    assert page.result["active_calibrated_on_external"]
+    text = page.notes.text()
+    assert CALIBRATED_ON_EXTERNAL.split(":")[0] in text and "calibrated on these very films" in text
+    assert "fair comparison." not in text and "is the fair" not in text and "are the fair" not in text
+    save(qapp, page, shots / "wizard-comparison-calibrated-on-external.png")
 
 
 def test_a_better_new_model_gets_no_warning_and_without_an_active_model_it_stands_alone(page, qtbot, films, bad):

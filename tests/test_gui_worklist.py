@@ -112,7 +112,8 @@ def test_studies_arrive_sorted_for_triage_with_identifiers_hidden_and_open_in_th
     assert rows[0].probability > 0.9 > rows[-1].probability
     for i, study in enumerate(rows):
         assert cell(panel, i, PROBABILITY) == f"{study.probability:.3f}"
-        assert cell(panel, i, DECISION) == study.label and cell(panel, i, STATUS) == "answered"
+        words = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found"}[study.label]  # people read words
+        assert cell(panel, i, DECISION) == words and cell(panel, i, STATUS) == "answered"
     # De-identified on screen until "Hide identifiers" is unticked.
     assert sorted(cell(panel, i, PATIENT) for i in range(3)) == ["Patient 1", "Patient 2", "Patient 3"]
     masked = {cell(panel, i, c) for i in range(3) for c in (PATIENT_ID, STUDY_DATE)}
@@ -272,11 +273,16 @@ def test_a_flagged_study_is_withheld_and_marked_and_a_failed_one_says_why(qapp):
                  ev.NodeEvent(ev.ANSWERED, "k1", study("knee"), ev.Outcome(0.97, "PNEUMONIA", 0.5, True, 2.5,
                                                                           "not a chest film")),
                  ev.NodeEvent(ev.ANSWERED, "k2", study("chest"), ev.Outcome(0.40, "NORMAL", 0.5)),
-                 ev.NodeEvent(ev.FAILED, "k3", study("broken"), reason="no pixel data")])
+                 ev.NodeEvent(ev.FAILED, "k3", study("broken"), reason="no pixel data"),
+                 ev.NodeEvent(ev.RECEIVED, "k4", study("hand")), ev.NodeEvent(ev.RECEIVED, "k5", study("lobar")),
+                 ev.NodeEvent(ev.ANSWERED, "k4", study("hand"), ev.Outcome(0.01, "NORMAL", 0.5, True, 4.0, "a hand")),
+                 ev.NodeEvent(ev.ANSWERED, "k5", study("lobar"), ev.Outcome(0.90, "PNEUMONIA", 0.5))])
     text = {model.rows[r].study_uid: [model.index(r, c).data() for c in range(model.columnCount())]
             for r in range(model.rowCount())}
     assert [text["knee"][c] for c in (PROBABILITY, DECISION, OOD)] == ["withheld", "withheld",
                                                                       "\u26a0 not a chest film"]
-    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.400", "NORMAL", ""]
+    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.400", "No pneumonia found", ""]
     assert text["broken"][STATUS] == "failed: no pixel data"
-    assert [r.study_uid for r in model.rows] == ["knee", "chest", "broken"]  # the core's triage order
+    assert not any("0.97" in t or "0.01" in t for t in text["knee"] + text["hand"])
+    # the core's triage order: PNEUMONIA, then withheld by arrival (not by 0.97 / 0.01), then NORMAL
+    assert [r.study_uid for r in model.rows] == ["lobar", "knee", "hand", "chest", "broken"]

@@ -98,7 +98,8 @@ def test_statistics_and_tags_flag_non_chest_inputs_without_a_feature_reference(t
     for r in results:
         assert r.ok and r.out_of_distribution is True and r.ood_score >= 1.0, (r.path, r.ood_score)
         assert r.ood_reason and words in r.ood_reason, (r.path, r.ood_reason)
-        assert r.withheld and r.probability is not None and r.label  # machines still get the numbers
+        assert r.withheld and r.classified and r.probability is None and r.label == "WITHHELD"  # no answer
+        assert r.withheld_probability_not_for_use is not None  # kept for measuring, under its name
 
 
 def test_statistics_and_tags_pass_chest_films_as_jpeg_and_dicom(tiny, chest):
@@ -253,7 +254,12 @@ def test_classify_exits_0_with_flagged_scans_and_json_carries_the_verdict(mixed_
         assert set(OOD_FIELDS) <= set(r)
         assert isinstance(r["out_of_distribution"], bool) and isinstance(r["ood_score"], float)
         assert (r["ood_reason"] is None) != r["out_of_distribution"]
-        assert r["probability"] is not None and r["label"] in ("NORMAL", "PNEUMONIA")
+        if r["out_of_distribution"]:  # a withheld result has no answer a program could read as one
+            assert r["probability"] is None and r["label"] == "WITHHELD" and r["class_probabilities"] is None
+            assert isinstance(r["withheld_probability_not_for_use"], float)
+        else:
+            assert r["probability"] is not None and r["label"] in ("NORMAL", "PNEUMONIA")
+            assert r["withheld_probability_not_for_use"] is None
     flagged = {Path(r["path"]).name for r in results if r["out_of_distribution"]}
     assert flagged == {"photo_00.jpg", "document_00.png"}
     assert "ood_guard" in mixed_run["json"]["model"]
@@ -283,14 +289,21 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
     with open(mixed_run["out"] / "r.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert tuple(reader.fieldnames) == CSV_COLUMNS and CSV_COLUMNS[-4:] == (*OOD_FIELDS, "row_check")
+    assert tuple(reader.fieldnames) == CSV_COLUMNS
+    assert CSV_COLUMNS[-5:] == (*OOD_FIELDS, "withheld_probability_not_for_use", "row_check")
     assert CSV_COLUMNS[:12] == ("path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
                                 "model_name", "model_hash", "format", "width", "height")
     assert sorted(row["out_of_distribution"] for row in rows) == ["false", "false", "true", "true"]
     assert all((row["ood_reason"] == "") == (row["out_of_distribution"] == "false") for row in rows)
+    for row in rows:  # withheld: no label a program could act on, no probability
+        withheld = row["out_of_distribution"] == "true"
+        assert (row["label"] == "WITHHELD") == withheld and (row["probability"] == "") == withheld
+        assert (row["withheld_probability_not_for_use"] != "") == withheld
     back = {Path(r.path).name: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
     assert back["photo_00.jpg"].out_of_distribution is True and "colour" in back["photo_00.jpg"].ood_reason
     assert back["photo_00.jpg"].ood_score >= 1.0
+    assert back["photo_00.jpg"].label == "WITHHELD" and back["photo_00.jpg"].probability is None
+    assert back["photo_00.jpg"].classified and back["photo_00.jpg"].withheld_probability_not_for_use is not None
 
 
 def test_no_heat_map_for_a_flagged_scan(mixed_run):
@@ -318,7 +331,11 @@ def test_study_pdf_withholds_the_result_and_the_heat_map(tiny, samples, tmp_path
     pdf = write_study_report(tmp_path / "s.pdf", scan, result, tiny.heatmap(scan, result), tiny.card)
     flat = " ".join(pdf_text(pdf).split())
     assert "Not a chest X-ray this model knows - result withheld" in flat
-    assert "No heat map: result withheld" in flat and f"{result.probability * 100:.1f} %" not in flat
+    assert result.probability is None and result.label == "WITHHELD"
+    assert "No heat map: result withheld" in flat
+    assert f"{result.withheld_probability_not_for_use * 100:.1f} %" not in flat
+    assert "NORMAL" not in flat and "No pneumonia found" not in flat
+    assert "PNEUMONIA" not in flat.replace("PROBABILITY OF PNEUMONIA", "")  # the header alone, over "withheld"
     assert "a colour image" in flat
 
 
@@ -345,3 +362,18 @@ def test_guard_check_reports_the_flag_rate(fitted, samples):
     doc = json.loads(out)
     assert code == 0 and doc["flagged"] == doc["assessed"] == 6 and doc["flag_rate"] == 1.0
     assert all(item["ood_reason"] for item in doc["flagged_files"])
+
+
+def test_machine_outputs_keep_class_names_while_people_read_words(mixed_run):
+    """Issue 23 item 3 through the CLI: JSON/CSV keep NORMAL/PNEUMONIA; the PDF says what the model assesses."""
+    from tests.test_reports_pdf import pdf_text
+
+    given = [r for r in mixed_run["json"]["results"] if not r["out_of_distribution"]]
+    assert given and all(r["label"] in ("NORMAL", "PNEUMONIA") for r in given)
+    lines = mixed_run["text"].splitlines()
+    assert all(" p=" not in line for line in lines if "withheld" in line)
+    flat = " ".join(pdf_text(mixed_run["out"] / "r.pdf").split())
+    assert "The model assesses pneumonia only" in flat and "TB, nodules or devices" in flat
+    assert "NO PNEUMONIA" in flat and " NORMAL " not in f" {flat} "
+    if any(r["label"] == "NORMAL" for r in given):  # the terminal says it once, on stderr
+        assert "NORMAL means no pneumonia found. The model assesses pneumonia only" in mixed_run["stderr"]

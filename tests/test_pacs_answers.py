@@ -75,14 +75,15 @@ def test_answers_are_in_the_source_study_with_its_patient_module_in_new_series(c
 
 
 def test_structured_report_states_finding_probability_threshold_ood_flag_and_model(chest_dicom):
-    result = _result(out_of_distribution=True, ood_score=0.93, ood_reason="unlike the training images")
+    result = _result(out_of_distribution=False, ood_score=0.43)
     sr = _answers(chest_dicom(), result).structured_report
     content = _content(sr.ContentSequence)
     assert ("Finding", ("233604007", "Pneumonia")) in content
     assert ("Probability of pneumonia", pytest.approx(0.87)) in content
     assert ("Decision threshold", pytest.approx(0.156)) in content
-    assert ("Out of distribution", ("373066001", "Yes")) in content
-    assert ("Out-of-distribution score", pytest.approx(0.93)) in content
+    assert ("Out of distribution", ("373067005", "No")) in content
+    assert ("Out-of-distribution score", pytest.approx(0.43)) in content
+    assert ("Procedure reported", ("399208008", "Plain chest X-ray")) in content
     assert ("Algorithm Name", "test-model") in content
     assert ("Algorithm Version", "7") in content
     assert sr.VerificationFlag == "UNVERIFIED"
@@ -147,3 +148,60 @@ def test_classify_dicom_out_writes_answers_that_pass_dciodvfy_for_jpeg2000_and_p
     assert png_sr.StudyInstanceUID != source.StudyInstanceUID  # a PNG gets a new study...
     assert pydicom.dcmread(out / "child-sc.dcm").StudyInstanceUID == png_sr.StudyInstanceUID  # ...shared by both
     assert png_sr.PatientName == "" and png_sr.PatientID == ""
+
+
+def _withheld_result():
+    """What the guard makes of an extremity film: the model's 0.73 survives only under its warning name."""
+    return _result(probability=0.73, out_of_distribution=True, ood_score=3.2,
+                   ood_reason="DICOM Body Part Examined is HAND, not CHEST")
+
+
+def test_a_withheld_study_gets_an_sr_that_says_only_that_no_result_was_given_and_why(chest_dicom, tmp_path):
+    from pneumonet_core.dicom_node.answers import encode
+
+    result = _withheld_result()
+    assert result.probability is None and result.label == "WITHHELD"
+    answers = _answers(chest_dicom(), result, heatmap=None)
+    sr = answers.structured_report
+    content = _content(sr.ContentSequence)
+    names = [name for name, _ in content]
+    values = [value for _, value in content]
+    assert ("Result withheld", ("373066001", "Yes")) in content
+    assert ("Out of distribution", ("373066001", "Yes")) in content
+    reason = dict(content)["Reason the result was withheld"]
+    assert "result withheld" in reason and "HAND, not CHEST" in reason
+    assert ("Procedure reported", ("363679005", "Imaging")) in content  # not "Plain chest X-ray"
+    for absent in ("Finding", "Probability of pneumonia", "Decision threshold", "Finding Site"):
+        assert absent not in names, absent
+    for code in (("233604007", "Pneumonia"), ("17621005", "Normal"), ("399208008", "Plain chest X-ray")):
+        assert code not in values, code
+    assert not any(isinstance(v, float) and v == pytest.approx(0.73) for v in values)
+    assert "no result" in sr.SeriesDescription.lower()
+    written = {}
+    for name, answer in (("sr", sr), ("sc", answers.secondary_capture)):
+        written[name] = tmp_path / f"withheld-{name}.dcm"
+        written[name].write_bytes(encode(answer))
+        assert dciodvfy_errors(written[name]) == [], name
+    # nothing anywhere in either file reads as a decision or the hidden probability
+    for path in written.values():
+        raw = path.read_bytes()
+        for word in (b"PNEUMONIA", b"NORMAL", b"0.73", b"Plain chest"):
+            assert word not in raw, (path.name, word)
+
+
+def test_a_withheld_secondary_capture_header_carries_no_decision(chest_dicom):
+    sc = _answers(chest_dicom(), _withheld_result(), heatmap=None).secondary_capture
+    header = " ".join(str(sc.get(k, "")) for k in ("SeriesDescription", "ImageComments", "DerivationDescription"))
+    assert "withheld" in sc.SeriesDescription.lower() and "HAND, not CHEST" in sc.ImageComments
+    for word in ("PNEUMONIA", "NORMAL", "0.73", "probability", "Grad-CAM", "heat map"):
+        assert word not in header, word
+
+
+def test_a_given_result_reads_in_words_in_the_capture_with_the_scope_note(chest_dicom):
+    from pneumonet_core.dicom_node.secondary_capture import legend_lines
+
+    normal = _result(label="NORMAL", probability=0.02)
+    assert "No pneumonia found" in legend_lines(normal, CARD)[0]
+    assert any("pneumonia only" in line for line in legend_lines(normal, CARD))
+    sc = _answers(chest_dicom(), normal).secondary_capture
+    assert "NORMAL (No pneumonia found; the model assesses pneumonia only)" in sc.ImageComments

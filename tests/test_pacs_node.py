@@ -322,3 +322,37 @@ def test_listen_command_answers_storescu_and_stops_cleanly_on_sigterm(orthanc, t
     assert "Secret" not in output  # log lines never name the patient
     assert _no_partial_files(folder)
     assert len(list((folder / "answers").glob("*.dcm"))) == 2
+
+
+def test_a_withheld_extremity_is_answered_with_an_sr_that_gives_no_result_and_a_log_without_one(
+        start_node, chest_dicom, tmp_path):
+    """Issue 24 item 2 over C-STORE: a CR of a hand gets no finding, probability or decision anywhere."""
+    listener, log = start_node()
+    key = _send_and_wait(listener, log, chest_dicom(BodyPartExamined="HAND"))
+    answered = log.of(ev.ANSWERED)[0]
+    assert answered.outcome.withheld and answered.outcome.probability is None
+    assert answered.outcome.label == "WITHHELD" and "p=" not in answered.line()
+    sr_path, sc_path = answered.answers
+    for path in (sr_path, sc_path):
+        assert dciodvfy_errors(path) == [], path.name
+        raw = path.read_bytes()
+        for word in (b"PNEUMONIA", b"NORMAL", b"Plain chest", b"Probability of pneumonia"):
+            assert word not in raw, (path.name, word)
+    sr = pydicom.dcmread(sr_path)
+    meanings = {item.ConceptNameCodeSequence[0].CodeMeaning for item in sr.ContentSequence}
+    assert "Procedure reported" in meanings
+    found = []
+
+    def walk(items):
+        for item in items:
+            found.append(item.ConceptNameCodeSequence[0].CodeMeaning)
+            if "TextValue" in item:
+                found.append(str(item.TextValue))
+            walk(item.get("ContentSequence", []))
+
+    walk(sr.ContentSequence)
+    assert "Result withheld" in found and "Finding" not in found
+    assert any("result withheld" in t and "HAND" in t for t in found)
+    record = json.loads((tmp_path / "node" / "journal" / f"{key}.json").read_text())
+    outcome = json.dumps(record)
+    assert '"label": "WITHHELD"' in outcome and '"probability": null' in outcome

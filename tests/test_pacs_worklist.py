@@ -47,8 +47,9 @@ def test_worklist_row_takes_the_highest_probability_of_its_images_and_any_ood_fl
     row = _answered(worklist, "pa", "study", 0.30)
     assert row.status == WAITING and row.probability == pytest.approx(0.30)  # the lateral view is still waiting
     row = _answered(worklist, "lat", "study", 0.80, ood=True)
-    assert row.status == DONE and row.probability == pytest.approx(0.80)
-    assert row.label == "PNEUMONIA" and row.out_of_distribution
+    # the withheld view's hidden 0.80 counts for nothing: the study is in the withheld group
+    assert row.status == DONE and row.probability == pytest.approx(0.30)
+    assert row.label == "WITHHELD" and row.out_of_distribution
     assert len(worklist) == 1 and len(row.images) == 2
 
 
@@ -87,8 +88,32 @@ def test_event_log_lines_never_name_the_patient():
     for line in lines:
         assert "1.2.3.4" in line and "1.2.3" in line
         assert "Child" not in line and "ID-" not in line and "A1.2.3" not in line
-    assert lines[1].endswith("PNEUMONIA p=0.9000 (threshold 0.5000) OUT-OF-DISTRIBUTION")
+    assert lines[1].endswith("result withheld (out of distribution)")
+    assert "PNEUMONIA" not in lines[1] and "p=" not in lines[1] and "0.9" not in lines[1]
     assert lines[2] == "failed 1.2.3.4 (study 1.2.3): cannot decode"
+
+
+def test_withheld_studies_sort_as_their_own_group_after_pneumonia_before_normal_never_by_hidden_scores():
+    worklist = Worklist()
+    plan = [("normal-high", 0.45, False), ("withheld-late-high", 0.99, True), ("pneumonia", 0.60, False),
+            ("withheld-early-low", 0.02, True), ("normal-low", 0.03, False), ("pneumonia-high", 0.97, False)]
+    minutes = {"withheld-early-low": 0, "withheld-late-high": 9}
+    for n, (study, p, ood) in enumerate(plan):
+        _received(worklist, f"k{n}", study, minute=minutes.get(study, n + 1))
+        _answered(worklist, f"k{n}", study, p, ood=ood)
+    rows = worklist.rows()
+    assert [r.study_uid for r in rows] == ["pneumonia-high", "pneumonia", "withheld-early-low",
+                                           "withheld-late-high", "normal-high", "normal-low"]
+    assert [r.label for r in rows] == ["PNEUMONIA", "PNEUMONIA", "WITHHELD", "WITHHELD", "NORMAL", "NORMAL"]
+    assert rows[2].probability is None and rows[3].probability is None  # the 0.99 is nowhere
+
+
+def test_a_journal_entry_written_before_withholding_reads_back_withheld():
+    old = {"probability": 0.11, "label": "NORMAL", "threshold": 0.5, "out_of_distribution": True,
+           "ood_score": 2.0, "ood_reason": "a hand"}
+    outcome = ev.Outcome.from_dict(old)
+    assert outcome.probability is None and outcome.label == "WITHHELD" and outcome.withheld
+    assert ev.Outcome.from_dict(outcome.to_dict()) == outcome
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pneumonet_core.results import decision_words
 from tests.test_batch_folder import IDENTIFIERS, PATIENT_ID, make_batch_folder, make_split_model
 
 
@@ -93,7 +94,8 @@ def test_study_report_reads_right(tmp_path, study, shots):
     text = pdf_text(pdf)
     flat = " ".join(text.split())
     assert "Chest X-ray decision support report" in flat
-    assert prediction.label in flat
+    assert decision_words(prediction.label) in flat  # in words: "No pneumonia found", not NORMAL
+    assert "The model assesses pneumonia only" in flat and "TB, nodules or devices" in flat
     p_text, t_text = format_pair(prediction.probability, prediction.threshold)
     sign = "\u2265" if prediction.label == "PNEUMONIA" else "<"
     assert f"{prediction.probability * 100:.1f} %" in flat and f"p = {p_text} {sign} threshold {t_text}" in flat
@@ -101,6 +103,8 @@ def test_study_report_reads_right(tmp_path, study, shots):
     assert "Study date 2024-03-15" in flat and "Doe" in flat and PATIENT_ID in flat  # not de-identified
     assert "pneumonet-test-card (version 3)" in flat and "backbone custom-cnn" in flat
     assert "ROC-AUC 0.951" in flat and "sensitivity 0.946" in flat and "specificity 0.833" in flat
+    # independent patients first (here: not measured, and said so), the held-out split second, labelled
+    assert flat.index("Independent not measured") < flat.index("Held-out ROC-AUC 0.951") and "not independent" in flat
     assert f"sha256:{card.hash}" in flat
     assert "Pneumonet 9.8.7" in flat and dt.date.today().isoformat() in flat
     assert "Decision support for a clinician, not a diagnosis" in flat
@@ -173,7 +177,8 @@ def test_batch_report_reads_right(tmp_path, folder, classifier, shots):
     s = BatchSummary.of(results)
     assert "Batch classification report" in flat and "Pneumonet 9.8.7" in flat
     # The summary tiles: titles, then the five counts in order.
-    assert "SCANS PNEUMONIA NORMAL WITH WARNINGS ERRORS" in flat
+    assert "SCANS PNEUMONIA NO PNEUMONIA WITH WARNINGS ERRORS" in flat
+    assert "The model assesses pneumonia only" in flat
     assert (f"{s.total} {s.labels['PNEUMONIA']} {s.labels['NORMAL']} {s.warnings} {s.errors}") in flat
     assert "Decision support for a clinician, not a diagnosis" in flat
     assert classifier.card.name in flat and f"sha256:{classifier.card.hash}" in flat

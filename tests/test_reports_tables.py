@@ -158,7 +158,7 @@ def test_summary_counts_and_filters():
     results = sample_results()
     s = BatchSummary.of(results)
     assert (s.total, s.labels, s.warnings, s.errors) == (3, {"PNEUMONIA": 1, "NORMAL": 1}, 1, 1)
-    assert s.line() == "3 scans · 1 PNEUMONIA · 1 NORMAL · 1 with warnings · 1 error"
+    assert s.line() == "3 scans · 1 PNEUMONIA · 1 NORMAL (no pneumonia found) · 1 with warnings · 1 error"
     assert [r.path for r in results if matches(r, "errors")] == ["/data/b.jpeg"]
     assert [r.path for r in results if matches(r, "warnings")] == ["/data/a.png"]
     assert [r.path for r in results if matches(r, "normal")] == ["/data/ward/Doe_Jane.dcm"]

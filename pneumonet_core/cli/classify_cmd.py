@@ -248,7 +248,12 @@ def _finish(args, classifier, paths, results, carried, interrupted, received, th
         return 3
     from pneumonet_core.reports.summary import BatchSummary
 
-    print(f"pneumonet classify: {BatchSummary.of(results).line()}", file=sys.stderr)
+    summary = BatchSummary.of(results)
+    print(f"pneumonet classify: {summary.line()}", file=sys.stderr)
+    if summary.labels.get("NORMAL"):
+        from pneumonet_core.results import SCOPE_NOTE
+
+        print(f"pneumonet classify: NORMAL means no pneumonia found. {SCOPE_NOTE}", file=sys.stderr)
     if interrupted:
         hint = f"; rerun with --resume {args.csv} to finish" if args.csv else ""
         what = "terminated" if received and received[0] == signal.SIGTERM else "interrupted"

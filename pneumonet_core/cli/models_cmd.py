@@ -34,14 +34,19 @@ def run(args) -> int:
         print(f"installed {registry.install_user_model(Path(args.path))}")
     elif args.action == "delete":
         registry.delete_user_model(Path(args.path))
-    models = registry.installed_models()
+    from pneumonet_core.models import figures
+
+    models = figures.ranked(registry.installed_models())  # by ROC-AUC on independent patients
     if args.json:
         write_json({"models": [{"path": str(m.path), "bundled": m.bundled, "active": m.active, "name": m.card.name,
-                                "approach": m.card.approach, "hash": m.card.hash, "metrics": m.card.metrics} for m in models]})
+                                "approach": m.card.approach, "hash": m.card.hash,
+                                "independent": figures.block_of(figures.independent(m.card)),
+                                "metrics": m.card.metrics} for m in models]})
         return 0
+    print("  ranked by ROC-AUC on independent patients (cross-fitted where calibrated on them); "
+          "held-out = split of the training data set")
     for m in models:
-        auc = m.card.metrics.get("roc_auc")
         mark = "*" if m.active else " "
         kind = "bundled" if m.bundled else "user"
-        print(f"{mark} {m.card.name:40s} {m.card.approach:9s} {kind:7s} AUC={auc if auc is None else f'{auc:.4f}'}  {m.path}")
+        print(f"{mark} {m.card.name:40s} {m.card.approach:9s} {kind:7s} {figures.list_text(m.card)}  {m.path}")
     return 0

@@ -44,7 +44,7 @@ def carried_rows(paths: list[Path], previous_csv: Path, model_hash: str,
     unverified = 0
     for result, row_model, trusted in read_csv_checked(previous_csv):
         # Rows of a run without the out-of-distribution guard are classified again.
-        if not (result.ok and result.file_sha256 and result.probability is not None
+        if not (result.classified and result.file_sha256
                 and result.out_of_distribution is not None):
             continue
         if not trusted:

@@ -11,6 +11,8 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pneumonet_core.results import WITHHELD, WITHHELD_MESSAGE
+
 # Event kinds.
 RECEIVED = "received"  # stored in DIR and acknowledged; classification queued
 ANSWERED = "answered"  # classified; SR and SC written
@@ -54,9 +56,14 @@ class StudyInfo:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A classification result as the listener records it (no patient fields)."""
+    """A classification result as the listener records it (no patient fields).
 
-    probability: float
+    A withheld result (flagged by the guard) has no probability and the label WITHHELD,
+    like its :class:`~pneumonet_core.results.ScanResult`; so has one read back from an
+    older journal that still held them.
+    """
+
+    probability: float | None
     label: str
     threshold: float
     out_of_distribution: bool = False
@@ -64,11 +71,21 @@ class Outcome:
     ood_reason: str | None = None
     warnings: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        if self.out_of_distribution:  # frozen: set the withheld fields the way dataclasses allow
+            object.__setattr__(self, "probability", None)
+            object.__setattr__(self, "label", WITHHELD)
+
+    @property
+    def withheld(self) -> bool:
+        return bool(self.out_of_distribution)
+
     @classmethod
     def of(cls, result) -> "Outcome":
         """From a ScanResult (before or after it grows its out-of-distribution fields)."""
         score = getattr(result, "ood_score", None)
-        return cls(float(result.probability), str(result.label), float(result.threshold),
+        p = result.probability
+        return cls(None if p is None else float(p), str(result.label), float(result.threshold),
                    bool(getattr(result, "out_of_distribution", False) or False),
                    None if score is None else float(score), getattr(result, "ood_reason", None),
                    tuple(getattr(result, "warnings", None) or ()))
@@ -80,7 +97,8 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Outcome":
-        return cls(float(data["probability"]), str(data["label"]), float(data["threshold"]),
+        p = data.get("probability")
+        return cls(None if p is None else float(p), str(data["label"]), float(data["threshold"]),
                    bool(data.get("out_of_distribution")), data.get("ood_score"), data.get("ood_reason"),
                    tuple(data.get("warnings") or ()))
 
@@ -110,8 +128,9 @@ class NodeEvent:
             return f"received {who}{sender}{study}"
         if self.kind == ANSWERED and self.outcome:
             o = self.outcome
-            ood = " OUT-OF-DISTRIBUTION" if o.out_of_distribution else ""
-            return f"answered {who}{study}: {o.label} p={o.probability:.4f} (threshold {o.threshold:.4f}){ood}"
+            if o.withheld:  # no probability or decision for a withheld result, not even in the log
+                return f"answered {who}{study}: {WITHHELD_MESSAGE} ({o.ood_reason or 'out of distribution'})"
+            return f"answered {who}{study}: {o.label} p={o.probability:.4f} (threshold {o.threshold:.4f})"
         if self.kind == FORWARDED:
             return f"forwarded answers to {who}{study}"
         return f"{self.kind} {who}{sender}{study}: {self.reason or 'no reason given'}"

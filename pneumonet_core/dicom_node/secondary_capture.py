@@ -20,7 +20,7 @@ from pneumonet_core.dicom_node.study import (
     equipment,
 )
 from pneumonet_core.reports.heatmap_images import overlay_with_legend
-from pneumonet_core.results import WITHHELD_MESSAGE
+from pneumonet_core.results import WITHHELD_MESSAGE, decision_words
 
 #: Longest side of the captured image (the legend below it adds a little).
 SC_MAX_SIDE = 2048
@@ -39,7 +39,9 @@ def legend_lines(result, card) -> list[str]:
         lines = [f"Pneumonet: {WITHHELD_MESSAGE}{reason}", f"Model {card.name} v{card.version} - {NOT_FOR_DIAGNOSIS}"]
     else:
         lines = [
-            f"Pneumonet: {result.label}   probability {result.probability:.3f}   (threshold {result.threshold:.3f})",
+            f"Pneumonet: {decision_words(result.label)}   probability {result.probability:.3f}   "
+            f"(threshold {result.threshold:.3f})",
+            "The model assesses pneumonia only, not other findings (TB, nodules, devices)",
             f"Model {card.name} v{card.version} - Grad-CAM heat map - {NOT_FOR_DIAGNOSIS}",
         ]
     warnings = list(getattr(result, "warnings", None) or [])
@@ -75,7 +77,8 @@ def build_secondary_capture(reference: Dataset, source: Dataset | None, pixels: 
         sop_instance_uid=generate_uid(),
         instance_number=1,
         patient_orientation=("L", "F"),  # required by highdicom; replaced below
-        series_description=f"Pneumonet heat map ({NOT_FOR_DIAGNOSIS.lower()})",
+        series_description=(f"Pneumonet: result withheld ({NOT_FOR_DIAGNOSIS.lower()})" if result.withheld
+                            else f"Pneumonet heat map ({NOT_FOR_DIAGNOSIS.lower()})"),
         **equipment(card),
     )
     copy_reference(reference, sc)
@@ -88,10 +91,17 @@ def build_secondary_capture(reference: Dataset, source: Dataset | None, pixels: 
         sc.Laterality = laterality if laterality in ("R", "L") else ""
     sc.ConversionType = "WSD"
     sc.BurnedInAnnotation = "YES"
-    sc.ImageComments = (f"{NOT_FOR_DIAGNOSIS}. Decision support for a clinician, not a diagnosis: "
-                        f"{result.label}, probability {result.probability:.4f}, threshold {result.threshold:.4f}.")
-    sc.DerivationDescription = (f"Grad-CAM heat map of model {card.name} version {card.version} "
-                                f"blended over the source image, with a legend; {NOT_FOR_DIAGNOSIS.lower()}")[:1024]
+    if result.withheld:  # the header says no more than the pixels: no decision, no probability
+        reason = f" ({result.ood_reason})" if result.ood_reason else ""
+        sc.ImageComments = f"{NOT_FOR_DIAGNOSIS}. No result given: {WITHHELD_MESSAGE}{reason}."[:10240]
+        sc.DerivationDescription = (f"Source image with a legend saying why model {card.name} version "
+                                    f"{card.version} gave no result; {NOT_FOR_DIAGNOSIS.lower()}")[:1024]
+    else:
+        sc.ImageComments = (f"{NOT_FOR_DIAGNOSIS}. Decision support for a clinician, not a diagnosis: "
+                            f"{result.label} ({decision_words(result.label)}; the model assesses pneumonia "
+                            f"only), probability {result.probability:.4f}, threshold {result.threshold:.4f}.")
+        sc.DerivationDescription = (f"Grad-CAM heat map of model {card.name} version {card.version} "
+                                    f"blended over the source image, with a legend; {NOT_FOR_DIAGNOSIS.lower()}")[:1024]
     if source is not None and "SOPInstanceUID" in source:
         ref = Dataset()
         ref.ReferencedSOPClassUID = source.SOPClassUID

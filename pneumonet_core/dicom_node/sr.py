@@ -10,6 +10,11 @@ One image-level measurement group (TID 1501) for the finding "Pneumonia" holds:
   threshold and the model's content hash as parameters;
 - the source image the result was computed on.
 
+A withheld result (a scan the out-of-distribution guard flagged) gets a report that says
+only that no result was given and why: procedure "Imaging" (not "Plain chest X-ray"), a
+group with Result withheld = Yes, Out of distribution = Yes, its score and the reason as
+text; no finding, no probability, no threshold.
+
 The report is unverified and preliminary: decision support, not a diagnosis. Concepts
 that have no standard code use the private scheme ``99PNEUMONET``, declared in the
 Coding Scheme Identification Sequence.
@@ -34,6 +39,7 @@ from highdicom.sr import (
     ObserverContext,
     QualitativeEvaluation,
     SourceImageForMeasurementGroup,
+    TextContentItem,
     TrackingIdentifier,
 )
 from pydicom.dataset import Dataset
@@ -46,6 +52,10 @@ PRIVATE_SCHEME = "99PNEUMONET"
 PNEUMONIA = CodedConcept("233604007", "SCT", "Pneumonia")
 NORMAL = CodedConcept("17621005", "SCT", "Normal")
 CHEST_RADIOGRAPH = CodedConcept("399208008", "SCT", "Plain chest X-ray")
+#: The procedure of a withheld result: the guard says the image may not be a chest X-ray at all.
+IMAGING = CodedConcept("363679005", "SCT", "Imaging")
+RESULT_WITHHELD = CodedConcept("WITHHELD", PRIVATE_SCHEME, "Result withheld")
+WITHHELD_REASON = CodedConcept("WITHHELD-REASON", PRIVATE_SCHEME, "Reason the result was withheld")
 PROBABILITY = CodedConcept("PNEUMONIA-PROB", PRIVATE_SCHEME, "Probability of pneumonia")
 THRESHOLD = CodedConcept("THRESHOLD", PRIVATE_SCHEME, "Decision threshold")
 OUT_OF_DISTRIBUTION = CodedConcept("OOD", PRIVATE_SCHEME, "Out of distribution")
@@ -65,8 +75,37 @@ def _number(value) -> float | None:
         return None
 
 
+def _sources(source: Dataset | None):
+    if source is not None and "SOPInstanceUID" in source:
+        return [SourceImageForMeasurementGroup(str(source.SOPClassUID), str(source.SOPInstanceUID))]
+    return None
+
+
+def withheld_group(result, card, source: Dataset | None) -> MeasurementsAndQualitativeEvaluations:
+    """The TID 1501 group of a withheld result: that no result was given, and why; no finding."""
+    from pneumonet_core.results import WITHHELD_MESSAGE
+
+    algorithm = AlgorithmIdentification(name=(card.name or "model")[:64], version=str(card.version)[:64],
+                                        parameters=[f"sha256={card.hash or 'unknown'}"[:64]])
+    score = _number(getattr(result, "ood_score", None))
+    group = MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=HdUID(), identifier="Pneumonet result withheld"),
+        algorithm_id=algorithm,
+        measurements=[Measurement(name=OOD_SCORE, value=score, unit=NO_UNITS)] if score is not None else None,
+        qualitative_evaluations=[QualitativeEvaluation(RESULT_WITHHELD, codes.SCT.Yes),
+                                 QualitativeEvaluation(OUT_OF_DISTRIBUTION, codes.SCT.Yes)],
+        source_images=_sources(source),
+    )
+    reason = getattr(result, "ood_reason", None)
+    why = f"{WITHHELD_MESSAGE}: {reason}" if reason else WITHHELD_MESSAGE
+    group[0].ContentSequence.append(TextContentItem(WITHHELD_REASON, why[:1024], relationship_type="CONTAINS"))
+    return group
+
+
 def measurement_group(result, card, source: Dataset | None) -> MeasurementsAndQualitativeEvaluations:
     """The TID 1501 group stating the finding, probability, threshold, OOD flag and model."""
+    if getattr(result, "withheld", False):
+        return withheld_group(result, card, source)
     algorithm = AlgorithmIdentification(
         name=(card.name or "model")[:64], version=str(card.version)[:64],
         parameters=[f"threshold={result.threshold:.6g}", f"sha256={card.hash or 'unknown'}"[:64]],
@@ -83,9 +122,7 @@ def measurement_group(result, card, source: Dataset | None) -> MeasurementsAndQu
         score = _number(getattr(result, "ood_score", None))
         if score is not None:
             measurements.append(Measurement(name=OOD_SCORE, value=score, unit=NO_UNITS))
-    sources = None
-    if source is not None and "SOPInstanceUID" in source:
-        sources = [SourceImageForMeasurementGroup(str(source.SOPClassUID), str(source.SOPInstanceUID))]
+    sources = _sources(source)
     return MeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=HdUID(), identifier="Pneumonet pneumonia classification"),
         algorithm_id=algorithm,
@@ -111,7 +148,7 @@ def build_structured_report(source: Dataset | None, capture: Dataset, result, ca
     )
     report = MeasurementReport(
         observation_context=ObservationContext(observer_device_context=observer),
-        procedure_reported=CHEST_RADIOGRAPH,
+        procedure_reported=IMAGING if getattr(result, "withheld", False) else CHEST_RADIOGRAPH,
         imaging_measurements=[measurement_group(result, card, source)],
     )
     now = datetime.datetime.now()
@@ -124,7 +161,9 @@ def build_structured_report(source: Dataset | None, capture: Dataset, result, ca
         is_complete=True,
         is_final=False,
         is_verified=False,
-        series_description=f"Pneumonet AI result ({NOT_FOR_DIAGNOSIS.lower()})",
+        series_description=(f"Pneumonet: no result given ({NOT_FOR_DIAGNOSIS.lower()})"
+                            if getattr(result, "withheld", False) else
+                            f"Pneumonet AI result ({NOT_FOR_DIAGNOSIS.lower()})"),
         coding_schemes=[_coding_scheme()],
         content_date=now.date(),
         content_time=now.time(),

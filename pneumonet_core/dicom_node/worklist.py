@@ -4,9 +4,11 @@
 :meth:`Worklist.apply` with each :class:`~pneumonet_core.dicom_node.events.NodeEvent`,
 and a Qt model can wrap :meth:`Worklist.rows` (re-read it when ``apply`` returns a row).
 
-A row is a study; its probability is the highest of its images, so a study with one
-suspicious view ranks as suspicious. Triage order: studies with a result by probability,
-highest first; then studies still waiting, oldest first; then studies that failed.
+A row is a study; its probability is the highest of its images that got a result, so a
+study with one suspicious view ranks as suspicious. Triage order: studies with a result,
+in three groups: PNEUMONIA by probability, highest first; then studies with a withheld
+image (and no PNEUMONIA), oldest first, never by the hidden scores; then NORMAL by
+probability; then studies still waiting, oldest first; then studies that failed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pneumonet_core.dicom_node import events as ev
+from pneumonet_core.results import WITHHELD
 
 WAITING, DONE, FAILED = "waiting", "done", "failed"
 
@@ -52,16 +55,20 @@ class WorklistRow:
 
     @property
     def probability(self) -> float | None:
-        """The highest pneumonia probability of the study's images (None before any result)."""
-        results = self._results
-        return max(o.probability for o in results) if results else None
+        """The highest pneumonia probability of the study's given results (None before any, or
+        when every result is withheld)."""
+        given = [o.probability for o in self._results if o.probability is not None]
+        return max(given) if given else None
 
     @property
     def label(self) -> str | None:
+        """PNEUMONIA when an image got it; else WITHHELD when one was withheld; else NORMAL."""
         results = self._results
         if not results:
             return None
-        return "PNEUMONIA" if any(o.label == "PNEUMONIA" for o in results) else "NORMAL"
+        if any(o.label == "PNEUMONIA" for o in results):
+            return "PNEUMONIA"
+        return WITHHELD if any(o.withheld for o in results) else "NORMAL"
 
     @property
     def out_of_distribution(self) -> bool:
@@ -79,11 +86,17 @@ class WorklistRow:
         return [i.reason for i in self.images if i.reason]
 
 
+#: The order of the groups of answered studies.
+GROUPS = {"PNEUMONIA": 0, WITHHELD: 1, "NORMAL": 2}
+
+
 def _triage_key(row: WorklistRow):
     rank = {DONE: 0, WAITING: 1, FAILED: 2}
-    status = DONE if row.probability is not None else row.status
-    probability = row.probability if row.probability is not None else 0.0
-    return rank[status], -probability, row.received_at, row.study_uid
+    label = row.label
+    status = DONE if label is not None else row.status
+    # Withheld studies sort by arrival only: their hidden scores never decide an order.
+    probability = row.probability if label in ("PNEUMONIA", "NORMAL") and row.probability is not None else 0.0
+    return rank[status], GROUPS.get(label, 3), -probability, row.received_at, row.study_uid
 
 
 class Worklist:

@@ -3,7 +3,8 @@ replace the active one (the training wizard's comparison page).
 
 A model's card figures come from its own held-out patients, so the figures of two models
 are only comparable when both are measured on the same films: the new model's held-out
-patients and, better, an external folder of patients outside every training split. Each
+patients and, better, an external folder of patients outside every training split, unless
+a model was calibrated on those very films (:func:`calibrated_on_films`). Each
 model is measured exactly as ``pneumonet evaluate`` measures it (calibrated probabilities,
 its own stored threshold), with the card's headline figures (:func:`site_calibration.figures`).
 """
@@ -16,7 +17,7 @@ from typing import Callable
 
 from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.evaluation.folder import predict_folder
-from pneumonet_core.evaluation.site_calibration import figures
+from pneumonet_core.evaluation.site_calibration import figures, file_list_sha256
 
 #: The figures compared, in the order they are shown.
 COMPARED = (("roc_auc", "ROC AUC"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
@@ -40,7 +41,8 @@ def measure(classifier, data_set: DataSet, should_stop: Callable[[], bool] = lam
     found = predict_folder(data_set.folder, classifier, patients=data_set.patients, should_stop=should_stop,
                            progress=progress)
     out = figures(found.y, found.probability, classifier.threshold)
-    out.update(patients=len(set(found.patients)), unreadable=len(found.errors))
+    out.update(patients=len(set(found.patients)), unreadable=len(found.errors),
+               file_list_sha256=file_list_sha256(found.images))
     return out
 
 
@@ -93,6 +95,15 @@ def comparison_warnings(results: dict, old: str, new: str, margin: float = AUC_M
         if new_auc < 0.5:
             warnings.append(f"On {data_set}, the new model is worse than chance (ROC AUC {new_auc:.3f}).")
     return warnings
+
+
+def calibrated_on_films(card, by_model: dict) -> bool:
+    """True when the model of ``card`` was calibrated (threshold included) on the films some
+    model was measured on in ``by_model`` (one data set's cells of :func:`compare_models`):
+    its figures there are flattered, and a comparison on them is not fair."""
+    from pneumonet_core.models.figures import calibrated_on
+
+    return any(calibrated_on(card, (cell or {}).get("file_list_sha256")) for cell in by_model.values())
 
 
 def patients_seen_in_training(card, patients) -> int | None:

@@ -59,7 +59,7 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
             errors.append(f"{result.path}: {result.error}")
         else:
             kept.append(im)
-            p.append(result.probability)
+            p.append(result.measured_probability)  # a flagged labelled film is still measured
             flags.append(bool(result.out_of_distribution))
         if progress is not None:
             progress(done, len(images))

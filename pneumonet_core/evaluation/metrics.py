@@ -72,3 +72,36 @@ def reliability_curve(y, p, bins: int = 10) -> dict:
 def headline(m: dict) -> dict:
     """The metrics without the curves and report text, for cards and one-line printing."""
     return {k: v for k, v in m.items() if k not in ("roc_curve", "reliability", "classification_report")}
+
+
+def patient_bootstrap_intervals(y_true, decision, patients, n_boot: int = 1000, seed: int = 0,
+                                level: float = 0.95) -> dict:
+    """95% intervals of sensitivity and specificity, resampling *patients* (not films).
+
+    Films of one patient are alike, so resampling films would make the intervals too
+    narrow. Each replicate draws as many patients as there are, with replacement, and
+    counts all their films; the interval is the percentile range of the replicates.
+    Returns ``{"sensitivity": [low, high], "specificity": [low, high], "replicates": n}``
+    (a bound is None when no replicate had films of that class).
+    """
+    y = np.asarray(y_true).astype(int)
+    d = np.asarray(decision).astype(bool)
+    ids, index = np.unique(np.asarray([str(p) for p in patients]), return_inverse=True)
+    k = len(ids)
+    # Per patient: true positives, positives, true negatives, negatives.
+    counts = np.stack([np.bincount(index, weights=w, minlength=k) for w in
+                       ((d & (y == 1)), (y == 1), (~d & (y == 0)), (y == 0))]).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, k, size=(n_boot, k))
+    weights = np.stack([np.bincount(row, minlength=k) for row in draws]).astype(np.float64)
+    tp, pos, tn, neg = (weights @ counts.T).T  # (n_boot,) each
+    tail = (1.0 - level) / 2 * 100
+
+    def interval(num, den):
+        ok = den > 0
+        if not ok.any():
+            return [None, None]
+        rates = num[ok] / den[ok]
+        return [round(float(np.percentile(rates, tail)), 4), round(float(np.percentile(rates, 100 - tail)), 4)]
+
+    return {"sensitivity": interval(tp, pos), "specificity": interval(tn, neg), "replicates": n_boot}

@@ -63,10 +63,15 @@ class ModelCard:
             return ["External:     not measured on patients outside the training split"]
         lines = [f"External:     {e.get('data_set')}: {e.get('images')} films of {e.get('patients')} patients "
                  f"outside the training split"]
-        for key, title in (("after", "at the stored threshold"), ("after_cross_fitted", "cross-fitted by patient")):
+        # Cross-fitted first: the stored threshold was chosen on these very films.
+        from pneumonet_core.models.figures import calibrated_on
+
+        stored = ("at the stored threshold (chosen on these films)" if calibrated_on(self, e.get("file_list_sha256"))
+                  else "at the stored threshold")
+        for key, title in (("after_cross_fitted", "cross-fitted by patient"), ("after", stored)):
             m = e.get(key) or {}
             if m:
-                lines.append(f"  {title:24s} ROC-AUC={_f(m.get('roc_auc'))}  accuracy={_f(m.get('accuracy'))}  "
+                lines.append(f"  {title:24s}  ROC-AUC={_f(m.get('roc_auc'))}  accuracy={_f(m.get('accuracy'))}  "
                              f"sensitivity={_f(m.get('sensitivity'))}  specificity={_f(m.get('specificity'))}  "
                              f"ECE={_f(m.get('ece'))}")
         return lines
@@ -82,16 +87,19 @@ class ModelCard:
             f"preprocessing {self.input.get('preprocessing')}",
             f"Threshold:    {self.threshold:.4f} ({self.threshold_rule})",
         ]
+        # Independent patients first; the held-out split of the training data second, labelled
+        # as such (see pneumonet_core.models.figures).
+        lines += self._external_lines()
         m = self.metrics
         if m:
             lines.append(
                 f"Held-out:     n={m.get('n')} patients={m.get('patients', 'n/a')}  ROC-AUC={_f(m.get('roc_auc'))}  "
                 f"accuracy={_f(m.get('accuracy'))}  sensitivity={_f(m.get('sensitivity'))}  "
-                f"specificity={_f(m.get('specificity'))}"
+                f"specificity={_f(m.get('specificity'))}  (split of the training data set, same hospital; "
+                "not independent)"
             )
         else:
             lines.append("Held-out:     no held-out metrics recorded")
-        lines += self._external_lines()
         lines.append(f"Calibration:  {calibration_text(self.calibration)}")
         lines.append(f"OOD guard:    {ood_text(self.ood)}")
         if self.data:

@@ -20,7 +20,7 @@ from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair
-from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.
@@ -68,7 +68,7 @@ def _tiles(summary: BatchSummary, width: float) -> Table:
     items = [
         ("SCANS", summary.total, pc.INK),
         ("PNEUMONIA", summary.labels.get("PNEUMONIA", 0), pc.LABEL_COLOURS["PNEUMONIA"]),
-        ("NORMAL", summary.labels.get("NORMAL", 0), pc.LABEL_COLOURS["NORMAL"]),
+        ("NO PNEUMONIA", summary.labels.get("NORMAL", 0), pc.LABEL_COLOURS["NORMAL"]),  # found: one line
         ("WITH WARNINGS", summary.warnings, pc.ERROR_COLOUR),
         ("ERRORS", summary.errors, pc.ERROR_COLOUR if summary.errors else pc.INK),
     ]
@@ -109,7 +109,7 @@ def _scan_rows(results: Sequence[ScanResult], thumbs: Mapping[str, np.ndarray], 
             note = Paragraph(f'<font color="{pc.ERROR_COLOUR.hexval()}">{escape(why)}</font>', st["cell"])
         elif r.ok:
             colour = pc.LABEL_COLOURS.get(r.label, pc.INK).hexval()
-            decision = Paragraph(f'<font name="{bold}" color="{colour}">{escape(r.label)}</font>', st["cell"])
+            decision = Paragraph(f'<font name="{bold}" color="{colour}">{escape(decision_words(r.label))}</font>', st["cell"])
             prob = Paragraph(format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0],
                              st["cell"])
             notes = "; ".join(r.warnings)

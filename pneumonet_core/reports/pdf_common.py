@@ -25,7 +25,8 @@ from pneumonet_core.ood.guard import describe_settings
 DISCLAIMER = (
     "Decision support for a clinician, not a diagnosis. The probability comes from a machine-learning "
     "model and must be read by a qualified clinician together with the clinical picture and the full "
-    "images; it does not replace a radiologist's report."
+    "images; it does not replace a radiologist's report. The model assesses pneumonia only: "
+    "\u201cno pneumonia found\u201d does not exclude other findings such as TB, nodules or devices."
 )
 DISCLAIMER_SHORT = "Decision support for a clinician, not a diagnosis."
 
@@ -92,22 +93,28 @@ def fmt_metric(value) -> str:
 
 
 def card_rows(card: ModelCard) -> list[tuple[str, str]]:
-    """The model card summary as (key, value) rows: name, version, approach, threshold, held-out metrics."""
-    m = card.metrics or {}
-    if m.get("n") and m.get("roc_auc") is not None:
-        patients = f", {m['patients']} patients" if m.get("patients") else ""
-        held_out = (f"ROC-AUC {fmt_metric(m.get('roc_auc'))} · accuracy {fmt_metric(m.get('accuracy'))} · "
-                    f"sensitivity {fmt_metric(m.get('sensitivity'))} · specificity {fmt_metric(m.get('specificity'))} "
-                    f"(n = {m.get('n')} images{patients} never used in training)")
-    else:
-        held_out = "no held-out metrics recorded for this model"
-    return [
+    """The model card summary as (key, value) rows: name, approach, threshold, then the figures on
+    independent patients first and the held-out split of the training data second, labelled as such
+    (see :mod:`pneumonet_core.models.figures`)."""
+    from pneumonet_core.models import figures
+
+    rows = [
         ("Model", f"{card.name} (version {card.version}) · {card.approach}, backbone {card.backbone}"),
         ("Threshold", f"{card.threshold:.4f} — {card.threshold_rule}"),
-        ("Held-out test", held_out),
+    ]
+    # Short keys: the key column is narrow, and a wrapped key reads as two rows.
+    found = figures.independent(card)
+    rows.append(("Independent", "not measured on patients outside the training split: the held-out figures "
+                                "below flatter the model" if found is None else
+                 f"{figures.figures_text(found.figures)} — {found.title}"))
+    held = figures.held_out(card)
+    rows.append(("Held-out", f"{figures.figures_text(held.figures)} — {held.title}" if held else
+                 "no held-out metrics recorded for this model"))
+    rows += [
         ("Model hash", f"sha256:{card.hash}" if card.hash else "n/a"),
         ("Guard", f"out-of-distribution: {describe_settings(card.ood or {})}"),
     ]
+    return rows
 
 
 #: Key/value tables: text from the top, rows divided by thin rules.

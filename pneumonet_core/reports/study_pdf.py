@@ -17,14 +17,14 @@ from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_meta
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
-from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     st = pc.styles()
     regular, bold = pc.fonts()
     colour = pc.LABEL_COLOURS.get(result.label, pc.INK)
-    label = result.label + (f" ({result.subtype.lower()})" if result.subtype else "")
+    label = decision_words(result.label) + (f" ({result.subtype.lower()})" if result.subtype else "")
     p_text, t_text = format_pair(result.probability, result.threshold)
     sign = "\u2265" if result.probability >= result.threshold else "<"
     cells = [
@@ -86,7 +86,7 @@ def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = Fals
     st = pc.styles()
     gap = 5 * mm
     col = (width - gap) / 2
-    max_h = 70 * mm
+    max_h = 58 * mm  # one page, with the disclaimer's scope sentence
     left = pc.image_flowable(gray_image(scan.pixels), col, max_h)
     if heatmap is not None:
         right = pc.image_flowable(overlay_image(scan.pixels, heatmap), col, max_h)

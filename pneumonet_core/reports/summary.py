@@ -11,8 +11,8 @@ from pneumonet_core.results import ScanResult
 FILTERS = ("all", "pneumonia", "normal", "errors", "warnings", "ood")
 FILTER_TITLES = {
     "all": "All scans",
-    "pneumonia": "Only PNEUMONIA",
-    "normal": "Only NORMAL",
+    "pneumonia": "Only pneumonia",
+    "normal": "Only no pneumonia found",
     "errors": "Only errors",
     "warnings": "Only warnings",
     "ood": "Only not-a-chest-X-ray",
@@ -86,7 +86,9 @@ class BatchSummary:
     def line(self) -> str:
         """One line for a status bar or a terminal."""
         parts = [f"{self.total} scan{'s' if self.total != 1 else ''}"]
-        parts += [f"{n} {label}" for label, n in self.labels.items()]
+        # NORMAL keeps its class name (scripts read it) and says what it means.
+        parts += [f"{n} {label}" + (" (no pneumonia found)" if label == "NORMAL" else "")
+                  for label, n in self.labels.items()]
         if self.withheld:
             parts.append(f"{self.withheld} withheld (not a chest X-ray this model knows)")
         parts.append(f"{self.warnings} with warnings")

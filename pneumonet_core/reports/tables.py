@@ -4,7 +4,8 @@ Both tables carry the model's name and hash on every row, so a table separated f
 run still says which model produced it; de-identification is applied to every row. CSV
 cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a
 carriage return, from a file name for instance) are prefixed with a quote, as OWASP
-recommends. Each CSV row ends with ``row_check``, a keyed digest of its values, so
+recommends. A withheld scan's row has the label WITHHELD and no probability; its score
+stays only in ``withheld_probability_not_for_use``. Each CSV row ends with ``row_check``, a keyed digest of its values, so
 ``--resume`` trusts only rows this installation wrote and nobody edited since.
 """
 
@@ -27,7 +28,7 @@ from pneumonet_core.secret import keyed_digest
 CSV_COLUMNS = (
     "path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
     "model_name", "model_hash", "format", "width", "height",
-    "out_of_distribution", "ood_score", "ood_reason", "row_check",
+    "out_of_distribution", "ood_score", "ood_reason", "withheld_probability_not_for_use", "row_check",
 )
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -78,6 +79,7 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
         "out_of_distribution": _flag(result.out_of_distribution),
         "ood_score": "" if result.ood_score is None else f"{float(result.ood_score):.4f}",
         "ood_reason": result.ood_reason or "",
+        "withheld_probability_not_for_use": _fmt(result.withheld_probability_not_for_use),
     }
     row["row_check"] = row_check(row)
     return row
@@ -205,6 +207,7 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                         out_of_distribution={"true": True, "false": False}.get(row.get("out_of_distribution") or ""),
                         ood_score=_float(row.get("ood_score", "")),
                         ood_reason=row.get("ood_reason") or None,
+                        withheld_probability_not_for_use=_float(row.get("withheld_probability_not_for_use", "")),
                     )
                 except (TypeError, ValueError) as exc:
                     raise PneumonetError(f"{path}: line {line}: unreadable row ({exc})") from None

@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPixmap
 
 from pneumonet_core.reports.summary import format_pair, matches
-from pneumonet_core.results import ScanResult
+from pneumonet_core.results import ScanResult, decision_words
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import gray_to_qimage
 from pneumonet_gui.table_base import RowsTableModel
@@ -34,6 +34,17 @@ _WARNING_COLOUR = QColor(theme.WARNING_FG)
 def withheld(result: ScanResult) -> bool:
     """True when the out-of-distribution guard flagged the scan: its probability is not shown to people."""
     return bool(result.out_of_distribution) and result.ok
+
+
+def group_key(r: ScanResult) -> float:
+    """What the probability and decision columns sort by: PNEUMONIA (by probability), then the
+    withheld scans as one group (never by their hidden scores), then NORMAL (by probability),
+    then errors; ascending, so a descending sort puts likely pneumonias first."""
+    if withheld(r):
+        return 1.5
+    if not r.ok or r.probability is None:
+        return -1.0
+    return 2.0 + float(r.probability) if r.label == "PNEUMONIA" else float(r.probability)
 
 
 class BatchTableModel(RowsTableModel):
@@ -118,7 +129,7 @@ class BatchTableModel(RowsTableModel):
                 return ""
             return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0]
         if col == DECISION:
-            return r.label or "ERROR"
+            return decision_words(r.label) if r.ok else "ERROR"
         if col == OOD:
             return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if withheld(r) else ""
         if col == WARNINGS:
@@ -128,10 +139,8 @@ class BatchTableModel(RowsTableModel):
         return ""
 
     def _sort_key(self, r: ScanResult, col: int):
-        if col == PROBABILITY:
-            if withheld(r):
-                return -0.5  # below every shown probability, above the errors
-            return -1.0 if r.probability is None else float(r.probability)  # errors sort below 0
+        if col in (PROBABILITY, DECISION):
+            return group_key(r)
         if col == THUMB:
             col = FILE  # the picture column sorts like the file names beside it
         return self._text(r, col).lower()

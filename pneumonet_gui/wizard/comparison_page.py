@@ -6,8 +6,12 @@ same films: the new model's held-out patients and an external folder of patients
 the training split (by default ``shared/data/chest_xray/external`` beside the checkout, or
 the folder used before). ``pneumonet_core.evaluation.comparison`` does the measuring in a
 worker; the page shows ROC AUC, accuracy, sensitivity, specificity and ECE for both, and a
-warning that cannot be missed when the new model is worse. The user then chooses on the
-Save page, whose "make active" box starts unchecked: the wizard never switches silently.
+warning that cannot be missed when the new model is worse. The external films lead; the
+held-out patients (a split of the training data set) come second and say so. When the
+active model was calibrated on the external films (its card's
+``calibration.fitted_on.file_list_sha256``), the page says the comparison there is not
+fair and never calls it so. The user then chooses on the Save page, whose "make active"
+box starts unchecked: the wizard never switches silently.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from pneumonet_gui.wizard.common import CountTable, FolderField, MessageLabel, p
 ACTIVE, NEW = "active", "new"
 WORSE = "The new model is worse than the active one. Keep the active model unless you have a reason:"
 HELD_OUT, EXTERNAL = "the held-out patients", "the external films"
+#: Said when the active model's calibration and threshold were fitted on the external films compared.
+CALIBRATED_ON_EXTERNAL = ("Not a fair comparison on the external films: the active model was calibrated on these "
+                          "very films (its threshold was chosen on them), so its figures there are flattered. "
+                          "Choose external films it was not calibrated on; its card's cross-fitted figures are the "
+                          "honest ones for these films.")
 
 
 def compare_job(models: dict, data_sets: list, should_stop, progress) -> dict:
     """Both models on every data set, their names, and what the active one may have trained on (a worker)."""
-    from pneumonet_core.evaluation.comparison import compare_models, patients_seen_in_training
+    from pneumonet_core.evaluation.comparison import calibrated_on_films, compare_models, patients_seen_in_training
     from pneumonet_core.models.package import read_card
 
     cards = {}
@@ -43,7 +52,9 @@ def compare_job(models: dict, data_sets: list, should_stop, progress) -> dict:
     seen = None
     if cards.get(ACTIVE) is not None and held_out is not None and held_out.patients:
         seen = patients_seen_in_training(cards[ACTIVE], held_out.patients)
-    return {"figures": compare_models(models, data_sets, should_stop, progress), "seen_in_training": seen,
+    figures = compare_models(models, data_sets, should_stop, progress)
+    calibrated = cards.get(ACTIVE) is not None and calibrated_on_films(cards[ACTIVE], figures.get(EXTERNAL) or {})
+    return {"figures": figures, "seen_in_training": seen, "active_calibrated_on_external": calibrated,
             "names": {key: (card.name if card else Path(models[key]).name) for key, card in cards.items()}}
 
 
@@ -74,7 +85,7 @@ class ComparisonPage(QWizardPage):
         self.tables: dict[str, CountTable] = {}
         self.boxes: dict[str, QGroupBox] = {}
         side_by_side = QHBoxLayout()
-        for name in (HELD_OUT, EXTERNAL):
+        for name in (EXTERNAL, HELD_OUT):  # independent patients lead
             box = QGroupBox(name[0].upper() + name[1:])
             table = CountTable()
             QVBoxLayout(box).addWidget(table)
@@ -123,7 +134,7 @@ class ComparisonPage(QWizardPage):
             data_sets.append(DataSet(EXTERNAL, external))
             remember_external_folder(external)
         self.boxes[EXTERNAL].setTitle(f"External films: {external}" if external else "External films: none chosen")
-        self.boxes[HELD_OUT].setTitle(f"The new model's held-out patients ({len(held_out)})")
+        self.boxes[HELD_OUT].setTitle(f"Held-out patients ({len(held_out)}): training-data split, not independent")
         for table in self.tables.values():
             table.fill(["Figure"], [])
         self.progress.setValue(0)
@@ -207,8 +218,12 @@ class ComparisonPage(QWizardPage):
             self.banner.show_messages(notes=["There is no active model to compare with: these are the new model's "
                                              "figures alone."])
         notes = ["Each model is measured at its own threshold; ECE is the calibration error (lower is better)."]
+        calibrated = bool(result.get("active_calibrated_on_external"))
+        if calibrated:
+            errors.insert(0, CALIBRATED_ON_EXTERNAL)
         seen = result.get("seen_in_training")
         if seen:
             notes.insert(0, f"The active model may have trained on {seen} of these held-out patients (same data set): "
-                            "its held-out figures are flattered. The external films are the fair comparison.")
+                            "its held-out figures are flattered."
+                            + ("" if calibrated else " The external films are the fair comparison."))
         self.notes.show_messages(warnings=errors, notes=notes)

@@ -37,7 +37,8 @@ class EvaluationPage(QWizardPage):
         super().__init__(parent)
         self.setTitle("Evaluation on held-out patients")
         self.setSubTitle("These patients were used neither for training, nor for choosing the epoch, nor for "
-                         "choosing the threshold.")
+                         "choosing the threshold; but they are a split of the training data set (same hospital), "
+                         "so these figures flatter the model. The next page measures it on external films.")
         self.result: dict | None = None
         self.error: str | None = None
         self._task: workers.Worker | None = None

@@ -12,6 +12,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from pneumonet_core.dicom_node.worklist import DONE, FAILED, Worklist, WorklistRow
+from pneumonet_core.results import WITHHELD as CORE_WITHHELD
+from pneumonet_core.results import decision_words
 from pneumonet_gui import theme
 from pneumonet_gui.table_base import RowsTableModel
 
@@ -33,7 +35,7 @@ def scan_path(row: WorklistRow):
     images = [i for i in row.images if i.path is not None]
     if not images:
         return None
-    scored = [i for i in images if i.outcome is not None]
+    scored = [i for i in images if i.outcome is not None and i.outcome.probability is not None]
     return max(scored, key=lambda i: i.outcome.probability).path if scored else images[0].path
 
 
@@ -86,8 +88,8 @@ class WorklistTableModel(RowsTableModel):
                 return "\n".join(row.reasons)
             return text
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col in (PROBABILITY, DECISION, OOD) and row.out_of_distribution:
-                return QColor(theme.WARNING_FG)  # never the colour of a withheld decision
+            if (col in (PROBABILITY, DECISION) and row.label == CORE_WITHHELD) or (col == OOD and row.out_of_distribution):
+                return QColor(theme.WARNING_FG)  # a withheld study has no decision colour
             if col == DECISION:
                 return _COLOURS.get(row.label)
             if col == STATUS and row.status == FAILED:
@@ -109,13 +111,11 @@ class WorklistTableModel(RowsTableModel):
                 return HIDDEN
             return (row.patient_id if col == PATIENT_ID else row.study_date) or ""
         if col == PROBABILITY:
-            if row.probability is None:
-                return ""
-            return WITHHELD if row.out_of_distribution else f"{row.probability:.3f}"
-        if col == DECISION:
-            if row.out_of_distribution and row.label:
+            if row.label == CORE_WITHHELD:
                 return WITHHELD
-            return row.label or ""
+            return "" if row.probability is None else f"{row.probability:.3f}"
+        if col == DECISION:
+            return WITHHELD if row.label == CORE_WITHHELD else decision_words(row.label)
         if col == OOD:
             if not row.out_of_distribution:
                 return ""
