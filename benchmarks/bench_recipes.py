@@ -135,7 +135,7 @@ def run_one(args, recipe: str, seed: int) -> dict:
     model = args.models / f"{recipe}-s{seed}.pneumonet"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pneumonet_core.cli.main", *train_flags(args, recipe, seed, model)]
+    cmd = [sys.executable, "-m", "pneumonet_cli.main", *train_flags(args, recipe, seed, model)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{recipe} seed {seed}: training failed: {done.stderr.strip().splitlines()[-1:]}")

@@ -95,7 +95,7 @@ def test_the_bundled_cnn_meets_the_external_targets_at_its_stored_threshold(shar
     """Measured again here, as the independent checks do: ``pneumonet evaluate external --json``."""
     import json
 
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
 
     external = shared_train_dir.parent / "external"
     assert main(["evaluate", str(external), "--model", str(RESNET.parent / "pneumonet-cnn.pneumonet"), "--json"]) == 0

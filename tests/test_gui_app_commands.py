@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.gui_viewer_support import (  # noqa: F401 - fixtures
     WAIT_MS,
     images,
@@ -221,7 +221,7 @@ def test_selftest_fails_for_a_broken_model(qtbot, capsys, tmp_path):
 def test_app_entry_point_opens_the_viewer_or_runs_a_cli_command(monkeypatch, capsys):
     """``pneumonet-gui`` and the frozen app: arguments go to ``pneumonet gui`` unless they name a command."""
     import pneumonet_gui.app as app
-    from pneumonet_core.cli.main import app_entry_point
+    from pneumonet_cli.main import app_entry_point
 
     calls = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
@@ -243,5 +243,5 @@ def test_the_gui_never_imports_the_cli():
     """The GUI calls pneumonet_core; the CLI starts the GUI, never the other way round."""
     root = Path(__file__).resolve().parents[1] / "pneumonet_gui"
     offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
-                 if "import pneumonet_core.cli" in path.read_text() or "from pneumonet_core.cli" in path.read_text()]
+                 if "import pneumonet_cli" in path.read_text() or "from pneumonet_cli" in path.read_text()]
     assert offenders == []

@@ -23,7 +23,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
 from pneumonet_core.results import ScanResult
 from pneumonet_gui.active_model import ActiveModel

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from pneumonet_core.errors import ModelPackageError
 from tests.helpers import forge_architecture, make_tiny_model, reseal
 

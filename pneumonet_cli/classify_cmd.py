@@ -5,7 +5,7 @@ stderr on a terminal, a progress line every few seconds otherwise. Output paths 
 checked before the first scan is read. The CSV is written row by row and moved into
 place when the run ends, also when SIGINT (exit 130) or SIGTERM (exit 143) stops it
 after the model batch in progress, so ``--resume PREVIOUS.csv`` can finish the job; it
-carries only rows it can verify (see :mod:`~pneumonet_core.cli.resume`). Every export is
+carries only rows it can verify (see :mod:`~pneumonet_cli.resume`). Every export is
 de-identified unless ``--include-identifiers`` is given.
 """
 
@@ -18,10 +18,10 @@ import sys
 import threading
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, model_summary, result_line, write_json
-from pneumonet_core.cli.progress import ProgressBar, progress_for  # noqa: F401 (ProgressBar: part of the interface)
-from pneumonet_core.cli.resume import carried_rows  # noqa: F401 (re-exported)
-from pneumonet_core.cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
+from pneumonet_cli.common import add_model_argument, model_summary, result_line, write_json
+from pneumonet_cli.progress import ProgressBar, progress_for  # noqa: F401 (ProgressBar: part of the interface)
+from pneumonet_cli.resume import carried_rows  # noqa: F401 (re-exported)
+from pneumonet_cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
                                               engine_usage_problem, load_classifier_from_args)
 from pneumonet_core.errors import PneumonetError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import (add_derived_package_arguments, add_model_argument, load_classifier,
+from pneumonet_cli.common import (add_derived_package_arguments, add_model_argument, load_classifier,
                                        model_summary, write_json)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, resolve_model, write_json
+from pneumonet_cli.common import add_model_argument, resolve_model, write_json
 
 
 def register(subparsers) -> None:

@@ -6,8 +6,8 @@ import csv
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, write_json
-from pneumonet_core.cli.scale_options import add_precision_argument, load_classifier_from_args
+from pneumonet_cli.common import add_model_argument, write_json
+from pneumonet_cli.scale_options import add_precision_argument, load_classifier_from_args
 
 
 def register(subparsers) -> None:

@@ -53,7 +53,7 @@ def batch_engine_from_args(args):
 
 def load_classifier_from_args(args, command: str):
     """The named or active model at the options' precision; warns once when bfloat16 is emulated."""
-    from pneumonet_core.cli.common import load_classifier
+    from pneumonet_cli.common import load_classifier
     from pneumonet_core.inference.precision import slow_bfloat16_note
 
     precision = getattr(args, "precision", FLOAT32)
