@@ -47,7 +47,6 @@ from pneumonet_gui.settings import (
 )
 from pneumonet_gui.status_fields import StatusFields
 from pneumonet_gui.thumbnail_strip import ThumbnailStrip
-from pneumonet_gui.trust import withheld
 from pneumonet_gui.view_presenter import ViewPresenter
 from pneumonet_gui.viewer_commands import ViewerCommands
 from pneumonet_gui.viewer_controller import OpenScan, ViewerController
@@ -253,7 +252,7 @@ class MainWindow(QMainWindow):
         if not current.ok:
             self.presenter.show_info("Open a scan and wait for its result before exporting a report.")
             return None
-        if withheld(current.result):
+        if current.result.withheld:
             self.presenter.show_info("The result is withheld for this scan (not a chest X-ray this model knows): "
                                      "there is no report to export.")
             return None

@@ -9,8 +9,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from pneumonet_core.reports.summary import format_pair as fewest_decimals
+from pneumonet_core.results import WITHHELD_MESSAGE
 from pneumonet_gui import theme
-from pneumonet_gui.trust import WITHHELD, withheld
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
@@ -155,7 +155,7 @@ class ResultPanel(QWidget):
         self._set(label="No result", colour=theme.ERROR_FG, decision=wrappable(message))
 
     def show_result(self, result) -> None:
-        if withheld(result):
+        if result.withheld:
             self.show_withheld(result)
             return
         colour = theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
@@ -174,7 +174,7 @@ class ResultPanel(QWidget):
         """The guard flagged the scan: the decision is withheld and the number greyed out."""
         reason = f"Why: {result.ood_reason}" if result.ood_reason else ""
         p = result.probability
-        self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD,
+        self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD_MESSAGE,
                   probability="" if p is None else f"{p:.3f}", details=reason, greyed=True,
                   bar=None if p is None else (p, result.threshold, None))
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+#: A table cell's short word for a result the guard withheld (``ScanResult.withheld``);
+#: the full sentence is ``pneumonet_core.results.WITHHELD_MESSAGE``.
+WITHHELD = "withheld"
+
 
 class RowsTableModel(QAbstractTableModel):
     """A table of ``len(self.items())`` rows and ``COLUMNS`` columns (their titles are the header)."""

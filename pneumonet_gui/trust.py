@@ -1,15 +1,15 @@
-"""What the viewer may claim about a result: withheld answers and honest heat maps.
+"""What the viewer may claim about a result: honest heat maps.
 
-A scan the out-of-distribution guard flags is not a chest X-ray this model knows: its
-probability is greyed out and no heat map is shown. Grad-CAM maps are shown by default
+A scan the out-of-distribution guard flags (:attr:`ScanResult.withheld
+<pneumonet_core.results.ScanResult.withheld>`, the one test, with its one message
+``WITHHELD_MESSAGE``) is not a chest X-ray this model knows: its probability is greyed
+out and no heat map is shown. Grad-CAM maps are shown by default
 for PNEUMONIA decisions only, where they point at what drove the finding; a toggle shows
 them for NORMAL decisions too. Plain Python, shared by the result panel, the presenter
 and the help.
 """
 
 from __future__ import annotations
-
-WITHHELD = "Not a chest X-ray this model knows - result withheld"
 
 #: The heat map's legend: what the colours mean, in one line.
 LEGEND = "Red: the regions that pushed the model most towards its decision \u00b7 clear: little influence"
@@ -22,16 +22,11 @@ GRADCAM_EXPLAINED = (
 )
 
 
-def withheld(result) -> bool:
-    """True when the guard flagged the scan: no probability or heat map is shown to people."""
-    return bool(result is not None and getattr(result, "out_of_distribution", None))
-
-
 def heatmap_policy(result, show_for_normal: bool) -> tuple[bool, str]:
     """(may the heat map be shown, the line that says why not) for a result."""
     if result is None or not getattr(result, "classified", False):
         return False, ""
-    if withheld(result):
+    if result.withheld:
         return False, "No heat map: the result is withheld for this scan."
     if result.label != "PNEUMONIA" and not show_for_normal:
         return False, ("Heat map hidden for a NORMAL decision: it would only show what argued against "
