@@ -59,7 +59,7 @@ class ScanPresenter:
         w = self.w
         header = w.current.header
         w.viewer.set_scan(scan)
-        w.invert_action.setChecked(False)
+        w.commands.invert_action.setChecked(False)
         w.stack.setCurrentWidget(w.viewer)
         w.metadata_panel.set_scan(scan, header)
         w.warning_banner.set_lines(scan.warnings)

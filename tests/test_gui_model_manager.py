@@ -166,7 +166,7 @@ def test_the_viewer_menu_opens_the_manager_and_reloads_the_chosen_model(qtbot, q
     assert window.model_card.name == "bundled-cnn"
     assert window.model_menu.manage_action.isEnabled()
     window.model_menu.manage_action.trigger()
-    dialog = window.model_manager
+    dialog = window.dialogs["model_manager"]
     assert dialog.isVisible()
     dialog.select_path(installed["b"])
     dialog.use_button.click()
