@@ -60,9 +60,9 @@ def load() -> str:
 
 def model_path(args, tmp: Path) -> Path:
     if args.tiny:
-        from tests.helpers import make_tiny_model
+        from pneumonet_core.models.untrained import write_untrained_package
 
-        return make_tiny_model(tmp / "tiny.pneumonet")
+        return write_untrained_package(tmp / "tiny.pneumonet")
     return args.model
 
 

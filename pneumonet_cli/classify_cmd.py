@@ -147,6 +147,31 @@ def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
     return on_scan
 
 
+def _csv_writer(args, classifier, deid: bool):
+    """The --csv writer (rows are written as results arrive), or None."""
+    if not args.csv:
+        return None
+    from pneumonet_core.reports.tables import CsvWriter
+
+    try:
+        return CsvWriter(args.csv, classifier.card, deidentify=deid)
+    except OSError as exc:
+        raise PneumonetError(f"{args.csv}: cannot write the --csv output ({exc.strerror or exc})") from None
+
+
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> dict:
+    """Make SIGINT and SIGTERM set ``stop`` (and note the signal) instead of killing the run, so
+    the outputs close on the rows so far; the previous handlers, for the caller to restore."""
+
+    def request_stop(signum, frame):
+        received.append(signum)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():  # Python allows handlers there only
+        return {}
+    return {sig: signal.signal(sig, request_stop) for sig in EXIT_CODES}
+
+
 def run(args) -> int:
     from pneumonet_core.imaging import find_scans
 
@@ -175,29 +200,12 @@ def run(args) -> int:
         def on_decoded(path, scan):
             thumbnails[str(path)] = thumbnail(scan.pixels)
 
-    csv_out = None
-    if args.csv:
-        from pneumonet_core.reports.tables import CsvWriter
-
-        try:
-            csv_out = CsvWriter(args.csv, classifier.card, deidentify=deid)
-        except OSError as exc:
-            raise PneumonetError(f"{args.csv}: cannot write the --csv output ({exc.strerror or exc})") from None
-
-    stop = threading.Event()
-    received: list[int] = []
-    previous_handlers = {}
-
-    def request_stop(signum, frame):
-        received.append(signum)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in EXIT_CODES:
-            previous_handlers[sig] = signal.signal(sig, request_stop)
+    csv_out = _csv_writer(args, classifier, deid)
+    stop, received = threading.Event(), []
     progress = progress_for(len(paths), prefix="pneumonet classify")
     bar = progress if isinstance(progress, ProgressBar) else None
     results, stopped = [], False
+    previous_handlers = _stop_on_signals(stop, received)
     try:
         fresh = classify_paths(todo, classifier, batch_size=args.batch_size, workers=args.workers,
                                should_stop=stop.is_set, on_decoded=on_decoded,

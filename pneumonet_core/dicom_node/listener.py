@@ -13,6 +13,7 @@ On start, what the journal shows as unfinished is done first.
 from __future__ import annotations
 
 import datetime
+import logging
 import queue
 import threading
 from pathlib import Path
@@ -31,6 +32,8 @@ from pneumonet_core.dicom_node.network import (
 from pneumonet_core.dicom_node.study import read_header, skip_reason
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.imaging.raster import one_line
+
+log = logging.getLogger(__name__)
 
 #: DIMSE statuses of a C-STORE that failed on our side.
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -75,7 +78,7 @@ class Listener:
             try:
                 callback(event)
             except Exception:  # noqa: BLE001 - a broken subscriber must not stop the node
-                pass
+                log.exception("a subscriber failed on the %s event", type(event).__name__)
 
     # -- life cycle --------------------------------------------------------------------------
 

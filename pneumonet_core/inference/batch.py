@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,11 +26,13 @@ from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.preprocessing import preprocess
 from pneumonet_core.results import ScanResult, file_sha256
 
+log = logging.getLogger(__name__)
+
 #: How often (seconds) a waiting batch run looks at ``should_stop``.
 _POLL_S = 0.05
 
 
-class _Decoded(NamedTuple):
+class Decoded(NamedTuple):
     """A decoded file on its way to the model: its result so far, the model input, the scan."""
 
     result: ScanResult
@@ -55,8 +58,8 @@ def header_metadata(path: Path) -> dict:
         return {}
 
 
-def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
-            threshold: float) -> _Decoded:
+def decode_file(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
+                threshold: float) -> Decoded:
     """Decode one file for the model; any failure, however raised, is this file's error only."""
     from pneumonet_core.imaging import limits, load_scan
     from pneumonet_core.imaging.files import regular_file_problem
@@ -64,7 +67,7 @@ def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None
 
     problem = regular_file_problem(path)
     if problem:  # a FIFO or a device is never opened, not even to hash it
-        return _Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
+        return Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
     digest = file_sha256(path)
     try:
         # One reservation for decoding and preprocessing together (the decoder's own nests
@@ -75,24 +78,24 @@ def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None
             if on_decoded is not None:
                 try:
                     on_decoded(path, scan)
-                except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
-                    pass
+                except Exception:  # noqa: BLE001 - a thumbnail that fails must not fail the scan
+                    log.warning("on_decoded failed for %s", path.name, exc_info=True)
             # A kept scan goes to on_scan (heat maps), which needs its pixels but not ``raw``.
             kept = dataclasses.replace(scan, raw=None) if keep_scan else None
             result = ScanResult.of_scan(scan, digest)
             del scan
     except PneumonetError as exc:
         error = getattr(exc, "reason", str(exc))
-        return _Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
+        return Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
     except MemoryError:
-        return _Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
+        return Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
                         None, None)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - preprocess refusing an image, or anything else
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return _Decoded(ScanResult.failed(path, reason, header_metadata(path), digest, threshold), None, None)
-    return _Decoded(result, model_input, kept)
+        return Decoded(ScanResult.failed(path, reason, header_metadata(path), digest, threshold), None, None)
+    return Decoded(result, model_input, kept)
 
 
 def default_workers() -> int:
@@ -136,7 +139,7 @@ def classify_paths(
     def fill() -> None:
         nonlocal next_chunk
         while next_chunk < len(chunks) and len(queued) < max(1, prefetch):
-            queued.append([pool.submit(_decode, p, keep, on_decoded, classifier.threshold)
+            queued.append([pool.submit(decode_file, p, keep, on_decoded, classifier.threshold)
                            for p in chunks[next_chunk]])
             next_chunk += 1
 

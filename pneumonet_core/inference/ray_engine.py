@@ -4,7 +4,7 @@ The same work as :func:`pneumonet_core.inference.batch.classify_paths`, split in
 Data stages so a cluster can spread it over its nodes:
 
 1. **decode** (tasks, one CPU each): each file is hashed, decoded and preprocessed by the
-   local engine's own :func:`~pneumonet_core.inference.batch._decode`, so a file that fails
+   local engine's own :func:`~pneumonet_core.inference.batch.decode_file`, so a file that fails
    gets the very same error string;
 2. **model** (a pool of actors): each actor loads the model package once, runs batched
    forward passes (:meth:`Classifier.forward`: outputs and the guard's features) and turns
@@ -37,6 +37,8 @@ from pneumonet_core import __version__
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.results import ScanResult
 
+log = logging.getLogger(__name__)
+
 INSTALL_HINT = "pip install 'pneumonet[ray]'"
 #: Memory each decode task reserves: a full-size scan decodes to float32 (a 3,000 px
 #: DICOM is 36 MB, the pixel limit 400 MB). It also keeps decoding a stage of its own:
@@ -63,7 +65,7 @@ def decode_stage(batch: dict, threshold: float) -> dict:
     Runs in a Ray task. Results travel pickled (the one result type, unchanged); rows
     whose file failed carry a zero input and ``ok`` False.
     """
-    from pneumonet_core.inference.batch import _decode
+    from pneumonet_core.inference.batch import decode_file
     from pneumonet_core.preprocessing import INPUT_SIZE
 
     paths = [str(p) for p in batch["path"]]
@@ -71,7 +73,7 @@ def decode_stage(batch: dict, threshold: float) -> dict:
     ok = np.zeros(len(paths), dtype=bool)
     results = []
     for i, path in enumerate(paths):
-        decoded = _decode(Path(path), False, None, threshold)
+        decoded = decode_file(Path(path), False, None, threshold)
         if decoded.model_input is not None:
             inputs[i], ok[i] = decoded.model_input, True
         results.append(pickle.dumps(decoded.result))
@@ -350,7 +352,7 @@ def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
     if on_decoded is not None:
         try:
             on_decoded(Path(result.path), scan)
-        except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
-            pass
+        except Exception:  # noqa: BLE001 - a thumbnail that fails must not fail the scan
+            log.warning("on_decoded failed for %s", Path(result.path).name, exc_info=True)
     if on_scan is not None:
         on_scan(result, scan)
