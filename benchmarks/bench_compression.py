@@ -30,7 +30,7 @@ def main() -> None:
 
     from pneumonet_core.data.batches import decode_inputs
     from pneumonet_core.data.discovery import find_labelled_images
-    from pneumonet_core.inference.predict import predict_pneumonia
+    from pneumonet_core.runtime.predict import predict_pneumonia
     from pneumonet_core.models.package import load_package, save_package
     from pneumonet_core.models.threshold import is_pneumonia
 

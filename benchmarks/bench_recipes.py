@@ -87,7 +87,7 @@ def measure(model_path: Path, external: Path) -> dict:
     from pneumonet_core.data.batches import load_input
     from pneumonet_core.data.discovery import find_labelled_images
     from pneumonet_core.inference.classifier import Classifier
-    from pneumonet_core.inference.predict import pneumonia_probability
+    from pneumonet_core.runtime.predict import pneumonia_probability
 
     classifier = Classifier.load(model_path)
     images = find_labelled_images(external)

@@ -37,7 +37,7 @@ CONFIGS = ("local-float32", "local-bfloat16", "ray-float32", "ray-bfloat16")
 
 
 def machine_line() -> str:
-    from pneumonet_core.inference.precision import cpu_bfloat16_features
+    from pneumonet_core.runtime.precision import cpu_bfloat16_features
 
     cpu = platform.processor() or platform.machine()
     try:

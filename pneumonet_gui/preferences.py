@@ -3,7 +3,7 @@
 The listener settings (port, AE title, storage folder, calls from other computers) are the
 ones the Worklist panel starts ``pneumonet listen``'s listener with
 (:mod:`pneumonet_gui.worklist.node_settings`). "Use bfloat16 inference" appears only when
-this CPU computes bfloat16 natively (``pneumonet_core.inference.precision.cpu_has_fast_bfloat16``);
+this CPU computes bfloat16 natively (``pneumonet_core.runtime.precision.cpu_has_fast_bfloat16``);
 elsewhere bfloat16 would be slower than float32, so the option is not shown. Changing it
 reloads the model in the background.
 """
@@ -28,7 +28,7 @@ BFLOAT16, FLOAT32 = "bfloat16", "float32"
 
 def fast_bfloat16_available() -> bool:
     """True when this CPU computes bfloat16 natively, so bfloat16 inference is faster."""
-    from pneumonet_core.inference.precision import cpu_has_fast_bfloat16
+    from pneumonet_core.runtime.precision import cpu_has_fast_bfloat16
 
     return cpu_has_fast_bfloat16()
 

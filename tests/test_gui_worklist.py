@@ -212,7 +212,7 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
 @pytest.fixture
 def fake_bfloat16(monkeypatch):
     """The CPU check made switchable, and every precision ``Classifier.load`` is asked for recorded."""
-    from pneumonet_core.inference import precision
+    from pneumonet_core.runtime import precision
     from pneumonet_core.inference.classifier import Classifier
 
     fast = {"value": True}

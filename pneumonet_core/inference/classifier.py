@@ -18,7 +18,7 @@ import numpy as np
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference import gradcam
-from pneumonet_core.inference.predict import (
+from pneumonet_core.runtime.predict import (
     pneumonia_probability,
     predict_class_probabilities,
 )
@@ -73,7 +73,7 @@ class Classifier:
         """Load ``path``, or the active model (see :mod:`pneumonet_core.models.registry`).
 
         ``precision`` "bfloat16" runs the model in mixed bfloat16 (faster on CPUs with
-        native bfloat16, see :mod:`pneumonet_core.inference.precision`).
+        native bfloat16, see :mod:`pneumonet_core.runtime.precision`).
         """
         if path is None:
             from pneumonet_core.models.registry import active_model_path

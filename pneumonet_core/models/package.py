@@ -227,7 +227,7 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     :func:`~pneumonet_core.models.signing.check_package`; ``require_signature`` None
     follows the settings), and the architecture's allow-list; only then is the model
     rebuilt, in Keras' safe mode. ``precision`` "bfloat16" builds it for mixed-bfloat16
-    inference (see :mod:`pneumonet_core.inference.precision`); the weights load as stored
+    inference (see :mod:`pneumonet_core.runtime.precision`); the weights load as stored
     either way. Fails with :class:`ModelPackageError` (one line) on a missing, foreign,
     corrupt, tampered, unsigned-when-required or unsafe file.
     """
@@ -262,7 +262,7 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
 
 def _model_from_architecture(path: Path, architecture: bytes, precision: str = "float32"):
     """Rebuild the Keras model of ``architecture.json`` after checking its allow-list."""
-    from pneumonet_core.inference.precision import architecture_for_precision
+    from pneumonet_core.runtime.precision import architecture_for_precision
     from pneumonet_core.models.safe_config import UnsafeArchitecture, check_architecture
 
     try:

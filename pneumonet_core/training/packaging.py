@@ -19,7 +19,7 @@ from pneumonet_core import __version__
 from pneumonet_core.atomic import write_text_atomic
 from pneumonet_core.data.discovery import LabelledImage
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
-from pneumonet_core.inference.predict import predict_pneumonia
+from pneumonet_core.runtime.predict import predict_pneumonia
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import load_package, rewrite_package, save_package
 from pneumonet_core.models.threshold import choose_threshold
