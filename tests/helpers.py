@@ -40,9 +40,9 @@ def on_screen(qtbot, widget, size: tuple[int, int] | None = None):
 def reseal(source: Path, out: Path, replace: dict | None = None) -> Path:
     """Copy the package ``source`` to ``out`` with files replaced and a *valid* manifest and
     hash, as an attacker who knows the format would: only checks beyond integrity stop it."""
-    from pneumonet_core.models import package
+    from pneumonet_core.models import archive, package
 
-    card, files = package._verified_files(Path(source))
+    card, files = archive.verified_files(Path(source))
     files.update(replace or {})
     package._write(Path(out), files, card)
     return Path(out)

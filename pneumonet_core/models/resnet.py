@@ -72,7 +72,8 @@ def load_backbone_weights(model: keras.Model, path: Path) -> None:
     Layers are matched by name, so the head of the source is ignored: this is how a
     hospital adapts the bundled model to its own images.
     """
-    from pneumonet_core.models.package import is_model_package, load_package
+    from pneumonet_core.models.archive import is_model_package
+    from pneumonet_core.models.package import load_package
 
     if not path.exists():
         raise FileNotFoundError(f"{path}: weights file not found")

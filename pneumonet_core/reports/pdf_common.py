@@ -20,7 +20,7 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Table, Table
 
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.models.card import ModelCard
-from pneumonet_core.ood.guard import describe_settings
+from pneumonet_core.models.card import describe_guard
 
 DISCLAIMER = (
     "Decision support for a clinician, not a diagnosis. The probability comes from a machine-learning "
@@ -106,7 +106,7 @@ def card_rows(card: ModelCard) -> list[tuple[str, str]]:
         ("Threshold", f"{card.threshold:.4f} — {card.threshold_rule}"),
         ("Held-out test", held_out),
         ("Model hash", f"sha256:{card.hash}" if card.hash else "n/a"),
-        ("Guard", f"out-of-distribution: {describe_settings(card.ood or {})}"),
+        ("Guard", f"out-of-distribution: {describe_guard(card.ood or {})}"),
     ]
 
 
