@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
+from pneumonet_core.imaging.files import open_regular
 
 #: What people are shown instead of the probability of a scan the guard flagged.
 WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
@@ -90,8 +91,6 @@ class ScanResult:
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str | None:
     """SHA-256 of a file's bytes (None when unreadable or not a regular file), for audit trails."""
-    from pneumonet_core.imaging.files import open_regular
-
     digest = hashlib.sha256()
     try:
         with open_regular(path) as fh:

@@ -36,6 +36,7 @@ class StudyInfo:
 
     @classmethod
     def from_dataset(cls, ds) -> "StudyInfo":
+        # The DICOM decoders load with the first study, not when the Worklist panel imports this.
         from pneumonet_core.imaging.dicom import read_metadata
 
         def text(keyword):

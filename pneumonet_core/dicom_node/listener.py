@@ -32,6 +32,7 @@ from pneumonet_core.dicom_node.network import (
 from pneumonet_core.dicom_node.study import read_header, skip_reason
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.imaging.raster import one_line
+from pneumonet_core.dicom_node.forward import send_files
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,7 @@ class Listener:
         return header
 
     def _process(self, keys: list[str]) -> None:
+        # The classifier's modules load with the first study, not when the Worklist panel starts.
         from pneumonet_core.inference.batch import classify_paths
 
         todo, headers, to_forward = [], {}, []
@@ -268,7 +270,6 @@ class Listener:
     def _forward(self, key: str) -> None:
         if self.forward is None:
             return
-        from pneumonet_core.dicom_node.forward import send_files
 
         try:
             send_files(self.forward, list(self.journal.answer_paths(key)), self.ae_title)

@@ -17,6 +17,7 @@ from typing import Callable
 from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.evaluation.folder import predict_folder
 from pneumonet_core.evaluation.site_calibration import figures
+from pneumonet_core.inference.classifier import Classifier
 
 #: The figures compared, in the order they are shown.
 COMPARED = (("roc_auc", "ROC AUC"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
@@ -51,8 +52,6 @@ def compare_models(models: dict[str, Path], data_sets: list[DataSet], should_sto
     A model that cannot be loaded, or a folder that cannot be measured, is an error in its
     cells only. ``progress`` counts per mille of the whole comparison.
     """
-    from pneumonet_core.inference.classifier import Classifier
-
     results: dict = {d.name: {} for d in data_sets}
     steps = max(1, len(models) * len(data_sets))
     step = 0

@@ -25,6 +25,8 @@ from pneumonet_core.evaluation.folder import FolderPredictions, predict_folder
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
 from pneumonet_core.models import calibration
 from pneumonet_core.models.threshold import choose_threshold, parse_rule
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import load_package, rewrite_package
 
 #: Fewest films per class a site must give: fewer cannot place a threshold with any confidence.
 MIN_PER_CLASS = 20
@@ -99,9 +101,6 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
 
     Returns the report (site, rule, before, after, after_cross_fitted, calibration).
     """
-    from pneumonet_core.inference.classifier import Classifier
-    from pneumonet_core.models.package import load_package, rewrite_package
-
     data_dir, model_path, out = Path(data_dir), Path(model_path), Path(out)
     parse_rule(rule)  # a bad rule fails before minutes of classification
     if out.resolve() == model_path.resolve():

@@ -25,6 +25,13 @@ from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.preprocessing import preprocess
 from pneumonet_core.results import ScanResult, file_sha256
+from pneumonet_core.imaging.files import is_regular_file
+from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+from pneumonet_core.reports.deidentify import display_paths
+from pneumonet_core.imaging import limits, load_scan
+from pneumonet_core.imaging.files import regular_file_problem
+from pneumonet_core.imaging.loader import decode_estimate
+from pneumonet_core.imaging.dicom import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +49,10 @@ class Decoded(NamedTuple):
 
 def header_metadata(path: Path) -> dict:
     """Patient fields of a DICOM file that failed to decode, so reports can still leave them out."""
-    from pneumonet_core.imaging.files import is_regular_file
-
     if not is_regular_file(path):
         return {}
     try:
         import pydicom
-
-        from pneumonet_core.imaging.dicom import read_metadata
 
         return read_metadata(pydicom.dcmread(path, stop_before_pixels=True, force=False))
     except (KeyboardInterrupt, SystemExit):
@@ -61,10 +64,6 @@ def header_metadata(path: Path) -> dict:
 def decode_file(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
                 threshold: float) -> Decoded:
     """Decode one file for the model; any failure, however raised, is this file's error only."""
-    from pneumonet_core.imaging import limits, load_scan
-    from pneumonet_core.imaging.files import regular_file_problem
-    from pneumonet_core.imaging.loader import decode_estimate
-
     problem = regular_file_problem(path)
     if problem:  # a FIFO or a device is never opened, not even to hash it
         return Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
@@ -122,9 +121,6 @@ def classify_paths(
     ``should_stop`` is checked between batches and while waiting for decoding, so a stop
     takes at most one model batch; every result already computed is still yielded.
     """
-    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
-    from pneumonet_core.reports.deidentify import display_paths
-
     return_large_buffers_to_the_system()
     paths = [Path(p) for p in paths]
     shown = display_paths(paths)  # de-identified exports name files relative to the batch's folder

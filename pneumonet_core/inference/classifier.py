@@ -32,6 +32,7 @@ from pneumonet_core.models.threshold import decision_label
 from pneumonet_core.ood.guard import Guard
 from pneumonet_core.preprocessing import INPUT_SIZE, preprocess
 from pneumonet_core.results import ScanResult
+from pneumonet_core.models.registry import active_model_path
 
 
 class Classifier:
@@ -76,8 +77,6 @@ class Classifier:
         native bfloat16, see :mod:`pneumonet_core.runtime.precision`).
         """
         if path is None:
-            from pneumonet_core.models.registry import active_model_path
-
             path = active_model_path()
         return cls(load_package(path, precision=precision), batch_size=batch_size)
 

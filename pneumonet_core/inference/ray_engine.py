@@ -36,6 +36,11 @@ import numpy as np
 from pneumonet_core import __version__
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.results import ScanResult
+from pneumonet_core.inference.batch import decode_file
+from pneumonet_core.preprocessing import INPUT_SIZE
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import load_package
+from pneumonet_core.imaging import load_scan
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +70,6 @@ def decode_stage(batch: dict, threshold: float) -> dict:
     Runs in a Ray task. Results travel pickled (the one result type, unchanged); rows
     whose file failed carry a zero input and ``ok`` False.
     """
-    from pneumonet_core.inference.batch import decode_file
-    from pneumonet_core.preprocessing import INPUT_SIZE
-
     paths = [str(p) for p in batch["path"]]
     inputs = np.zeros((len(paths), *INPUT_SIZE, 1), dtype=np.float32)
     ok = np.zeros(len(paths), dtype=bool)
@@ -109,9 +111,6 @@ class ModelStage:
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
                  version: str, threads: int | None):
         import ray
-
-        from pneumonet_core.inference.classifier import Classifier
-        from pneumonet_core.models.package import load_package
 
         if version != __version__:
             raise RuntimeError(f"this Ray node runs pneumonet {__version__}, the driver {version}: "
@@ -343,7 +342,6 @@ def _one_line_errors(batches):
 def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
     if not result.ok or (on_scan is None and on_decoded is None):
         return
-    from pneumonet_core.imaging import load_scan
 
     try:
         scan = load_scan(Path(result.path))

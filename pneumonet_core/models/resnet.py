@@ -10,6 +10,8 @@ import keras
 from pneumonet_core.models.architectures import ARCHITECTURES
 from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
 from pneumonet_core.models.layers import GrayToBackboneInput
+from pneumonet_core.models.archive import is_model_package
+from pneumonet_core.models.package import load_package
 
 ARCH = ARCHITECTURES["ResNet152V2"]
 
@@ -72,9 +74,6 @@ def load_backbone_weights(model: keras.Model, path: Path) -> None:
     Layers are matched by name, so the head of the source is ignored: this is how a
     hospital adapts the bundled model to its own images.
     """
-    from pneumonet_core.models.archive import is_model_package
-    from pneumonet_core.models.package import load_package
-
     if not path.exists():
         raise FileNotFoundError(f"{path}: weights file not found")
     if is_model_package(path):

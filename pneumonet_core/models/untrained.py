@@ -8,17 +8,16 @@ clinically. The test suite and the benchmarks' ``--tiny`` runs use it.
 from __future__ import annotations
 
 from pathlib import Path
+from pneumonet_core.models.architectures import ModelSpec, build_model
+from pneumonet_core.models.card import ModelCard
+from pneumonet_core.models.package import save_package
+from pneumonet_core.preprocessing import INPUT_SIZE, PREPROCESSING_ID
 
 
 def write_untrained_package(path: Path, threshold: float = 0.5, seed: int = 0, labels: str = "binary",
                             name: str = "tiny-test-cnn", width: int = 4) -> Path:
     """Write the untrained CNN package to ``path``; return the path."""
     import keras  # Keras only when a package is written: importing this module stays cheap
-
-    from pneumonet_core.models.architectures import ModelSpec, build_model
-    from pneumonet_core.models.card import ModelCard
-    from pneumonet_core.models.package import save_package
-    from pneumonet_core.preprocessing import INPUT_SIZE, PREPROCESSING_ID
 
     keras.utils.set_random_seed(seed)
     spec = ModelSpec(approach="cnn", labels=labels, cnn_width=width)

@@ -21,6 +21,10 @@ from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.summary import BatchSummary, format_pair
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
+from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging import load_scan
+from pneumonet_core.reports.heatmap_images import thumbnail
+from pneumonet_core import __version__
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.
@@ -30,10 +34,6 @@ THUMB_SIZE = 64
 
 def load_thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
     """Decode a scan just for its thumbnail; None when it cannot be read."""
-    from pneumonet_core.errors import PneumonetError
-    from pneumonet_core.imaging import load_scan
-    from pneumonet_core.reports.heatmap_images import thumbnail
-
     try:
         return thumbnail(load_scan(path).pixels, size)
     except (PneumonetError, MemoryError, ValueError):
@@ -157,8 +157,6 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     while scans are in memory); missing ones are decoded again unless told not to.
     ``title_note`` adds a line under the title (e.g. "cancelled after 120 of 400 scans").
     """
-    from pneumonet_core import __version__
-
     app_version = app_version or __version__
     results = list(results)
     thumbs = _thumbnails(results, thumbnails, load_missing_thumbnails)

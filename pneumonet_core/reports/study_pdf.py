@@ -18,6 +18,7 @@ from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
+from pneumonet_core import __version__
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
@@ -170,8 +171,6 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
     ("Distance 1", "42.3 mm"), printed as they are. ``heatmap_note`` says why a heat map
     that exists is left out (the viewer shows maps for PNEUMONIA decisions by default).
     """
-    from pneumonet_core import __version__
-
     app_version = app_version or __version__
     file_hash = file_hash or file_sha256(scan.path)
     st = pc.styles()

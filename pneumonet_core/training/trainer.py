@@ -72,7 +72,7 @@ def build_training_models(spec: ModelSpec, config: TrainConfig):
     The wrapper takes uint8 input and scales and augments it on the device; only the core
     model is packaged. Layers are built under the mixed-precision policy when it applies.
     """
-    import keras
+    import keras  # Keras, and the layers module that imports it, load when a run starts, not with the wizard
 
     from pneumonet_core.models.layers import ChestAugment, UnitScale
 
