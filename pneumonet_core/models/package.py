@@ -24,7 +24,7 @@ from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.limits import give_free_heap_back
 from pneumonet_core.models import integrity, signing
-from pneumonet_core.models.archive import FORMAT_NAME, FORMAT_VERSION, MARKER, read_card, verified_files
+from pneumonet_core.models.archive import FORMAT_NAME, FORMAT_VERSION, MARKER, SUFFIX, read_card, verified_files
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.safe_config import UnsafeArchitecture, check_architecture
 from pneumonet_core.runtime.precision import architecture_for_precision
