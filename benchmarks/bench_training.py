@@ -290,7 +290,8 @@ def main(argv=None) -> int:
             else:
                 print(f"  {approach:<9} {backend:<11} {r['images_per_s']:7.1f} images/s  ({r['steps']} steps of "
                       f"{r['batch_size']}: median {r['step_s_median']:.2f} s, min {r['step_s_min']:.2f}, max "
-                      f"{r['step_s_max']:.2f}, mean rate {r['images_per_s_mean']:.1f} images/s; first step {r['first_step_s']:.1f} s; loss {r['loss']:.3f}; "
+                      f"{r['step_s_max']:.2f}, mean rate {r['images_per_s_mean']:.1f} images/s; "
+                      f"first step {r['first_step_s']:.1f} s; loss {r['loss']:.3f}; "
                       f"device {r['device']}; worker {r['wall_s']:.0f} s)", flush=True)
     print_table(results, approaches, backends)
     print(f"\nimages/s: batch / median timed step (batch fetch + train step); compile s: first step minus a median step; "

@@ -19,10 +19,15 @@ import threading
 from pathlib import Path
 
 from pneumonet_cli.common import add_model_argument, model_summary, result_line, write_json
-from pneumonet_cli.progress import ProgressBar, progress_for  # noqa: F401 (ProgressBar: part of the interface)
-from pneumonet_cli.resume import carried_rows  # noqa: F401 (re-exported)
-from pneumonet_cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
-                                              engine_usage_problem, load_classifier_from_args)
+from pneumonet_cli.progress import ProgressBar, progress_for
+from pneumonet_cli.resume import carried_rows
+from pneumonet_cli.scale_options import (
+    add_engine_arguments,
+    add_precision_argument,
+    batch_engine_from_args,
+    engine_usage_problem,
+    load_classifier_from_args,
+)
 from pneumonet_core.errors import PneumonetError
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -210,7 +215,7 @@ def run(args) -> int:
         fresh = classify_paths(todo, classifier, batch_size=args.batch_size, workers=args.workers,
                                should_stop=stop.is_set, on_decoded=on_decoded,
                                on_scan=on_scan)
-        for index, path in enumerate(paths):
+        for index in range(len(paths)):
             result = carried.get(index)
             if result is None:
                 result = None if stopped else next(fresh, None)

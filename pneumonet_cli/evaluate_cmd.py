@@ -72,7 +72,8 @@ def run(args) -> int:
                     "errors": errors})
     else:
         cm = metrics["confusion_matrix"]
-        print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, threshold {metrics['threshold']:.4f}")
+        print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, "
+              f"threshold {metrics['threshold']:.4f}")
         for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "ece", "brier"):
             value = metrics[key]
             print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")

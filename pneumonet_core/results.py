@@ -7,8 +7,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 from pneumonet_core.imaging.files import open_regular
+from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 
 #: What people are shown instead of the probability of a scan the guard flagged.
 WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
@@ -46,14 +46,14 @@ class ScanResult:
     display_path: str | None = None
 
     @classmethod
-    def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
+    def of_scan(cls, scan, file_sha256: str | None = None) -> ScanResult:
         """The result of a decoded scan, before the model has answered."""
         return cls(path=str(scan.path), warnings=list(scan.warnings), source=scan.source.to_dict(),
                    metadata=dict(scan.metadata), file_sha256=file_sha256)
 
     @classmethod
     def failed(cls, path, error: str, metadata: dict | None = None, file_sha256: str | None = None,
-               threshold: float | None = None) -> "ScanResult":
+               threshold: float | None = None) -> ScanResult:
         """The result of a file that could not be read or classified: ``error`` says why."""
         return cls(path=str(path), error=error, metadata=dict(metadata or {}), file_sha256=file_sha256,
                    threshold=threshold)

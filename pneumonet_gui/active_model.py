@@ -36,7 +36,7 @@ def load_classifier(path: Path | None, precision: str | None = None):
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 
         colormap_lut(COLORMAPS[0])
-    except Exception:  # noqa: BLE001 - the GUI thread will report it when it draws
+    except Exception:  # the GUI thread will report it when it draws
         log.debug("colour maps not preloaded", exc_info=True)
     return classifier
 

@@ -51,7 +51,7 @@ class WindowHost(Protocol):
     view_menu: QMenu
     model_menu: ModelMenu
     info_banner: Banner
-    filesDropped: SignalInstance  # noqa: N815 - a Qt signal keeps Qt's spelling
+    filesDropped: SignalInstance  # a Qt signal keeps Qt's spelling
     extensions: dict[str, Extension]
     dialogs: dict[str, QWidget]
 
@@ -65,7 +65,7 @@ class WindowHost(Protocol):
 
     def set_model(self, path=None) -> None: ...
 
-    def installEventFilter(self, watcher: QObject) -> None: ...  # noqa: N802 - Qt's own method
+    def installEventFilter(self, watcher: QObject) -> None: ...  # Qt's own method
 
 
 def attach_extensions(window: WindowHost, names=EXTENSION_MODULES) -> None:
@@ -119,7 +119,7 @@ class _OnClose(QObject):
         super().__init__(parent)
         self._callback = callback
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+    def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Close:
             self._callback()
         return False

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -31,8 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from PySide6.QtGui import QAction
-
 from pneumonet_core.errors import PneumonetError
 from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.banner import Banner
@@ -45,6 +44,8 @@ from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.measure_tool import MeasureTool
 from pneumonet_gui.measurements import MeasurementSet
 from pneumonet_gui.metadata_panel import MetadataPanel
+from pneumonet_gui.model_menu import ModelMenu
+from pneumonet_gui.report_export import export_study_report
 from pneumonet_gui.result_panel import ResultPanel
 from pneumonet_gui.scan_presenter import ScanPresenter
 from pneumonet_gui.settings import (
@@ -53,8 +54,6 @@ from pneumonet_gui.settings import (
     save_window,
     viewer_settings,
 )
-from pneumonet_gui.model_menu import ModelMenu
-from pneumonet_gui.report_export import export_study_report
 from pneumonet_gui.status_fields import StatusFields
 from pneumonet_gui.thumbnail_strip import ThumbnailStrip
 from pneumonet_gui.view_presenter import ViewPresenter
@@ -367,13 +366,13 @@ class MainWindow(QMainWindow):
             return []
         return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if self._local_files(event.mimeData()):
             event.acceptProposedAction()
 
     dragMoveEvent = dragEnterEvent  # the same test while the drag moves over the window
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         """One file: open it. Several: open the first, offer all (``filesDropped``). Folders: the folder handler."""
         paths = self._local_files(event.mimeData())
         if not paths:
@@ -389,7 +388,7 @@ class MainWindow(QMainWindow):
         if len(paths) > 1:
             self.filesDropped.emit(paths)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         save_window(self, self.settings)
         self.controller.shutdown()
         for part in (self.cine_bar, self.thumbnails, self.compare_pane):

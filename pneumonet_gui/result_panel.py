@@ -54,7 +54,7 @@ class ProbabilityBar(QWidget):
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(240, 34)
 
     def set_values(self, value: float | None, threshold: float | None, threshold_text: str | None = None,
@@ -70,7 +70,7 @@ class ProbabilityBar(QWidget):
     def threshold(self) -> float | None:
         return self._threshold
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         track = QRectF(1, 6, self.width() - 2, 12)

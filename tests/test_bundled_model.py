@@ -56,9 +56,9 @@ def _stored_sample(threshold: float, per_class: int = 4) -> list[dict]:
 @pytest.mark.slow
 def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
     """The network's raw outputs; the calibration fitted later on external/ maps them as the card says."""
-    from pneumonet_core.runtime.predict import pneumonia_probability
     from pneumonet_core.models import calibration
     from pneumonet_core.preprocessing import preprocess
+    from pneumonet_core.runtime.predict import pneumonia_probability
 
     classifier = Classifier.load(RESNET)
     assert classifier.batch_size == 4  # ResNet152V2's passes, sized so a batch run stays under 1.5 GB

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
 from pneumonet_cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
 from pneumonet_core.results import ScanResult
+from pneumonet_gui import theme
 from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, OOD, PROBABILITY
-from pneumonet_gui import theme
 from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model

@@ -21,10 +21,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from pneumonet_core.results import WITHHELD_MESSAGE as WITHHELD
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
-from pneumonet_core.results import WITHHELD_MESSAGE as WITHHELD
 from pneumonet_gui.trust import LEGEND
 from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
     clipped_labels,

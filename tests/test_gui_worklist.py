@@ -179,7 +179,8 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
     qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
     panel = window.extensions["worklist"].widget
     assert panel.active_model is window.active_model  # one classifier for the viewer, batch and listener
-    assert window.extensions["worklist"].action in window.file_menu.actions() and not window.extensions["worklist"].dock.isVisible()
+    worklist = window.extensions["worklist"]
+    assert worklist.action in window.file_menu.actions() and not worklist.dock.isVisible()
     window.extensions["worklist"].action.trigger()
     assert window.extensions["worklist"].dock.isVisible()
     assert window.extensions["preferences"].action in window.file_menu.actions()
@@ -212,8 +213,8 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
 @pytest.fixture
 def fake_bfloat16(monkeypatch):
     """The CPU check made switchable, and every precision ``Classifier.load`` is asked for recorded."""
-    from pneumonet_core.runtime import precision
     from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.runtime import precision
 
     fast = {"value": True}
     monkeypatch.setattr(precision, "cpu_has_fast_bfloat16", lambda: fast["value"])

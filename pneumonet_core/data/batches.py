@@ -9,17 +9,16 @@ batch shape; augmentation runs inside the training model, on the accelerator.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from pneumonet_core.errors import PneumonetError
-from pneumonet_core.preprocessing import INPUT_SIZE, preprocess, to_uint8
+from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.imaging import load_scan
-from pneumonet_core.errors import CancelledError
+from pneumonet_core.preprocessing import INPUT_SIZE, preprocess, to_uint8
 
 
 def load_input(path: Path) -> np.ndarray:

@@ -49,7 +49,7 @@ def source_header(scan) -> Dataset | None:
         return None
     try:
         return read_header(scan.path)
-    except Exception as exc:  # noqa: BLE001 - the file was decoded a moment ago; report, don't crash
+    except Exception as exc:  # the file was decoded a moment ago; report, don't crash
         raise AnswerError(f"cannot read the DICOM header again: {' '.join(str(exc).split())}") from exc
 
 

@@ -35,7 +35,7 @@ class StudyInfo:
     description: str | None = None
 
     @classmethod
-    def from_dataset(cls, ds) -> "StudyInfo":
+    def from_dataset(cls, ds) -> StudyInfo:
         # The DICOM decoders load with the first study, not when the Worklist panel imports this.
         from pneumonet_core.imaging.dicom import read_metadata
 
@@ -66,7 +66,7 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, result) -> "Outcome":
+    def of(cls, result) -> Outcome:
         """From a ScanResult (before or after it grows its out-of-distribution fields)."""
         score = getattr(result, "ood_score", None)
         return cls(float(result.probability), str(result.label), float(result.threshold),
@@ -80,7 +80,7 @@ class Outcome:
                 "ood_reason": self.ood_reason, "warnings": list(self.warnings)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Outcome":
+    def from_dict(cls, data: dict) -> Outcome:
         return cls(float(data["probability"]), str(data["label"]), float(data["threshold"]),
                    bool(data.get("out_of_distribution")), data.get("ood_score"), data.get("ood_reason"),
                    tuple(data.get("warnings") or ()))

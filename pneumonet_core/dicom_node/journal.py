@@ -86,6 +86,11 @@ class Journal:
         except (OSError, ValueError):
             return None
 
+    def status(self, key: str) -> str | None:
+        """The status of ``key``'s record; None when it has none."""
+        record = self.record(key)
+        return record.get("status") if record is not None else None
+
     def write(self, record: JournalRecord) -> JournalRecord:
         write_text_atomic(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
         return record

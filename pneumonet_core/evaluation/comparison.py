@@ -10,9 +10,9 @@ its own stored threshold), with the card's headline figures (:func:`site_calibra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.evaluation.folder import predict_folder

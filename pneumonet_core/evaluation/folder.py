@@ -3,16 +3,16 @@ wizard measure a model on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from pneumonet_core.data.discovery import LabelledImage, find_labelled_images
 from pneumonet_core.errors import CancelledError, DatasetError
-from pneumonet_core.inference.batch import classify_paths
 from pneumonet_core.evaluation.metrics import evaluate_predictions
+from pneumonet_core.inference.batch import classify_paths
 
 
 @dataclass

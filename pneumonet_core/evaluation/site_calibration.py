@@ -15,18 +15,18 @@ import dataclasses
 import datetime as _dt
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from pneumonet_core.errors import DatasetError, PneumonetError
 from pneumonet_core.evaluation.folder import FolderPredictions, predict_folder
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
-from pneumonet_core.models import calibration
-from pneumonet_core.models.threshold import choose_threshold, parse_rule
 from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models import calibration
 from pneumonet_core.models.package import load_package, rewrite_package
+from pneumonet_core.models.threshold import choose_threshold, parse_rule
 
 #: Fewest films per class a site must give: fewer cannot place a threshold with any confidence.
 MIN_PER_CLASS = 20
@@ -43,7 +43,7 @@ def site_record(data_dir: Path, found: FolderPredictions) -> dict:
         "data_set": Path(data_dir).name, "images": len(found.images), "patients": len(set(found.patients)),
         "per_class": per_class, "pneumonia_share": round(per_class.get("PNEUMONIA", 0) / len(found.images), 4),
         "file_list_sha256": listing.hexdigest(), "unreadable": len(found.errors),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 

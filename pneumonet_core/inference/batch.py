@@ -14,24 +14,24 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging import limits, load_scan
+from pneumonet_core.imaging.dicom import read_metadata
+from pneumonet_core.imaging.files import is_regular_file, regular_file_problem
+from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+from pneumonet_core.imaging.loader import decode_estimate
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.preprocessing import preprocess
-from pneumonet_core.results import ScanResult, file_sha256
-from pneumonet_core.imaging.files import is_regular_file
-from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
 from pneumonet_core.reports.deidentify import display_paths
-from pneumonet_core.imaging import limits, load_scan
-from pneumonet_core.imaging.files import regular_file_problem
-from pneumonet_core.imaging.loader import decode_estimate
-from pneumonet_core.imaging.dicom import read_metadata
+from pneumonet_core.results import ScanResult, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def decode_file(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], 
             if on_decoded is not None:
                 try:
                     on_decoded(path, scan)
-                except Exception:  # noqa: BLE001 - a thumbnail that fails must not fail the scan
+                except Exception:  # a thumbnail that fails must not fail the scan
                     log.warning("on_decoded failed for %s", path.name, exc_info=True)
             # A kept scan goes to on_scan (heat maps), which needs its pixels but not ``raw``.
             kept = dataclasses.replace(scan, raw=None) if keep_scan else None

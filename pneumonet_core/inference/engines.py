@@ -13,7 +13,7 @@ checks that Ray is installed; nothing here imports it otherwise.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 LOCAL = "local"
 RAY = "ray"

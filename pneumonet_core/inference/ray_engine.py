@@ -28,19 +28,19 @@ import os
 import pickle
 import socket
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from pneumonet_core import __version__
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.results import ScanResult
+from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference.batch import decode_file
-from pneumonet_core.preprocessing import INPUT_SIZE
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models.package import load_package
-from pneumonet_core.imaging import load_scan
+from pneumonet_core.preprocessing import INPUT_SIZE
+from pneumonet_core.results import ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def require_ray():
     """Import and return ``ray`` (with Ray Data), or fail with one line saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise PneumonetError(f"the Ray engine needs Ray Data, which is not installed: {INSTALL_HINT}") from None
     return ray
@@ -350,7 +350,7 @@ def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
     if on_decoded is not None:
         try:
             on_decoded(Path(result.path), scan)
-        except Exception:  # noqa: BLE001 - a thumbnail that fails must not fail the scan
+        except Exception:  # a thumbnail that fails must not fail the scan
             log.warning("on_decoded failed for %s", Path(result.path).name, exc_info=True)
     if on_scan is not None:
         on_scan(result, scan)

@@ -49,7 +49,7 @@ class ModelCard:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_jsonable)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelCard":
+    def from_dict(cls, data: dict) -> ModelCard:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

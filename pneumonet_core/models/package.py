@@ -242,6 +242,6 @@ def _deserialize(path: Path, config: dict):
         # SafeModeScope(True) also overrides a process-wide enable_unsafe_deserialization().
         with SafeModeScope(True):
             return keras.saving.deserialize_keras_object(config, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad config
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad config
         raise ModelPackageError(path, f"cannot rebuild the architecture ({type(exc).__name__}: "
                                       f"{' '.join(str(exc).split())[:300]})") from None

@@ -8,10 +8,10 @@ from pathlib import Path
 import keras
 
 from pneumonet_core.models.architectures import ARCHITECTURES
-from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
-from pneumonet_core.models.layers import GrayToBackboneInput
 from pneumonet_core.models.archive import is_model_package
+from pneumonet_core.models.layers import GrayToBackboneInput
 from pneumonet_core.models.package import load_package
+from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
 
 ARCH = ARCHITECTURES["ResNet152V2"]
 

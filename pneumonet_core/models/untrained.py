@@ -8,6 +8,7 @@ clinically. The test suite and the benchmarks' ``--tiny`` runs use it.
 from __future__ import annotations
 
 from pathlib import Path
+
 from pneumonet_core.models.architectures import ModelSpec, build_model
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import save_package

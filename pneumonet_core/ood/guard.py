@@ -66,7 +66,7 @@ class Guard:
             raise ValueError("a feature reference needs a positive threshold in card.ood")
 
     @classmethod
-    def of_package(cls, package) -> "Guard":
+    def of_package(cls, package) -> Guard:
         """The guard a loaded package carries; raises ValueError when its reference is missing or broken."""
         settings = package.card.ood or {}
         reference = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -15,16 +15,16 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
+from pneumonet_core import __version__
+from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging import load_scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
+from pneumonet_core.reports.heatmap_images import thumbnail
 from pneumonet_core.reports.summary import BatchSummary, format_pair
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
-from pneumonet_core.errors import PneumonetError
-from pneumonet_core.imaging import load_scan
-from pneumonet_core.reports.heatmap_images import thumbnail
-from pneumonet_core import __version__
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
 
+from pneumonet_core import __version__
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
@@ -18,7 +19,6 @@ from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, file_sha256
-from pneumonet_core import __version__
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:

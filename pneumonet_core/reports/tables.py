@@ -13,13 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.models.card import ModelCard
-from pneumonet_core.models.card import describe_guard
+from pneumonet_core.models.card import ModelCard, describe_guard
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
 from pneumonet_core.secret import keyed_digest

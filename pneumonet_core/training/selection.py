@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pneumonet_core.atomic import atomic_path
-from pneumonet_core.runtime.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.runtime.predict import pneumonia_probability, predict_class_probabilities
 from pneumonet_core.training.progress import EtaClock
 
 

@@ -157,6 +157,6 @@ class BatchFilterProxy(QSortFilterProxyModel):
         self._filter = name
         self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         model = self.sourceModel()
         return matches(model.result_at(source_row), self._filter)
