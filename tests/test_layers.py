@@ -44,8 +44,11 @@ def _targets(module: str, names: list[str]) -> set[str]:
     return subs or {module}
 
 
-IMPORTS = {name: {t for module, names in _imports(path) for t in _targets(module, names)}
-           for name, path in MODULES.items()}
+# Parsed once, at collection: CPython 3.11.7's ast.parse can fail with "AST constructor
+# recursion depth mismatch" when called later in a process that has run TensorFlow threads.
+IMPORT_LISTS = {name: _imports(path) for name, path in MODULES.items()}
+IMPORTS = {name: {t for module, names in imports for t in _targets(module, names)}
+           for name, imports in IMPORT_LISTS.items()}
 
 #: (modules under this prefix, may not import anything under these prefixes)
 FORBIDDEN = (
@@ -98,8 +101,8 @@ def test_the_core_has_no_import_cycles():
 
 
 def test_no_module_imports_another_modules_private_names():
-    wrong = sorted(f"{name}: from {module} import {n}" for name, path in MODULES.items()
-                   for module, names in _imports(path) if module.startswith(PACKAGES)
+    wrong = sorted(f"{name}: from {module} import {n}" for name, imports in IMPORT_LISTS.items()
+                   for module, names in imports if module.startswith(PACKAGES)
                    for n in names if n.startswith("_") and not n.startswith("__"))
     assert not wrong, "\n".join(wrong)
 
