@@ -14,9 +14,13 @@ from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScanResult:
     """One scan's outcome: a probability and decision, or an error; never both.
+
+    Frozen: every step that adds to a result (decide, de-identify, a batch's display path)
+    makes a new one with :func:`dataclasses.replace`, so a result shown or written is never
+    changed under its reader.
 
     A result starts from the decoded scan (:meth:`of_scan`, or :meth:`failed` when the
     file could not be read) and gets its probability and decision from
