@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pneumonet_core import imaging
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.imaging import limits, load_scan
+from pneumonet_core.imaging import limits
 from pneumonet_core.imaging.dicom import read_metadata
 from pneumonet_core.imaging.files import is_regular_file, regular_file_problem
 from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
@@ -72,7 +73,7 @@ def decode_file(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], 
         # One reservation for decoding and preprocessing together (the decoder's own nests
         # inside it), so threads never hold more decoded scans than the budget allows.
         with limits.BUDGET.reserve(decode_estimate(path)):
-            scan = load_scan(path)
+            scan = imaging.load_scan(path)  # through the package: the one loader, which tests can watch
             model_input = preprocess(scan.pixels)
             if on_decoded is not None:
                 try:

@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pneumonet_core import __version__
+from pneumonet_core import __version__, imaging
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference.batch import decode_file
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models.package import load_package
@@ -344,7 +343,7 @@ def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
         return
 
     try:
-        scan = load_scan(Path(result.path))
+        scan = imaging.load_scan(Path(result.path))  # through the package, as the local engine
     except PneumonetError:  # changed since the cluster read it: the result stands without extras
         return
     if on_decoded is not None:
