@@ -57,9 +57,9 @@ def load_classifier(args, tmp: Path):
     from pneumonet_core.inference.classifier import Classifier
 
     if args.tiny:
-        from tests.helpers import make_tiny_model
+        from pneumonet_core.models.untrained import write_untrained_package
 
-        return Classifier.load(make_tiny_model(tmp / "tiny.pneumonet"), batch_size=args.batch_size)
+        return Classifier.load(write_untrained_package(tmp / "tiny.pneumonet"), batch_size=args.batch_size)
     return Classifier.load(args.model, batch_size=args.batch_size)
 
 

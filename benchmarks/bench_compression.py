@@ -30,9 +30,9 @@ def main() -> None:
 
     from pneumonet_core.data.batches import decode_inputs
     from pneumonet_core.data.discovery import find_labelled_images
-    from pneumonet_core.inference.predict import predict_pneumonia
     from pneumonet_core.models.package import load_package, save_package
     from pneumonet_core.models.threshold import is_pneumonia
+    from pneumonet_core.runtime.predict import predict_pneumonia
 
     reference = load_package(args.model)
     card = reference.card
@@ -64,7 +64,8 @@ def main() -> None:
             rows.append((compression, size, np.abs(p - p_ref).max(), roc_auc_score(y, p), roc_auc_score(y, p_ref),
                          int((is_pneumonia(p, card.threshold) != is_pneumonia(p_ref, card.threshold)).sum()), seconds))
     f32_size = rows[0][1]
-    print(f"model {card.name} ({card.backbone}), {len(y)} held-out images of {len(held_out)} patients, threshold {card.threshold:.4f}")
+    print(f"model {card.name} ({card.backbone}), {len(y)} held-out images of {len(held_out)} patients, "
+          f"threshold {card.threshold:.4f}")
     print(f"{'storage':8s} {'size MB':>9s} {'vs f32':>7s} {'max |dp|':>10s} {'AUC':>8s} {'dAUC':>9s} {'flips':>6s}")
     for name, size, max_dp, auc, auc_ref, flips, _ in rows:
         print(f"{name:8s} {size / 1e6:9.2f} {size / f32_size:7.3f} {max_dp:10.2e} {auc:8.5f} {auc - auc_ref:+9.2e} {flips:6d}")

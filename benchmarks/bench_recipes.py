@@ -87,7 +87,7 @@ def measure(model_path: Path, external: Path) -> dict:
     from pneumonet_core.data.batches import load_input
     from pneumonet_core.data.discovery import find_labelled_images
     from pneumonet_core.inference.classifier import Classifier
-    from pneumonet_core.inference.predict import pneumonia_probability
+    from pneumonet_core.runtime.predict import pneumonia_probability
 
     classifier = Classifier.load(model_path)
     images = find_labelled_images(external)
@@ -135,7 +135,7 @@ def run_one(args, recipe: str, seed: int) -> dict:
     model = args.models / f"{recipe}-s{seed}.pneumonet"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pneumonet_core.cli.main", *train_flags(args, recipe, seed, model)]
+    cmd = [sys.executable, "-m", "pneumonet_cli.main", *train_flags(args, recipe, seed, model)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{recipe} seed {seed}: training failed: {done.stderr.strip().splitlines()[-1:]}")

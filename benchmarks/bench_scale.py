@@ -37,7 +37,7 @@ CONFIGS = ("local-float32", "local-bfloat16", "ray-float32", "ray-bfloat16")
 
 
 def machine_line() -> str:
-    from pneumonet_core.inference.precision import cpu_bfloat16_features
+    from pneumonet_core.runtime.precision import cpu_bfloat16_features
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -60,9 +60,9 @@ def load() -> str:
 
 def model_path(args, tmp: Path) -> Path:
     if args.tiny:
-        from tests.helpers import make_tiny_model
+        from pneumonet_core.models.untrained import write_untrained_package
 
-        return make_tiny_model(tmp / "tiny.pneumonet")
+        return write_untrained_package(tmp / "tiny.pneumonet")
     return args.model
 
 

@@ -286,7 +286,8 @@ def main(argv=None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs (os.cpu_count), load average "
           f"{os.getloadavg()[0]:.1f} at start; python {platform.python_version()}")
     print(f"setup:   {args.images} distinct images from {args.data} (first sorted of each class), {batch_note}, "
-          f"1 warm-up step + {args.steps} timed steps per run, {args.precision}, resolution {args.resolution or 224}, weights none, finetune unfreeze "
+          f"1 warm-up step + {args.steps} timed steps per run, {args.precision}, resolution {args.resolution or 224}, "
+          f"weights none, finetune unfreeze "
           f"{args.unfreeze}, augmentation {'off' if args.no_augment else 'on'}; one worker process per approach x backend")
     results = []
     started = time.perf_counter()
@@ -299,7 +300,8 @@ def main(argv=None) -> int:
             else:
                 print(f"  {approach:<9} {backend:<11} {r['images_per_s']:7.1f} images/s  ({r['steps']} steps of "
                       f"{r['batch_size']}: median {r['step_s_median']:.2f} s, min {r['step_s_min']:.2f}, max "
-                      f"{r['step_s_max']:.2f}, mean rate {r['images_per_s_mean']:.1f} images/s; first step {r['first_step_s']:.1f} s; loss {r['loss']:.3f}; "
+                      f"{r['step_s_max']:.2f}, mean rate {r['images_per_s_mean']:.1f} images/s; "
+                      f"first step {r['first_step_s']:.1f} s; loss {r['loss']:.3f}; "
                       f"device {r['device']}; worker {r['wall_s']:.0f} s)", flush=True)
     print_table(results, approaches, backends)
     print(f"\nimages/s: batch / median timed step (batch fetch + train step); compile s: first step minus a median step; "

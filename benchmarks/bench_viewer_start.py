@@ -118,7 +118,7 @@ class FirstPaint(QObject):
 spy = FirstPaint()
 app.installEventFilter(spy)
 QTimer.singleShot(int(timeout * 1000), lambda: (emit("timeout"), app.closeAllWindows()))
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 sys.exit(main(["gui", first, "--model", MODEL]))
 '''
 

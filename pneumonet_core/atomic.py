@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def _default_mode() -> int:
@@ -111,7 +111,7 @@ class AppendingFile:
         with contextlib.suppress(OSError):
             self.tmp_path.unlink()
 
-    def __enter__(self) -> "AppendingFile":
+    def __enter__(self) -> AppendingFile:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pneumonet_core.imaging.files import open_regular
 from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
 
 #: What people are shown instead of the probability of a scan the guard flagged.
@@ -25,7 +26,7 @@ def decision_words(label: str | None) -> str:
     return DECISION_WORDS.get(label or "", label or "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScanResult:
     """One scan's outcome: a probability and decision, or an error; never both.
 
@@ -34,6 +35,10 @@ class ScanResult:
     ``class_probabilities`` are None, and the model's score survives only as
     ``withheld_probability_not_for_use`` (for measuring a model on labelled films, never for
     people), so no consumer can show or export a withheld answer by mistake.
+
+    Frozen: every step that adds to a result (decide, de-identify, a batch's display path)
+    makes a new one with :func:`dataclasses.replace`, so a result shown or written is never
+    changed under its reader.
 
     A result starts from the decoded scan (:meth:`of_scan`, or :meth:`failed` when the
     file could not be read) and gets its probability and decision from
@@ -69,19 +74,21 @@ class ScanResult:
         # Withholding happens here, so every way of making a flagged result (decide,
         # dataclasses.replace, a CSV or journal read back) loses the answer alike.
         if self.out_of_distribution and self.error is None:
+            # Frozen: the withheld fields are set the one way a frozen dataclass allows.
             if self.probability is not None:
-                self.withheld_probability_not_for_use = self.probability
-            self.probability, self.label, self.class_probabilities = None, WITHHELD, None
+                object.__setattr__(self, "withheld_probability_not_for_use", self.probability)
+            for name, value in (("probability", None), ("label", WITHHELD), ("class_probabilities", None)):
+                object.__setattr__(self, name, value)
 
     @classmethod
-    def of_scan(cls, scan, file_sha256: str | None = None) -> "ScanResult":
+    def of_scan(cls, scan, file_sha256: str | None = None) -> ScanResult:
         """The result of a decoded scan, before the model has answered."""
         return cls(path=str(scan.path), warnings=list(scan.warnings), source=scan.source.to_dict(),
                    metadata=dict(scan.metadata), file_sha256=file_sha256)
 
     @classmethod
     def failed(cls, path, error: str, metadata: dict | None = None, file_sha256: str | None = None,
-               threshold: float | None = None) -> "ScanResult":
+               threshold: float | None = None) -> ScanResult:
         """The result of a file that could not be read or classified: ``error`` says why."""
         return cls(path=str(path), error=error, metadata=dict(metadata or {}), file_sha256=file_sha256,
                    threshold=threshold)
@@ -124,8 +131,6 @@ class ScanResult:
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str | None:
     """SHA-256 of a file's bytes (None when unreadable or not a regular file), for audit trails."""
-    from pneumonet_core.imaging.files import open_regular
-
     digest = hashlib.sha256()
     try:
         with open_regular(path) as fh:

@@ -7,4 +7,4 @@ the model is loaded on a worker thread once the window is up.
 
 from pneumonet_gui.refcount_guard import install as _guard_refcounts
 
-_guard_refcounts()  # PySide6 6.12 on Python < 3.12: see refcount_guard
+_guard_refcounts()  # only PySide6 6.12 on CPython < 3.12 needs it: see refcount_guard

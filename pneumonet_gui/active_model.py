@@ -10,11 +10,14 @@ classifier: the viewer and the batch panel wait for :attr:`ActiveModel.loaded`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from pneumonet_gui.workers import LatestJob
+
+log = logging.getLogger(__name__)
 
 #: The user was told to pick a model here when there is none to use.
 NO_MODEL = "no model is loaded (choose one in the Model menu)"
@@ -33,8 +36,8 @@ def load_classifier(path: Path | None, precision: str | None = None):
         from pneumonet_gui.display import COLORMAPS, colormap_lut
 
         colormap_lut(COLORMAPS[0])
-    except Exception:  # noqa: BLE001 - the GUI thread will report it when it draws
-        pass
+    except Exception:  # the GUI thread will report it when it draws
+        log.debug("colour maps not preloaded", exc_info=True)
     return classifier
 
 

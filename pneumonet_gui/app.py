@@ -98,10 +98,10 @@ def run_app(file=None, model=None, screenshot=None, selftest: bool = False) -> i
     if screenshot is not None:
         return run_screenshot(file, model, screenshot)
     app = make_application()
+    from PySide6.QtCore import QTimer
+
     from pneumonet_gui.error_hook import install_excepthook
     from pneumonet_gui.main_window import MainWindow
-
-    from PySide6.QtCore import QTimer
 
     install_excepthook()
     window = MainWindow(model=model)

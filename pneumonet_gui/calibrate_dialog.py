@@ -18,8 +18,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
-    QProgressBar, QPushButton, QVBoxLayout,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
 )
 
 from pneumonet_gui import workers
@@ -91,8 +101,8 @@ class CalibrateDialog(QDialog):
         self.resize(860, 700)
 
         intro = QLabel(f"Classifies your site's labelled films (NORMAL/ and PNEUMONIA/ sub-folders, at least "
-                       f"{MIN_PER_CLASS} readable films per class), refits the probability calibration and chooses the threshold by "
-                       "the rule below. The weights do not change; the calibrated model is installed beside this "
+                       f"{MIN_PER_CLASS} readable films per class), refits the probability calibration and chooses "
+                       "the threshold by the rule below. The weights do not change; the calibrated model is installed beside this "
                        "one, and this one is left as it is.")
         intro.setWordWrap(True)
         self.folder = FolderField("Your site's labelled films")

@@ -187,9 +187,9 @@ def ood_section(card: ModelCard) -> str:
     if not ood:
         return "".join(out) + _para("Not set: this model does not say when a film is not a chest X-ray it knows.",
                                     theme.MUTED)
-    from pneumonet_core.ood.guard import describe_settings
+    from pneumonet_core.models.card import describe_guard
 
-    out.append(_para(_e(describe_settings(ood))))
+    out.append(_para(_e(describe_guard(ood))))
     rate = ood.get("fit_flag_rate")
     if rate is not None:
         out.append(_para(f"It flags {float(rate):.1%} of the films it was fitted on; a flagged film's result is "

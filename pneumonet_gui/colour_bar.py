@@ -32,13 +32,13 @@ class ColourBar(QWidget):
         self._colormap = name
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(200, self.fontMetrics().height() + 18)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(120, self.fontMetrics().height() + 18)
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         bar = QRectF(1, 1, self.width() - 2, 12)
         values = np.linspace(0.0, 1.0, 256, dtype=np.float32).reshape(1, -1)

@@ -30,7 +30,7 @@ class Window:
     centre: float
     width: float
 
-    def clamped(self, min_width: float) -> "Window":
+    def clamped(self, min_width: float) -> Window:
         return Window(float(self.centre), float(max(self.width, min_width)))
 
 

@@ -282,7 +282,7 @@ class ScanView(QGraphicsView):
         self._corners_visible = bool(visible)
         self.viewport().update()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self._corners_visible and self._scan is not None:
             paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font())
 
@@ -336,19 +336,19 @@ class ScanView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + dy)
 
     # --- events ------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit()
 
-    def wheelEvent(self, event) -> None:  # noqa: N802
+    def wheelEvent(self, event) -> None:
         delta = event.angleDelta().y()
         if not delta or not self._image_item.has_image():
             return
         self.zoom_by(math.pow(WHEEL_STEP, delta / 120.0), event.position())
         event.accept()
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event) -> None:
         if self.tool is not None and event.button() == Qt.MouseButton.LeftButton:
             self.tool.press(self, event)  # a double click is two clicks to a measuring tool
             event.accept()
@@ -357,7 +357,7 @@ class ScanView(QGraphicsView):
         else:
             super().mouseDoubleClickEvent(event)
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802
+    def mousePressEvent(self, event) -> None:
         if self._wl_drag.press(event):
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool is not None and self._scan is not None \
@@ -366,7 +366,7 @@ class ScanView(QGraphicsView):
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:
         if self._wl_drag.move(event):
             return
         self._emit_hover(event.position())
@@ -375,7 +375,7 @@ class ScanView(QGraphicsView):
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event) -> None:
         if self._wl_drag.release(event):
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool is not None and self.tool.release(self, event):

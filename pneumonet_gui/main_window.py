@@ -1,23 +1,30 @@
 """The viewer's main window: one scan, its result, its heat map and its metadata.
 
-The window assembles the parts, each with one job: the :class:`ViewerController` runs the
-scan work with the app's one :class:`ActiveModel`, the :class:`ScanPresenter` shows it,
-:class:`WindowCommands` holds the actions, menus and toolbar, and :mod:`settings` keeps
-the layout. Other parts of the app plug in through ``file_menu``, ``model_menu``,
-:meth:`MainWindow.add_panel`, :meth:`MainWindow.show_scan`, :meth:`MainWindow.set_model`
-and ``active_model`` (see :mod:`pneumonet_gui.extensions`).
+The window declares its parts (the annotations at the top of :class:`MainWindow`) and
+assembles them, each with one job: the :class:`ViewerController` runs the scan work with
+the app's one :class:`ActiveModel`, the presenters show it, :class:`WindowCommands` and
+:class:`ViewerCommands` own the actions, menus and toolbar, and :mod:`settings` keeps the
+layout. Commands and presenters get the widgets they act on and ask for the rest through
+signals, which :meth:`MainWindow._connect` wires. Other parts of the app (batch,
+worklist, model manager, wizard, preferences) plug in through the small interface
+:class:`~pneumonet_gui.extensions.WindowHost` describes, and are recorded in
+``extensions``; they write nothing else onto the window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFileDialog,
     QFrame,
     QLabel,
     QMainWindow,
+    QMenu,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -30,13 +37,15 @@ from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.banner import Banner
 from pneumonet_gui.cine import CineBar
 from pneumonet_gui.compare_view import ComparePane
-from pneumonet_gui.extensions import attach_extensions
+from pneumonet_gui.extensions import Extension, attach_extensions
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.heatmap_presenter import HeatmapPresenter
 from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.measure_tool import MeasureTool
 from pneumonet_gui.measurements import MeasurementSet
 from pneumonet_gui.metadata_panel import MetadataPanel
+from pneumonet_gui.model_menu import ModelMenu
+from pneumonet_gui.report_export import export_study_report
 from pneumonet_gui.result_panel import ResultPanel
 from pneumonet_gui.scan_presenter import ScanPresenter
 from pneumonet_gui.settings import (
@@ -47,11 +56,10 @@ from pneumonet_gui.settings import (
 )
 from pneumonet_gui.status_fields import StatusFields
 from pneumonet_gui.thumbnail_strip import ThumbnailStrip
-from pneumonet_gui.trust import withheld
 from pneumonet_gui.view_presenter import ViewPresenter
 from pneumonet_gui.viewer_commands import ViewerCommands
 from pneumonet_gui.viewer_controller import OpenScan, ViewerController
-from pneumonet_gui.window_commands import WindowCommands
+from pneumonet_gui.window_commands import SCAN_FILTER, WindowCommands
 
 
 class MainWindow(QMainWindow):
@@ -60,11 +68,55 @@ class MainWindow(QMainWindow):
     #: Several files were dropped on the window (the first one is opened).
     filesDropped = Signal(list)
 
+    # --- the window's parts (built in __init__; nothing else writes onto the window) -----
+    settings: QSettings
+    recent: RecentFiles
+    active_model: ActiveModel
+    controller: ViewerController
+    # the scan area
+    viewer: ScanView
+    measurements: MeasurementSet
+    measure_tool: MeasureTool
+    cine_bar: CineBar
+    compare_pane: ComparePane
+    placeholder: QLabel
+    stack: QStackedWidget
+    splitter: QSplitter
+    warning_banner: Banner
+    error_banner: Banner
+    info_banner: Banner
+    # the docks
+    result_panel: ResultPanel
+    heatmap_controls: HeatmapControls
+    result_scroll: QScrollArea
+    result_dock: QDockWidget
+    metadata_panel: MetadataPanel
+    metadata_dock: QDockWidget
+    thumbnails: ThumbnailStrip
+    browser_dock: QDockWidget
+    # commands and presenters
+    commands: WindowCommands
+    viewer_commands: ViewerCommands
+    heatmap_presenter: HeatmapPresenter
+    status_fields: StatusFields
+    view_presenter: ViewPresenter
+    presenter: ScanPresenter
+    # what extensions use (see pneumonet_gui.extensions.WindowHost)
+    file_menu: QMenu
+    view_menu: QMenu
+    model_menu: ModelMenu
+    #: What each extension attached (its panel, dock and action), by name.
+    extensions: dict[str, Extension]
+    #: Extensions' dialogs that open once per window (see extensions.open_once), by name.
+    dialogs: dict[str, QWidget]
+
     def __init__(self, model=None, settings=None, start_model: bool = True, extensions: bool = True,
                  parent=None):
         super().__init__(parent)
         self.settings = settings if settings is not None else viewer_settings()
         self.recent = RecentFiles(self.settings)
+        self.extensions, self.dialogs = {}, {}
+        self._folder_handler: Callable[[list[Path]], None] = self._open_first_of_folder
         self.setWindowTitle("Pneumonet")
         self.setAcceptDrops(True)
         self.resize(1360, 860)
@@ -73,22 +125,23 @@ class MainWindow(QMainWindow):
         self.controller = ViewerController(self.active_model, self)
         self._build_central()
         self._build_docks()
-        self.heatmap_presenter = HeatmapPresenter(self)
-        self.commands = WindowCommands(self)
-        self.viewer_commands = ViewerCommands(self, self.commands)
+        self.commands = WindowCommands(self, self.viewer, self.recent, self.active_model,
+                                       (self.result_dock, self.metadata_dock), self.metadata_panel.identifiers_hidden)
+        self.file_menu, self.view_menu, self.model_menu = (self.commands.file_menu, self.commands.view_menu,
+                                                           self.commands.model_menu)
+        self.viewer_commands = ViewerCommands(self, self.commands, self.viewer, self.measure_tool, self.cine_bar)
+        self.heatmap_presenter = HeatmapPresenter(lambda: self.current, self.viewer, self.compare_pane,
+                                                  self.heatmap_controls, self.cine_bar, self)
         self.status_fields = StatusFields(self.statusBar(), self.viewer)
-        self.view_presenter = ViewPresenter(self)
+        vc = self.viewer_commands
+        self.view_presenter = ViewPresenter(self, lambda: self.current, self.viewer, self.cine_bar,
+                                            self.metadata_panel, self.measure_tool, self.measurements,
+                                            self.thumbnails, self.browser_dock, self.status_fields,
+                                            self.heatmap_presenter,
+                                            (vc.delete_measurement_action, vc.clear_measurements_action))
         self.presenter = ScanPresenter(self)
         self.presenter.model_note = " \u2014 from --model" if model is not None else ""
-        controls = self.heatmap_controls
-        controls.visibleChanged.connect(self.commands.set_heatmap_visible)
-        controls.showForNormalChanged.connect(self.heatmap_presenter.set_show_for_normal)
-        controls.opacityChanged.connect(self.viewer.set_overlay_opacity)
-        controls.colormapChanged.connect(self.viewer.set_colormap)
-        for signal in (controls.opacityChanged, controls.colormapChanged):
-            signal.connect(lambda *_: self.heatmap_presenter.apply() if self.heatmap_presenter.side_by_side else None)
-        self.compare_pane.closed.connect(self.stop_comparing)
-        self.thumbnails.scanChosen.connect(self.show_scan)
+        self._connect()
         restore_window(self, self.settings)
         if extensions:
             attach_extensions(self)
@@ -97,6 +150,29 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.set_model(model))
 
     # --- construction ------------------------------------------------------------------
+    def _connect(self) -> None:
+        """What the commands ask for, and the heat map's three choices kept in step everywhere."""
+        c, vc, heat, controls = self.commands, self.viewer_commands, self.heatmap_presenter, self.heatmap_controls
+        c.openRequested.connect(self.show_scan)
+        c.exportRequested.connect(lambda: self.export_report())
+        c.modelFileChosen.connect(self.use_model_file)
+        c.modelSwitchRequested.connect(self.switch_model)
+        c.viewReset.connect(self.view_presenter.refresh_corners)
+        c.invert_action.triggered.connect(lambda _on: self.view_presenter.refresh_corners())  # after the viewer
+        vc.compareRequested.connect(lambda: self.compare_with_file())
+        vc.stepRequested.connect(self.step_scan)
+        for asks, set_choice in ((c.heatmapToggled, heat.set_visible), (controls.visibleChanged, heat.set_visible),
+                                 (vc.showForNormalToggled, heat.set_show_for_normal),
+                                 (controls.showForNormalChanged, heat.set_show_for_normal),
+                                 (vc.sideBySideToggled, heat.set_side_by_side)):
+            asks.connect(set_choice)
+        for changed, boxes in ((heat.visibleChanged, (c.heatmap_action, controls.show_box)),
+                               (heat.showForNormalChanged, (vc.normal_heatmap_action, controls.normal_box)),
+                               (heat.sideBySideChanged, (vc.compare_heatmap_action,))):
+            changed.connect(lambda on, boxes=boxes: [box.setChecked(on) for box in boxes if box.isChecked() != on])
+        self.compare_pane.closed.connect(self.stop_comparing)
+        self.thumbnails.scanChosen.connect(self.show_scan)
+
     def _build_central(self) -> None:
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -169,19 +245,23 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         return dock
 
+    # --- the interface extensions use (pneumonet_gui.extensions.WindowHost) --------------
+    def add_file_action(self, action: QAction, place: str) -> None:
+        """An extension's File entry: after Open ("open"), before Export ("export") or Quit ("quit")."""
+        self.commands.add_file_action(action, place)
+
+    def set_folder_handler(self, handler: Callable[[list[Path]], None]) -> None:
+        """Who takes dropped folders (the batch panel classifies them; without it the first scan opens)."""
+        self._folder_handler = handler
+
     # --- public API for the rest of the app --------------------------------------------
     @property
     def current(self) -> OpenScan:
         """The scan on screen, its result and heat map."""
         return self.controller.current
 
-    @property
-    def model_card(self):
-        return self.active_model.card
-
-    @property
-    def model_path(self) -> Path | None:
-        return self.active_model.path
+    model_card = property(lambda self: self.active_model.card, doc="The active model's card (None until loaded).")
+    model_path = property(lambda self: self.active_model.path, doc="The active model's file.")
 
     def add_panel(self, widget: QWidget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
         """Add ``widget`` as a dock panel; on the right it is tabbed with the scan information."""
@@ -239,54 +319,41 @@ class MainWindow(QMainWindow):
         self.set_model(path)
 
     def export_report(self, path=None, include_identifiers: bool = False) -> Path | None:
-        """Save a PDF report of the scan on screen (``pneumonet_core.reports.study_pdf``).
-
-        It is de-identified unless the user ticks "Include patient identifiers" in the save
-        dialog (unticked each time it opens), or a caller passes ``include_identifiers``.
-        """
-        try:
-            from pneumonet_core.reports import study_pdf
-        except ImportError:
-            self.presenter.show_info("Export report is not available in this build.")
-            return None
-        current = self.current
-        if not current.ok:
-            self.presenter.show_info("Open a scan and wait for its result before exporting a report.")
-            return None
-        if withheld(current.result):
-            self.presenter.show_info("The result is withheld for this scan (not a chest X-ray this model knows): "
-                                     "there is no report to export.")
-            return None
-        if path is None:
-            from pneumonet_gui.export_dialog import ExportDialog
-
-            suggested = Path(study_pdf.study_report_name(current.scan, True))
-            dialog = ExportDialog("pdf", suggested, self, title="Export report")
-            if not dialog.exec():
-                return None
-            path, include_identifiers = dialog.path, dialog.include_identifiers
-        deidentify = not include_identifiers
+        """Save a PDF report of the scan on screen (see :mod:`pneumonet_gui.report_export`)."""
         allowed, _ = self.heatmap_presenter.allowed  # the report prints the map the viewer may show
-        note = None if allowed or current.heatmap is None else "Heat map not shown for a NORMAL decision"
-        try:
-            out = study_pdf.write_study_report(Path(path), scan=current.scan, result=current.result,
-                                               heatmap=current.heatmap if allowed else None, card=self.model_card,
-                                               deidentify=deidentify, measurements=self.measurements.report_rows(),
-                                               heatmap_note=note)
-        except Exception as exc:  # noqa: BLE001
-            self.presenter.show_error(f"Could not write the report: {exc}")
-            return None
-        self.statusBar().showMessage(f"Report saved: {out or path}", 10_000)
-        return Path(out or path)
+        outcome = export_study_report(self, self.current, allowed, self.model_card, self.measurements.report_rows(),
+                                      path, include_identifiers)
+        if outcome.error:
+            self.presenter.show_error(outcome.message)
+        elif outcome.message:
+            self.presenter.show_info(outcome.message)
+        if outcome.path is not None:
+            self.statusBar().showMessage(f"Report saved: {outcome.path}", 10_000)
+        return outcome.path
 
-    def open_folders(self, paths) -> None:
-        """Dropped folders: open the first scan of the one listed in the study browser (the
-        batch panel replaces this, to classify them all, when it is installed)."""
+    def _open_first_of_folder(self, _paths) -> None:
+        """Dropped folders without the batch panel: open the first scan of the one the study browser lists."""
         first = self.thumbnails.scans.next_path(1)
         if first is not None:
             self.show_scan(first)
         else:
             self.presenter.show_info("No PNG, JPEG or DICOM file directly in this folder.")
+
+    def step_scan(self, step: int) -> None:
+        """Open the next (+1) or previous (-1) scan of the study browser."""
+        target = self.thumbnails.scans.next_path(step)
+        if target is not None:
+            self.show_scan(target)
+
+    def compare_with_file(self, path=None) -> None:
+        """Show another scan beside this one (asks which when ``path`` is None)."""
+        if path is None:
+            start = str(self.current.path.parent) if self.current.path else ""
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with another scan", start, SCAN_FILTER)
+            if not path:
+                return
+        self.heatmap_presenter.set_side_by_side(False)
+        self.compare_pane.compare_with(path, self.metadata_panel.identifiers_hidden())
 
     def stop_comparing(self) -> None:
         self.heatmap_presenter.set_side_by_side(False)
@@ -299,16 +366,14 @@ class MainWindow(QMainWindow):
             return []
         return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if self._local_files(event.mimeData()):
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if self._local_files(event.mimeData()):
-            event.acceptProposedAction()
+    dragMoveEvent = dragEnterEvent  # the same test while the drag moves over the window
 
-    def dropEvent(self, event) -> None:  # noqa: N802
-        """One file: open it. Several files: open the first, offer all (``filesDropped``). Folders: ``open_folders``."""
+    def dropEvent(self, event) -> None:
+        """One file: open it. Several: open the first, offer all (``filesDropped``). Folders: the folder handler."""
         paths = self._local_files(event.mimeData())
         if not paths:
             return
@@ -317,13 +382,13 @@ class MainWindow(QMainWindow):
         if folders:
             self.thumbnails.browse(folders[0])
             self.view_presenter.reveal_browser()
-            self.open_folders(paths)
+            self._folder_handler(paths)
             return
         self.show_scan(paths[0])
         if len(paths) > 1:
             self.filesDropped.emit(paths)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         save_window(self, self.settings)
         self.controller.shutdown()
         for part in (self.cine_bar, self.thumbnails, self.compare_pane):

@@ -35,7 +35,7 @@ class MeasurementItem(QGraphicsItem):
         self.selected = False
         self.setZValue(10)
 
-    def boundingRect(self) -> QRectF:  # noqa: N802
+    def boundingRect(self) -> QRectF:
         points = self.measurement.points or [(0.0, 0.0)]
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         parent = self.parentItem().boundingRect() if self.parentItem() else QRectF(0, 0, 100, 100)

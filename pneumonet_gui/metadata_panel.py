@@ -115,6 +115,10 @@ class MetadataPanel(QWidget):
                 shown[label.text()] = value.text()
         return shown
 
+    def identifiers_hidden(self) -> bool:
+        """True while "Hide patient identifiers" is ticked (the rest of the window follows it)."""
+        return self.hide_identifiers.isChecked()
+
     def _on_hide_toggled(self, hide: bool) -> None:
         self._fill()
         self.hideIdentifiersChanged.emit(hide)

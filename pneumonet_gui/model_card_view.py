@@ -16,8 +16,16 @@ from pathlib import Path
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QImage, QTextDocument
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QStackedWidget, QTextBrowser,
-    QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
 )
 
 from pneumonet_gui import workers
@@ -145,7 +153,7 @@ class ModelCardView(QWidget):
         if self.raw_button.isChecked() != raw:
             self.raw_button.setChecked(raw)
 
-    def toPlainText(self) -> str:  # noqa: N802 - reads like the text widgets it replaces
+    def toPlainText(self) -> str:  # reads like the text widgets it replaces
         return self.stack.currentWidget().toPlainText()
 
     def _rendered(self, card, pngs: dict[str, bytes]) -> None:

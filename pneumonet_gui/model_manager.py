@@ -13,14 +13,24 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox,
-    QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models import figures, registry
 from pneumonet_gui import workers
-from pneumonet_gui.extensions import open_once
+from pneumonet_gui.extensions import WindowHost, open_once
 from pneumonet_gui.model_card_view import ModelCardView
 from pneumonet_gui.wizard.common import MessageLabel, heading
 
@@ -279,7 +289,7 @@ class ModelManagerDialog(QDialog):
         self.accept()
 
 
-def open_model_manager(window) -> ModelManagerDialog:
+def open_model_manager(window: WindowHost) -> ModelManagerDialog:
     """Show the manager over the viewer; switching the active model reloads the viewer's model."""
 
     def make() -> ModelManagerDialog:
@@ -293,7 +303,7 @@ def open_model_manager(window) -> ModelManagerDialog:
     return open_once(window, "model_manager", make, on_existing=ModelManagerDialog.refresh)
 
 
-def attach_to_main_window(window) -> None:
+def attach_to_main_window(window: WindowHost) -> None:
     """Enable Model -> Manage models... (called by the main window for its extensions)."""
     action = window.model_menu.manage_action
     action.setEnabled(True)

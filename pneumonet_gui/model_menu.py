@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QVBoxLayout
 
@@ -42,9 +43,12 @@ class ModelCardDialog(QDialog):
 class ModelMenu(QMenu):
     """Built once; the list of installed models is re-read each time the submenu opens."""
 
-    def __init__(self, window, show_card, choose_file):
-        super().__init__("&Model", window)
-        self._window = window
+    #: Switch model: the path of the installed model chosen.
+    switchRequested = Signal(object)
+
+    def __init__(self, parent, active_model, show_card, choose_file):
+        super().__init__("&Model", parent)
+        self._active_model = active_model  # which model is in use, to tick it
         self.active_action = QAction("No model loaded", self)
         self.active_action.setEnabled(False)
         self.card_action = QAction("Model &card\u2026", self)
@@ -93,7 +97,7 @@ class ModelMenu(QMenu):
             none = self.switch_menu.addAction("No models installed")
             none.setEnabled(False)
             return
-        current = self._window.model_path
+        current = self._active_model.path
         current = Path(current).resolve() if current else None
         for model in models:
             where = "bundled" if model.bundled else "yours"
@@ -103,4 +107,4 @@ class ModelMenu(QMenu):
             action.setToolTip(str(model.path))
             action.setData(str(model.path))
             self._group.addAction(action)
-            action.triggered.connect(lambda _checked=False, p=model.path: self._window.switch_model(p))
+            action.triggered.connect(lambda _checked=False, p=model.path: self.switchRequested.emit(p))

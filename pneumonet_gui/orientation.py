@@ -27,19 +27,19 @@ class Orientation:
 
     matrix: tuple = ((1, 0), (0, 1))
 
-    def _then(self, op) -> "Orientation":
+    def _then(self, op) -> Orientation:
         return Orientation(_times(op, self.matrix))
 
-    def rotated_right(self) -> "Orientation":
+    def rotated_right(self) -> Orientation:
         return self._then(_ROTATE_RIGHT)
 
-    def rotated_left(self) -> "Orientation":
+    def rotated_left(self) -> Orientation:
         return self._then(_ROTATE_LEFT)
 
-    def flipped_horizontally(self) -> "Orientation":
+    def flipped_horizontally(self) -> Orientation:
         return self._then(_FLIP_H)
 
-    def flipped_vertically(self) -> "Orientation":
+    def flipped_vertically(self) -> Orientation:
         return self._then(_FLIP_V)
 
     @property

@@ -3,7 +3,7 @@
 The listener settings (port, AE title, storage folder, calls from other computers) are the
 ones the Worklist panel starts ``pneumonet listen``'s listener with
 (:mod:`pneumonet_gui.worklist.node_settings`). "Use bfloat16 inference" appears only when
-this CPU computes bfloat16 natively (``pneumonet_core.inference.precision.cpu_has_fast_bfloat16``);
+this CPU computes bfloat16 natively (``pneumonet_core.runtime.precision.cpu_has_fast_bfloat16``);
 elsewhere bfloat16 would be slower than float32, so the option is not shown. Changing it
 reloads the model in the background.
 """
@@ -15,10 +15,18 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
 )
 
-from pneumonet_gui.extensions import open_once
+from pneumonet_gui.extensions import Extension, WindowHost, open_once
 from pneumonet_gui.wizard.common import FolderField, MessageLabel
 from pneumonet_gui.worklist import node_settings
 
@@ -28,7 +36,7 @@ BFLOAT16, FLOAT32 = "bfloat16", "float32"
 
 def fast_bfloat16_available() -> bool:
     """True when this CPU computes bfloat16 natively, so bfloat16 inference is faster."""
-    from pneumonet_core.inference.precision import cpu_has_fast_bfloat16
+    from pneumonet_core.runtime.precision import cpu_has_fast_bfloat16
 
     return cpu_has_fast_bfloat16()
 
@@ -122,7 +130,7 @@ class PreferencesDialog(QDialog):
         super().accept()
 
 
-def open_preferences(window) -> PreferencesDialog:
+def open_preferences(window: WindowHost) -> PreferencesDialog:
     """Show the Preferences over the window; a new precision reloads the model, new listener settings show."""
 
     def changed_precision(precision: str) -> None:
@@ -133,7 +141,8 @@ def open_preferences(window) -> PreferencesDialog:
     def make() -> PreferencesDialog:
         dialog = PreferencesDialog(window.settings, window)
         dialog.precisionChanged.connect(changed_precision)
-        panel = getattr(window, "worklist_panel", None)
+        worklist = window.extensions.get("worklist")
+        panel = worklist.widget if worklist is not None else None
         if panel is not None:
             dialog.listenerChanged.connect(lambda: panel.running or panel.refresh_state())
         return dialog
@@ -141,12 +150,12 @@ def open_preferences(window) -> PreferencesDialog:
     return open_once(window, "preferences_dialog", make)
 
 
-def attach_to_main_window(window) -> None:
+def attach_to_main_window(window: WindowHost) -> None:
     """File ▸ Preferences…, and the saved precision for the model's first load."""
     window.active_model.precision = saved_precision(window.settings)
     action = QAction("&Preferences\u2026", window)
     action.setShortcut(QKeySequence(QKeySequence.StandardKey.Preferences))
     action.setToolTip("The DICOM listener's port, AE title and folder; inference options")
     action.triggered.connect(lambda _checked=False: open_preferences(window))
-    window.file_menu.insertAction(window.quit_action, action)
-    window.preferences_action = action
+    window.add_file_action(action, "quit")
+    window.extensions["preferences"] = Extension(action=action)

@@ -39,7 +39,7 @@ class PyramidItem(QGraphicsItem):
     def has_image(self) -> bool:
         return bool(self._levels)
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+    def boundingRect(self) -> QRectF:  # Qt API
         return self._rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:

@@ -4,8 +4,10 @@ Its bindings of C++ methods that return nothing hand back ``None`` without takin
 reference: Python 3.12 made ``None`` immortal and that is what they assume. On older
 Pythons every such call (``update()``, ``setText()``...) lowers ``None``'s count by one,
 so a long session, or a long test run, ends in "Fatal Python error: none_dealloc". The
-guard checks for the defect with a few harmless calls and, where it is present, gives
-``None``, ``True`` and ``False`` a count no session can use up, as 3.12 does.
+guard runs only on the combinations that have the defect (:func:`needed`: CPython before
+3.12 with a PySide6 in :data:`AFFECTED_PYSIDE`), checks for it there with a few harmless
+calls and, where it is present, gives ``None``, ``True`` and ``False`` a count no session
+can use up, as 3.12 does. ``tests/test_refcount_guard.py`` shows the defect.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ import sys
 
 #: Large enough for years of calls, small enough never to overflow a 64-bit count.
 _HEADROOM = 1 << 40
+#: PySide6 releases (major, minor) whose void bindings assume Python 3.12's immortal None.
+AFFECTED_PYSIDE = ((6, 12),)
 _applied = False
+
+
+def needed(python: tuple = tuple(sys.version_info), pyside: tuple | None = None,
+           implementation: str = sys.implementation.name) -> bool:
+    """True for the interpreter and PySide6 versions that may have the defect."""
+    if pyside is None:
+        import PySide6
+
+        pyside = tuple(PySide6.__version_info__)
+    return implementation == "cpython" and tuple(python[:2]) < (3, 12) and tuple(pyside[:2]) in AFFECTED_PYSIDE
 
 
 def leaks_none() -> bool:
@@ -32,7 +46,7 @@ def leaks_none() -> bool:
 def install() -> bool:
     """Apply the guard once if this interpreter needs it; True when it was applied."""
     global _applied
-    if _applied or sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or not leaks_none():
+    if _applied or not needed() or not leaks_none():
         return _applied
     for singleton in (None, True, False):
         # ob_refcnt is the first field of every CPython object.

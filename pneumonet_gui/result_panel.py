@@ -13,9 +13,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from pneumonet_core.reports.summary import format_pair as fewest_decimals
-from pneumonet_core.results import SCOPE_NOTE, decision_words
+from pneumonet_core.results import SCOPE_NOTE, WITHHELD_MESSAGE, decision_words
 from pneumonet_gui import theme
-from pneumonet_gui.trust import WITHHELD, withheld
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
@@ -59,7 +58,7 @@ class ProbabilityBar(QWidget):
         self.setMinimumHeight(34)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(240, 34)
 
     def set_values(self, value: float | None, threshold: float | None, threshold_text: str | None = None,
@@ -75,7 +74,7 @@ class ProbabilityBar(QWidget):
     def threshold(self) -> float | None:
         return self._threshold
 
-    def paintEvent(self, event) -> None:  # noqa: N802
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         track = QRectF(1, 6, self.width() - 2, 12)
@@ -160,7 +159,7 @@ class ResultPanel(QWidget):
         self._set(label="No result", colour=theme.ERROR_FG, decision=wrappable(message))
 
     def show_result(self, result) -> None:
-        if withheld(result):
+        if result.withheld:
             self.show_withheld(result)
             return
         colour = theme.PNEUMONIA if result.label == "PNEUMONIA" else theme.NORMAL
@@ -180,7 +179,7 @@ class ResultPanel(QWidget):
     def show_withheld(self, result) -> None:
         """The guard flagged the scan: what was withheld and why; no number, bar or threshold."""
         reason = f"Why: {result.ood_reason}" if result.ood_reason else ""
-        self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD,
+        self._set(label="Withheld", colour=theme.MUTED, decision=WITHHELD_MESSAGE,
                   details="\n".join(filter(None, [reason, "No probability or decision is given for this image."])))
 
     def _set(self, label: str, colour: str, decision: str, probability: str = "",

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pneumonet_core.results import decision_words
+from pneumonet_core.results import WITHHELD_MESSAGE, decision_words
 from pneumonet_gui.privacy import names_patient
-from pneumonet_gui.trust import WITHHELD, withheld
 
 WAITING_FOR_MODEL = "Waiting for the model to load\u2026"
 WAITING_FOR_RESULT = "Waiting for the result\u2026"
@@ -60,7 +59,7 @@ class ScanPresenter:
         w = self.w
         header = w.current.header
         w.viewer.set_scan(scan)
-        w.invert_action.setChecked(False)
+        w.commands.invert_action.setChecked(False)
         w.stack.setCurrentWidget(w.viewer)
         w.metadata_panel.set_scan(scan, header)
         w.warning_banner.set_lines(scan.warnings)
@@ -87,9 +86,9 @@ class ScanPresenter:
         w = self.w
         w.result_panel.show_result(result)
         w.thumbnails.set_result(result.path, result)
-        if withheld(result):
+        if result.withheld:
             w.heatmap_controls.set_status("No heat map: the result is withheld for this scan.")
-            self._status(f"{Path(result.path).name}: {WITHHELD}")
+            self._status(f"{Path(result.path).name}: {WITHHELD_MESSAGE}")
             return
         w.heatmap_controls.set_status("Computing the heat map\u2026")
         self._status(f"{Path(result.path).name}: {decision_words(result.label)}, p = {result.probability:.3f}")

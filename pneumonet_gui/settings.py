@@ -86,7 +86,7 @@ def restore_window(window, settings: QSettings) -> None:
     panel.hide_identifiers.setChecked(_flag(settings, "hide_identifiers"))
     panel.hideIdentifiersChanged.connect(lambda hide: settings.setValue("hide_identifiers", bool(hide)))
     window.heatmap_presenter.set_show_for_normal(_flag(settings, "heatmap_for_normal"))
-    window.corners_action.setChecked(_flag(settings, "corner_overlays", True))
+    window.viewer_commands.corners_action.setChecked(_flag(settings, "corner_overlays", True))
 
 
 def _flag(settings: QSettings, key: str, default: bool = False) -> bool:
@@ -100,5 +100,5 @@ def save_window(window, settings: QSettings) -> None:
     settings.setValue("colormap", window.heatmap_controls.colormap.currentText())
     settings.setValue("hide_identifiers", window.metadata_panel.hide_identifiers.isChecked())
     settings.setValue("heatmap_for_normal", window.heatmap_presenter.show_for_normal)
-    settings.setValue("corner_overlays", window.corners_action.isChecked())
+    settings.setValue("corner_overlays", window.viewer_commands.corners_action.isChecked())
     settings.sync()

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
+#: The invalid index Qt passes for "the table itself" (one, rather than one per call).
+_ROOT = QModelIndex()
+
+#: A table cell's short word for a result the guard withheld (``ScanResult.withheld``);
+#: the full sentence is ``pneumonet_core.results.WITHHELD_MESSAGE``.
+WITHHELD = "withheld"
+
 
 class RowsTableModel(QAbstractTableModel):
     """A table of ``len(self.items())`` rows and ``COLUMNS`` columns (their titles are the header)."""
@@ -13,13 +20,13 @@ class RowsTableModel(QAbstractTableModel):
     def items(self) -> list:
         raise NotImplementedError
 
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(self.items())
 
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent=_ROOT) -> int:
         return 0 if parent.isValid() else len(self.COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
         return None

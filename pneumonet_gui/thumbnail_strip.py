@@ -18,7 +18,6 @@ from pneumonet_gui import theme
 from pneumonet_gui.folder_scans import FolderScans
 from pneumonet_gui.privacy import screen_name
 from pneumonet_gui.qimage import gray_to_qimage
-from pneumonet_gui.trust import withheld
 from pneumonet_gui.workers import LatestJob
 
 THUMB = 96
@@ -49,7 +48,7 @@ def result_badge(result) -> tuple[str, str]:
     """(short text, colour) marking a thumbnail with its result."""
     if result is None:
         return "", theme.MUTED
-    if withheld(result):
+    if result.withheld:
         return "withheld", theme.MUTED
     if not result.classified:
         return "no result", theme.ERROR_FG

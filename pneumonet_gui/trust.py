@@ -1,4 +1,4 @@
-"""What the viewer may claim about a result: withheld answers and honest heat maps.
+"""What the viewer may claim about a result: honest heat maps.
 
 A scan the out-of-distribution guard flags is not a chest X-ray this model knows: it has
 no probability or decision to show (see :class:`~pneumonet_core.results.ScanResult`) and
@@ -9,10 +9,6 @@ and the help.
 """
 
 from __future__ import annotations
-
-from pneumonet_core.results import WITHHELD_MESSAGE
-
-WITHHELD = WITHHELD_MESSAGE  # one wording everywhere
 
 #: The heat map's legend: what the colours mean, in one line.
 LEGEND = "Red: the regions that pushed the model most towards its decision \u00b7 clear: little influence"
@@ -25,16 +21,11 @@ GRADCAM_EXPLAINED = (
 )
 
 
-def withheld(result) -> bool:
-    """True when the guard flagged the scan: no probability or heat map is shown to people."""
-    return bool(result is not None and getattr(result, "out_of_distribution", None))
-
-
 def heatmap_policy(result, show_for_normal: bool) -> tuple[bool, str]:
     """(may the heat map be shown, the line that says why not) for a result."""
     if result is None or not getattr(result, "classified", False):
         return False, ""
-    if withheld(result):
+    if result.withheld:
         return False, "No heat map: the result is withheld for this scan."
     if result.label != "PNEUMONIA" and not show_for_normal:
         return False, ("Heat map hidden for \u201cNo pneumonia found\u201d: it would only show what argued against "

@@ -1,39 +1,56 @@
 """Keeps what is drawn over and around the scan in step with it: the corner texts, the
 measurements' calibration, the frames bar, the window title and the study browser, all
-following "Hide identifiers".
+following "Hide identifiers". It gets the widgets it keeps in step, not the window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from pneumonet_gui.measurements import Calibration
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from pneumonet_gui.cine import CineBar
+from pneumonet_gui.heatmap_presenter import HeatmapPresenter
+from pneumonet_gui.image_view import ScanView
+from pneumonet_gui.measure_tool import MeasureTool
+from pneumonet_gui.measurements import Calibration, MeasurementSet
+from pneumonet_gui.metadata_panel import MetadataPanel
 from pneumonet_gui.overlays import ViewState, corner_texts
 from pneumonet_gui.privacy import UNKNOWN_SCAN, screen_name, screen_text
+from pneumonet_gui.status_fields import StatusFields
+from pneumonet_gui.thumbnail_strip import ThumbnailStrip
+from pneumonet_gui.viewer_controller import OpenScan
 
 
 class ViewPresenter:
     """Refreshes the overlays, title and browser of the window's open scan."""
 
-    def __init__(self, window):
-        self.w = window
+    def __init__(self, window: QMainWindow, current: Callable[[], OpenScan], viewer: ScanView, cine_bar: CineBar,
+                 metadata_panel: MetadataPanel, measure_tool: MeasureTool, measurements: MeasurementSet,
+                 thumbnails: ThumbnailStrip, browser_dock: QDockWidget, status_fields: StatusFields,
+                 heatmap: HeatmapPresenter, measurement_actions: tuple[QAction, QAction]):
+        self.window, self._current, self.viewer, self.cine_bar = window, current, viewer, cine_bar
+        self.metadata_panel, self.measure_tool, self.measurements = metadata_panel, measure_tool, measurements
+        self.thumbnails, self.browser_dock, self.status_fields = thumbnails, browser_dock, status_fields
+        self.heatmap = heatmap
+        self.delete_action, self.clear_action = measurement_actions  # enabled when there is something to delete
         self._browser_shown = False
-        v = window.viewer
-        v.windowChanged.connect(lambda *_: self.refresh_corners())
-        v.zoomChanged.connect(lambda _z: self.refresh_corners())
-        v.viewChanged.connect(self.refresh_corners)
-        window.cine_bar.frameChanged.connect(self._on_frame)
-        window.metadata_panel.hideIdentifiersChanged.connect(lambda _hide: self.refresh_identity())
-        window.measure_tool.changed.connect(self._on_measurements_changed)
-        window.invert_action.triggered.connect(lambda _on: self.refresh_corners())  # after the viewer inverts
+        viewer.windowChanged.connect(lambda *_: self.refresh_corners())
+        viewer.zoomChanged.connect(lambda _z: self.refresh_corners())
+        viewer.viewChanged.connect(self.refresh_corners)
+        cine_bar.frameChanged.connect(self._on_frame)
+        metadata_panel.hideIdentifiersChanged.connect(lambda _hide: self.refresh_identity())
+        measure_tool.changed.connect(self._on_measurements_changed)
 
     @property
     def hide(self) -> bool:
-        return self.w.metadata_panel.hide_identifiers.isChecked()
+        return self.metadata_panel.identifiers_hidden()
 
     def metadata(self) -> dict | None:
         """The open scan's metadata; None while its identifiers are unknown (still opening)."""
-        scan = self.w.current.scan
+        scan = self._current().scan
         return dict(scan.metadata or {}) if scan is not None else None
 
     def shown_text(self, text: str, path=None) -> str:
@@ -47,66 +64,58 @@ class ViewPresenter:
 
     # --- the scan ------------------------------------------------------------------------
     def opening(self, path: Path) -> None:
-        w = self.w
-        w.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
-        w.status_fields.clear()
-        w.measure_tool.cancel()
-        w.measurements.reset(Calibration())
-        w.cine_bar.clear()
+        self.window.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
+        self.status_fields.clear()
+        self.measure_tool.cancel()
+        self.measurements.reset(Calibration())
+        self.cine_bar.clear()
 
     def opened(self, scan, header) -> None:
-        w = self.w
-        w.measurements.reset(Calibration(header.pixel_spacing, header.spacing_source) if header else Calibration())
-        w.cine_bar.set_scan(scan.path, header.frames if header else 1, header.frame_time_ms if header else None)
+        self.measurements.reset(Calibration(header.pixel_spacing, header.spacing_source) if header else Calibration())
+        self.cine_bar.set_scan(scan.path, header.frames if header else 1, header.frame_time_ms if header else None)
         if Path(scan.path).exists():
-            w.thumbnails.opened(scan.path)
+            self.thumbnails.opened(scan.path)
             self.reveal_browser()
         self.refresh_identity()
 
     def reveal_browser(self) -> None:
         """Show the study browser the first time a folder with several scans is open."""
-        w = self.w
-        if not self._browser_shown and w.thumbnails.count() > 1:
+        if not self._browser_shown and self.thumbnails.count() > 1:
             self._browser_shown = True
-            w.browser_dock.show()
+            self.browser_dock.show()
 
     def failed(self) -> None:
-        self.w.viewer.set_corner_texts(corner_texts(None, None, ViewState(), self.hide))
+        self.viewer.set_corner_texts(corner_texts(None, None, ViewState(), self.hide))
 
     def refresh_identity(self) -> None:
         """Title, corners, browser names and status bar after a scan opened or the switch moved."""
-        w = self.w
-        path = w.current.path
+        path, status = self._current().path, self.window.statusBar()
         if path is not None:
-            w.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
-        message = w.statusBar().currentMessage()
+            self.window.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
+        message = status.currentMessage()
         if message and self.hide:
-            w.statusBar().showMessage(self.shown_text(message, path))
-        w.thumbnails.set_hide_identifiers(self.hide)
+            status.showMessage(self.shown_text(message, path))
+        self.thumbnails.set_hide_identifiers(self.hide)
         self.refresh_corners()
 
     def refresh_corners(self) -> None:
-        w = self.w
-        current = w.current
+        current, view = self._current(), self.viewer
         if current.scan is None:
-            w.viewer.set_corner_texts(corner_texts(None, None, ViewState(), self.hide))
+            view.set_corner_texts(corner_texts(None, None, ViewState(), self.hide))
             return
-        view = w.viewer
+        measurements = self.measurements
         state = ViewState(window=(view.window.centre, view.window.width), preset=view.preset, zoom=view.zoom(),
                           inverted=view.inverted, orientation=view.orientation.describe(),
-                          frame=(w.cine_bar.index + 1, w.cine_bar.count),
-                          calibration=w.measurements.calibration.describe() if w.measurements.items else "")
+                          frame=(self.cine_bar.index + 1, self.cine_bar.count),
+                          calibration=measurements.calibration.describe() if measurements.items else "")
         view.set_corner_texts(corner_texts(current.scan, current.header, state, self.hide))
 
     def _on_frame(self, index: int) -> None:
-        w = self.w
-        w.viewer.show_frame(None if index == 0 else w.cine_bar.frames.get(index))
-        w.heatmap_presenter.apply()
+        self.viewer.show_frame(None if index == 0 else self.cine_bar.frames.get(index))
+        self.heatmap.apply()
         self.refresh_corners()
 
     def _on_measurements_changed(self) -> None:
-        w = self.w
-        selected = w.measure_tool.selected
-        w.delete_measurement_action.setEnabled(selected is not None)
-        w.clear_measurements_action.setEnabled(bool(w.measurements.items))
+        self.delete_action.setEnabled(self.measure_tool.selected is not None)
+        self.clear_action.setEnabled(bool(self.measurements.items))
         self.refresh_corners()

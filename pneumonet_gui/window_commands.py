@@ -1,172 +1,212 @@
-"""The main window's commands: its actions, the File, View, Model and Help menus, the
-toolbar, and what the commands that need no scan work do.
+"""The main window's commands: its actions, the File, View, Model and Help menus and the
+toolbar.
 
-Like a Designer ``setupUi``, :class:`WindowCommands` puts the actions and menus on the
-window (``window.open_action``, ``window.file_menu``...), where extensions add theirs.
+:class:`WindowCommands` owns what it builds (``commands.open_action``,
+``commands.file_menu``...) and receives only what its commands act on: the window it
+puts the menus on, the viewer, the recent files, the active model and the docks the View
+menu toggles. What needs the rest of the window (opening a scan, exporting, choosing a
+model file) it asks for through signals, which the window connects.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMessageBox, QToolBar
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
+
+from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.display import PRESET_NAMES, Window
+from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.model_menu import ModelCardDialog, ModelMenu
+from pneumonet_gui.settings import RecentFiles
 
 SCAN_FILTER = "Scans (*.png *.jpg *.jpeg *.dcm *.dicom *.dic);;All files (*)"
 
 
+def make_action(parent: QObject, text: str, slot: Callable, shortcut=None, checkable: bool = False,
+                tip: str = "") -> QAction:
+    """An action with its text, slot, optional shortcut and tip (also the status-bar tip)."""
+    action = QAction(text, parent)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setCheckable(checkable)
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    return action
 
-class WindowCommands:
+
+class WindowCommands(QObject):
     """Builds the window's actions, menus and toolbar, and carries out the simple commands."""
 
-    def __init__(self, window):
-        self.window = window
-        #: Non-modal dialogs that are open (kept alive until they close).
-        self.dialogs: list = []
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
-        window.viewer.windowChanged.connect(self._on_window_changed)
+    #: Open this scan (Ctrl+O's dialog, File > Open recent).
+    openRequested = Signal(object)
+    #: File > Export report.
+    exportRequested = Signal()
+    #: Model > Use a model file: the file chosen.
+    modelFileChosen = Signal(str)
+    #: Switch model: the installed model chosen.
+    modelSwitchRequested = Signal(object)
+    #: H, the View menu's Heat map: the new state.
+    heatmapToggled = Signal(bool)
+    #: Reset view: the viewer is back to its file's window, upright and fitted.
+    viewReset = Signal()
 
-    def _action(self, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self.window)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
+    def __init__(self, window: QMainWindow, viewer: ScanView, recent: RecentFiles, active_model: ActiveModel,
+                 docks: Iterable[QDockWidget], hide_identifiers: Callable[[], bool]):
+        super().__init__(window)
+        self.window, self.viewer, self.recent, self.active_model = window, viewer, recent, active_model
+        self._hide_identifiers = hide_identifiers
+        #: Non-modal dialogs that are open (kept alive until they close).
+        self.dialogs: list[QWidget] = []
+        self._build_actions()
+        self._build_menus(list(docks))
+        self._build_toolbar()
+        viewer.windowChanged.connect(self._on_window_changed)
 
     def _build_actions(self) -> None:
-        w, viewer = self.window, self.window.viewer
-        w.open_action = self._action("&Open scan\u2026", self.open_dialog, QKeySequence.StandardKey.Open,
-                                     tip="Open a PNG, JPEG or DICOM chest X-ray (Ctrl+O)")
-        w.export_action = self._action("&Export report\u2026", lambda: w.export_report(), "Ctrl+E",
-                                       tip="Save a PDF report of this study")
-        w.quit_action = self._action("&Quit", w.close, QKeySequence.StandardKey.Quit)
-        w.fit_action = self._action("&Fit to window", viewer.fit, "F", tip="Whole scan in the window (F)")
-        w.actual_size_action = self._action("&Actual pixels (1:1)", viewer.actual_size, "1",
-                                            tip="One scan pixel per screen pixel (1)")
-        w.zoom_in_action = self._action("Zoom &in", lambda: viewer.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn)
-        w.zoom_out_action = self._action("Zoom &out", lambda: viewer.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        w, viewer = self.window, self.viewer
+        self.open_action = make_action(w, "&Open scan\u2026", self.open_dialog, QKeySequence.StandardKey.Open,
+                                       tip="Open a PNG, JPEG or DICOM chest X-ray (Ctrl+O)")
+        self.export_action = make_action(w, "&Export report\u2026", lambda: self.exportRequested.emit(), "Ctrl+E",
+                                         tip="Save a PDF report of this study")
+        self.quit_action = make_action(w, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+        self.fit_action = make_action(w, "&Fit to window", viewer.fit, "F", tip="Whole scan in the window (F)")
+        self.actual_size_action = make_action(w, "&Actual pixels (1:1)", viewer.actual_size, "1",
+                                              tip="One scan pixel per screen pixel (1)")
+        self.zoom_in_action = make_action(w, "Zoom &in", lambda: viewer.zoom_by(1.25),
+                                          QKeySequence.StandardKey.ZoomIn)
+        self.zoom_out_action = make_action(w, "Zoom &out", lambda: viewer.zoom_by(0.8),
+                                           QKeySequence.StandardKey.ZoomOut)
         # The plain + and - keys too, as most viewers have them.
-        w.zoom_in_action.setShortcuts(w.zoom_in_action.shortcuts() + [QKeySequence("+"), QKeySequence("=")])
-        w.zoom_out_action.setShortcuts(w.zoom_out_action.shortcuts() + [QKeySequence("-")])
-        w.invert_action = self._action("&Invert", viewer.set_inverted, "I", checkable=True,
-                                       tip="Show the scan as a negative (I)")
-        w.reset_action = self._action("&Reset view", self.reset_view, "R",
-                                      tip="File window, not inverted, upright, fitted (R)")
-        w.heatmap_action = self._action("&Heat map", self.set_heatmap_visible, "H", checkable=True,
-                                        tip="Show the Grad-CAM heat map over the scan (H)")
-        w.heatmap_action.setChecked(True)
-        w.preset_actions = QActionGroup(w)
+        self.zoom_in_action.setShortcuts(self.zoom_in_action.shortcuts() + [QKeySequence("+"), QKeySequence("=")])
+        self.zoom_out_action.setShortcuts(self.zoom_out_action.shortcuts() + [QKeySequence("-")])
+        self.invert_action = make_action(w, "&Invert", viewer.set_inverted, "I", checkable=True,
+                                         tip="Show the scan as a negative (I)")
+        self.reset_action = make_action(w, "&Reset view", self.reset_view, "R",
+                                        tip="File window, not inverted, upright, fitted (R)")
+        self.heatmap_action = make_action(w, "&Heat map", lambda on: self.heatmapToggled.emit(bool(on)), "H",
+                                          checkable=True, tip="Show the Grad-CAM heat map over the scan (H)")
+        self.heatmap_action.setChecked(True)
+        self.preset_actions = QActionGroup(w)
         for name in PRESET_NAMES:
             action = QAction(name, w)
             action.setCheckable(True)
             action.triggered.connect(lambda _c=False, n=name: viewer.apply_preset(n))
-            w.preset_actions.addAction(action)
+            self.preset_actions.addAction(action)
 
-    def _build_menus(self) -> None:
-        w = self.window
-        bar = w.menuBar()
-        w.file_menu = bar.addMenu("&File")
-        w.file_menu.addAction(w.open_action)
-        w.recent_menu = w.file_menu.addMenu("Open &recent")
-        w.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
+    def _build_menus(self, docks: list[QDockWidget]) -> None:
+        bar = self.window.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.file_menu.addAction(self.open_action)
+        self.recent_menu = self.file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
         self.rebuild_recent_menu()
-        for action in (None, w.export_action, None, w.quit_action):
-            w.file_menu.addSeparator() if action is None else w.file_menu.addAction(action)
+        for action in (None, self.export_action, None, self.quit_action):
+            self.file_menu.addSeparator() if action is None else self.file_menu.addAction(action)
 
-        w.view_menu = bar.addMenu("&View")
-        for action in (w.fit_action, w.actual_size_action, w.zoom_in_action, w.zoom_out_action):
-            w.view_menu.addAction(action)
-        w.view_menu.addSeparator()
-        w.window_menu = w.view_menu.addMenu("&Window/level preset")
-        for action in w.preset_actions.actions():
-            w.window_menu.addAction(action)
-        for action in (w.invert_action, w.reset_action, None, w.heatmap_action, None,
-                       w.result_dock.toggleViewAction(), w.metadata_dock.toggleViewAction()):
-            w.view_menu.addSeparator() if action is None else w.view_menu.addAction(action)
+        self.view_menu = bar.addMenu("&View")
+        for action in (self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action):
+            self.view_menu.addAction(action)
+        self.view_menu.addSeparator()
+        self.window_menu = self.view_menu.addMenu("&Window/level preset")
+        for action in self.preset_actions.actions():
+            self.window_menu.addAction(action)
+        for action in (self.invert_action, self.reset_action, None, self.heatmap_action, None,
+                       *(dock.toggleViewAction() for dock in docks)):
+            self.view_menu.addSeparator() if action is None else self.view_menu.addAction(action)
 
-        w.model_menu = ModelMenu(w, show_card=self.show_model_card, choose_file=self.choose_model_file)
-        bar.addMenu(w.model_menu)
-        w.manage_models_action = w.model_menu.manage_action
-        w.train_model_action = w.model_menu.train_action
+        self.model_menu = ModelMenu(self.window, self.active_model, show_card=self.show_model_card,
+                                    choose_file=self.choose_model_file)
+        self.model_menu.switchRequested.connect(self.modelSwitchRequested)
+        bar.addMenu(self.model_menu)
 
-        w.help_menu = bar.addMenu("&Help")
-        w.help_menu.addAction(self._action("&Mouse and keys", self.show_controls_help, "F1"))
-        w.help_menu.addAction(self._action("What the &heat map shows", self.show_heatmap_help))
-        w.help_menu.addAction(self._action("&About Pneumonet", self.show_about))
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addAction(make_action(self.window, "&Mouse and keys", self.show_controls_help, "F1"))
+        self.help_menu.addAction(make_action(self.window, "What the &heat map shows", self.show_heatmap_help))
+        self.help_menu.addAction(make_action(self.window, "&About Pneumonet", self.show_about))
 
     def _build_toolbar(self) -> None:
-        w = self.window
-        w.toolbar = toolbar = QToolBar("View")
+        self.toolbar = toolbar = QToolBar("View")
         toolbar.setObjectName("viewToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        w.addToolBar(toolbar)
-        for action, text in ((w.open_action, "Open\u2026"), (w.fit_action, "Fit"), (w.actual_size_action, "1:1"),
-                             (w.invert_action, "Invert"), (w.reset_action, "Reset"), (w.heatmap_action, "Heat map")):
+        self.window.addToolBar(toolbar)
+        for action, text in ((self.open_action, "Open\u2026"), (self.fit_action, "Fit"),
+                             (self.actual_size_action, "1:1"), (self.invert_action, "Invert"),
+                             (self.reset_action, "Reset"), (self.heatmap_action, "Heat map")):
             action.setIconText(text)
-        toolbar.addAction(w.open_action)
+        toolbar.addAction(self.open_action)
         toolbar.addSeparator()
-        toolbar.addAction(w.fit_action)
-        toolbar.addAction(w.actual_size_action)
+        toolbar.addAction(self.fit_action)
+        toolbar.addAction(self.actual_size_action)
         toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Window "))
-        w.preset_box = QComboBox()
-        w.preset_box.addItems(list(PRESET_NAMES))
-        w.preset_box.setToolTip("Window/level preset (right-drag on the scan for any window)")
-        w.preset_box.setMinimumContentsLength(11)
-        w.preset_box.textActivated.connect(w.viewer.apply_preset)
-        toolbar.addWidget(w.preset_box)
-        toolbar.addAction(w.invert_action)
-        toolbar.addAction(w.reset_action)
+        self.preset_box = QComboBox()
+        self.preset_box.addItems(list(PRESET_NAMES))
+        self.preset_box.setToolTip("Window/level preset (right-drag on the scan for any window)")
+        self.preset_box.setMinimumContentsLength(11)
+        self.preset_box.textActivated.connect(self.viewer.apply_preset)
+        toolbar.addWidget(self.preset_box)
+        toolbar.addAction(self.invert_action)
+        toolbar.addAction(self.reset_action)
         toolbar.addSeparator()
-        toolbar.addAction(w.heatmap_action)
+        toolbar.addAction(self.heatmap_action)
+
+    # --- where extensions put their entries -------------------------------------------------
+    def add_file_action(self, action: QAction, place: str) -> None:
+        """Put an extension's File entry after Open ("open"), before Export ("export") or before Quit ("quit")."""
+        if place == "open":
+            actions = self.file_menu.actions()
+            after = actions.index(self.open_action) + 1
+            self.file_menu.insertAction(actions[after] if after < len(actions) else None, action)
+        elif place in ("export", "quit"):
+            self.file_menu.insertAction(self.export_action if place == "export" else self.quit_action, action)
+        else:
+            raise ValueError(f"no place {place!r} in the File menu")
 
     # --- commands -----------------------------------------------------------------------
     def open_dialog(self) -> None:
-        recent = self.window.recent.paths()
+        recent = self.recent.paths()
         start = str(recent[0].parent) if recent else ""
         path, _ = QFileDialog.getOpenFileName(self.window, "Open a chest X-ray", start, SCAN_FILTER)
         if path:
-            self.window.show_scan(path)
+            self.openRequested.emit(Path(path))
 
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Use a model file", "", "Pneumonet models (*.pneumonet)")
         if path:
-            self.window.use_model_file(path)
+            self.modelFileChosen.emit(path)
 
     def reset_view(self) -> None:
-        self.window.viewer.reset()
-        self.window.invert_action.setChecked(False)
-        self.window.view_presenter.refresh_corners()
-
-    def set_heatmap_visible(self, visible: bool) -> None:
-        """The H key, the View menu and the checkbox beside the result, kept in step."""
-        w, visible = self.window, bool(visible)
-        if w.heatmap_action.isChecked() != visible:
-            w.heatmap_action.setChecked(visible)
-        if w.heatmap_controls.show_box.isChecked() != visible:
-            w.heatmap_controls.show_box.setChecked(visible)
-        w.heatmap_presenter.apply()
+        self.viewer.reset()
+        self.invert_action.setChecked(False)
+        self.viewReset.emit()
 
     def rebuild_recent_menu(self) -> None:
-        menu, recent = self.window.recent_menu, self.window.recent
+        menu, recent = self.recent_menu, self.recent
         menu.clear()
         paths = recent.paths()
-        hide = self.window.metadata_panel.hide_identifiers.isChecked()
+        hide = self._hide_identifiers()
         for number, path in enumerate(paths, 1):
             hidden = hide and recent.names_patient(path)
             action = menu.addAction(f"Scan {number} (name hidden)" if hidden else path.name)
             action.setToolTip("" if hidden else str(path))
             action.setStatusTip("" if hidden else str(path))
-            action.triggered.connect(lambda _c=False, p=path: self.window.show_scan(p))
+            action.triggered.connect(lambda _c=False, p=path: self.openRequested.emit(p))
         if paths:
             menu.addSeparator()
             menu.addAction("Clear list", recent.clear)
@@ -174,9 +214,9 @@ class WindowCommands:
             menu.addAction("No recent scans").setEnabled(False)
 
     def show_model_card(self) -> None:
-        card = self.window.model_card
+        card = self.active_model.card
         if card is not None:
-            self._show(ModelCardDialog(card, self.window.model_path, self.window))
+            self._show(ModelCardDialog(card, self.active_model.path, self.window))
 
     def show_about(self) -> None:
         from pneumonet_core import __version__
@@ -200,7 +240,7 @@ class WindowCommands:
                                "Image \u25b8 Heat map also for NORMAL shows it for NORMAL ones. It is never shown "
                                "for a scan whose result is withheld.", QMessageBox.StandardButton.Close, self.window))
 
-    def _show(self, dialog) -> None:
+    def _show(self, dialog: QWidget) -> None:
         """Show a non-modal dialog, kept alive until it closes."""
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.dialogs.append(dialog)
@@ -208,9 +248,11 @@ class WindowCommands:
         dialog.show()
 
     def _on_window_changed(self, _window: Window, preset: str) -> None:
-        w = self.window
-        for action in w.preset_actions.actions():
+        for action in self.preset_actions.actions():
             action.setChecked(action.text() == preset)
-        if w.preset_box.findText(preset) < 0:
-            w.preset_box.addItem(preset)
-        w.preset_box.setCurrentText(preset)
+        if self.preset_box.findText(preset) < 0:
+            self.preset_box.addItem(preset)
+        self.preset_box.setCurrentText(preset)
+
+
+__all__ = ["SCAN_FILTER", "WindowCommands", "make_action"]

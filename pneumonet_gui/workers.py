@@ -20,7 +20,7 @@ still arrive). :class:`LatestJob` keeps only the
 newest of a kind of job, which is how the viewer never shows an older scan's result.
 
 The workers follow superqt's generator workers (napari's ``thread_worker`` design: the
-same signals, ``quit``, ``send``) in a few lines of our own, with two changes; importing
+same signals and ``quit``) in a few lines of our own, with two changes; importing
 superqt itself would pull QtOpenGL and its widget set into the app's start, before the
 first paint. Each job runs on a fresh Python ``threading.Thread`` instead of Qt's global
 thread pool: with
@@ -62,16 +62,13 @@ def error_message(exc: BaseException, path=None) -> str:
 
 
 class WorkerSignals(QObject):
-    """superqt's worker signals, plus the one-line error and (done, total) progress."""
+    """The signals of superqt's workers that the app uses, plus the one-line error and (done, total) progress."""
 
     started = Signal()
     finished = Signal()
     returned = Signal(object)
     errored = Signal(object)
-    warned = Signal(tuple)
     yielded = Signal(object)
-    paused = Signal()
-    resumed = Signal()
     aborted = Signal()
     failed = Signal(str)
     progress = Signal(int, int)
@@ -102,7 +99,6 @@ class GeneratorWorker:
         self.signals = SignalsClass()
         self._abort_requested = False
         self._running = False
-        self._incoming_value = None
         self._gen = func(*args, **kwargs)
 
     def __getattr__(self, name: str):
@@ -122,18 +118,13 @@ class GeneratorWorker:
     def is_running(self) -> bool:
         return self._running
 
-    def send(self, value) -> None:
-        """Pass ``value`` into the generator at its next ``yield``."""
-        self._incoming_value = value
-
     def work(self):
         while True:
             if self.abort_requested:
                 self.aborted.emit()
                 return None
-            value, self._incoming_value = self._incoming_value, None
             try:
-                output = self._gen.send(value)
+                output = next(self._gen)
             except StopIteration as exc:
                 return exc.value
             self.yielded.emit(output)
@@ -144,7 +135,7 @@ class Worker(GeneratorWorker):
 
     A ``func`` that takes ``should_stop`` or ``progress`` and is not given them gets
     :meth:`should_stop` and :meth:`report_progress`. ``error_path`` names the file that an
-    unexpected error's message starts with. ``send(value)`` passes a value into a generator.
+    unexpected error's message starts with.
     """
 
     def __init__(self, func: Callable, *args, error_path=None, **kwargs):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_gui.main_window import MainWindow
 from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.result_panel import format_pair

@@ -9,30 +9,11 @@ SHARED_TRAIN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 def make_tiny_model(path: Path, threshold: float = 0.5, seed: int = 0, labels: str = "binary",
                     name: str = "tiny-test-cnn", width: int = 4) -> Path:
-    """Write an untrained width-4 CNN package (random weights, seeded) to ``path``.
+    """Write an untrained width-4 CNN package (random weights, seeded) to ``path``
+    (:func:`pneumonet_core.models.untrained.write_untrained_package`)."""
+    from pneumonet_core.models.untrained import write_untrained_package
 
-    Its outputs depend on the image, so it exercises every code path of a real model in
-    milliseconds; its numbers mean nothing clinically.
-    """
-    import keras
-
-    from pneumonet_core.models.architectures import ModelSpec, build_model
-    from pneumonet_core.models.card import ModelCard
-    from pneumonet_core.models.package import save_package
-    from pneumonet_core.preprocessing import INPUT_SIZE, PREPROCESSING_ID
-
-    keras.utils.set_random_seed(seed)
-    spec = ModelSpec(approach="cnn", labels=labels, cnn_width=width)
-    model = build_model(spec)
-    card = ModelCard(
-        name=name, approach="cnn", backbone=spec.backbone, spec=spec.to_dict(),
-        input={"size": list(INPUT_SIZE), "channels": 1, "range": "0..1", "preprocessing": PREPROCESSING_ID},
-        class_names=list(spec.class_names), threshold=threshold, threshold_rule="fixed for tests",
-        gradcam_layer=spec.gradcam_layer, weights_init="random (untrained test model)",
-        metrics={"n": 0, "roc_auc": None}, notes=["untrained model made by the test suite"],
-    )
-    save_package(model, card, path)
-    return Path(path)
+    return write_untrained_package(path, threshold=threshold, seed=seed, labels=labels, name=name, width=width)
 
 
 def link_films(root: Path, per_class, source: Path = SHARED_TRAIN) -> Path:
@@ -59,9 +40,9 @@ def on_screen(qtbot, widget, size: tuple[int, int] | None = None):
 def reseal(source: Path, out: Path, replace: dict | None = None) -> Path:
     """Copy the package ``source`` to ``out`` with files replaced and a *valid* manifest and
     hash, as an attacker who knows the format would: only checks beyond integrity stop it."""
-    from pneumonet_core.models import package
+    from pneumonet_core.models import archive, package
 
-    card, files = package._verified_files(Path(source))
+    card, files = archive.verified_files(Path(source))
     files.update(replace or {})
     package._write(Path(out), files, card)
     return Path(out)

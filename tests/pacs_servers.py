@@ -91,7 +91,7 @@ class Orthanc:
             "DicomThreadsCount": 2, "StableAge": 1, "DicomAssociationCloseDelay": 0,
         }
 
-    def start(self) -> "Orthanc":
+    def start(self) -> Orthanc:
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "orthanc.json"
         config.write_text(json.dumps(self.config(), indent=1))

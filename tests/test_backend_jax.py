@@ -24,7 +24,7 @@ JAX_WORKER = textwrap.dedent(
     import json, sys
     import keras
     assert keras.backend.backend() == "jax", keras.backend.backend()
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
     from pneumonet_core.imaging import load_scan
     from pneumonet_core.inference.classifier import Classifier
     data, out, paths = sys.argv[1], sys.argv[2], sys.argv[3:]

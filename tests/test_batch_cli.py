@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import IDENTIFIERS, PATIENT_ID, make_batch_folder, make_split_model
 
@@ -175,7 +175,7 @@ def test_resume_with_a_file_that_is_not_our_csv_fails_in_one_line(tmp_path, fold
 
 
 def test_progress_bar_only_on_a_terminal(folder, model, capsys):
-    from pneumonet_core.cli.classify_cmd import ProgressBar
+    from pneumonet_cli.classify_cmd import ProgressBar
 
     cli_main(["classify", str(folder.good[0]), "--model", str(model)])
     assert "\r" not in capsys.readouterr().err  # stderr is captured, not a terminal: no bar

@@ -56,9 +56,9 @@ def _stored_sample(threshold: float, per_class: int = 4) -> list[dict]:
 @pytest.mark.slow
 def test_tensorflow_on_the_cpu_reproduces_the_gpu_predictions(shared_train_dir):
     """The network's raw outputs; the calibration fitted later on external/ maps them as the card says."""
-    from pneumonet_core.inference.predict import pneumonia_probability
     from pneumonet_core.models import calibration
     from pneumonet_core.preprocessing import preprocess
+    from pneumonet_core.runtime.predict import pneumonia_probability
 
     classifier = Classifier.load(RESNET)
     assert classifier.batch_size == 4  # ResNet152V2's passes, sized so a batch run stays under 1.5 GB
@@ -95,7 +95,7 @@ def test_the_bundled_cnn_meets_the_external_targets_at_its_stored_threshold(shar
     """Measured again here, as the independent checks do: ``pneumonet evaluate external --json``."""
     import json
 
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
 
     external = shared_train_dir.parent / "external"
     assert main(["evaluate", str(external), "--model", str(RESNET.parent / "pneumonet-cnn.pneumonet"), "--json"]) == 0

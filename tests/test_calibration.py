@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.models import calibration
 from pneumonet_core.models.package import load_package, read_card
 from pneumonet_core.models.threshold import choose_threshold, parse_rule

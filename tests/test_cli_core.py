@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from tests.helpers import make_tiny_model
 
 CNN = "resources/models/pneumonet-cnn.pneumonet"
@@ -102,7 +102,7 @@ def test_models_use_switches_the_active_model_for_the_cli(tmp_path, monkeypatch,
 def test_train_cli_writes_a_model_and_jsonl_progress(shared_train_dir, tmp_path):
     out = tmp_path / "cli.pneumonet"
     proc = subprocess.run(
-        [sys.executable, "-m", "pneumonet_core.cli.main", "train", str(shared_train_dir), "--approach", "cnn",
+        [sys.executable, "-m", "pneumonet_cli.main", "train", str(shared_train_dir), "--approach", "cnn",
          "--out", str(out), "--epochs", "1", "--batch-size", "16", "--limit", "120", "--cnn-width", "4",
          "--progress", "jsonl"],
         capture_output=True, text=True, timeout=600,

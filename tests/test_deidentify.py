@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from tests.dicom_factory import make_dicom_from_image
 from tests.helpers import make_tiny_model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models.package import load_package, read_card

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from tests.helpers import SHARED_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_the_library_list_matches_the_install_script():
 def _run(*args):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PNEUMONET_VERBOSE")}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "pneumonet_core.cli.main", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pneumonet_cli.main", *args], capture_output=True,
                           text=True, env=env, timeout=300)
 
 

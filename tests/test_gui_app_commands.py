@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.gui_viewer_support import (  # noqa: F401 - fixtures
     WAIT_MS,
     images,
@@ -36,7 +36,7 @@ def test_open_by_menu_drop_and_recent_files(make_window, qtbot, images, monkeypa
 
     window = make_window()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(images["a"]), ""))
-    window.open_action.trigger()  # Ctrl+O
+    window.commands.open_action.trigger()  # Ctrl+O
     qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
     assert window.current.path == images["a"] and window.current.ok
 
@@ -50,9 +50,9 @@ def test_open_by_menu_drop_and_recent_files(make_window, qtbot, images, monkeypa
 
     assert window.recent.paths()[:2] == [images["b"].resolve(), images["a"].resolve()]
     window.commands.rebuild_recent_menu()
-    names = [a.text() for a in window.recent_menu.actions()]
+    names = [a.text() for a in window.commands.recent_menu.actions()]
     assert names[:2] == [images["b"].name, images["a"].name]
-    window.recent_menu.actions()[1].trigger()
+    window.commands.recent_menu.actions()[1].trigger()
     qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
     assert window.current.path == images["a"].resolve()
 
@@ -92,8 +92,8 @@ def test_model_menu_shows_the_card_and_switches_models(make_window, qtbot, tmp_p
     checked = [a.text() for a in window.model_menu.switch_menu.actions() if a.isChecked()]
     assert checked == ["other-tiny-cnn (version 1, yours)"]
     # The slots the model manager and the training wizard connect to exist.
-    assert window.manage_models_action in window.model_menu.actions()
-    assert window.train_model_action in window.model_menu.actions()
+    assert window.model_menu.manage_action in window.model_menu.actions()
+    assert window.model_menu.train_action in window.model_menu.actions()
 
 
 def test_changing_the_model_reclassifies_the_open_scan(make_window, qtbot, tmp_path, images):
@@ -112,7 +112,7 @@ def test_export_report_says_when_it_is_not_available(make_window, qtbot, images,
     monkeypatch.setitem(sys.modules, "pneumonet_core.reports.study_pdf", None)  # import fails
     monkeypatch.delattr("pneumonet_core.reports.study_pdf", raising=False)  # even after another test imported it
     window = make_window()
-    assert window.export_action in window.file_menu.actions()
+    assert window.commands.export_action in window.file_menu.actions()
     assert window.export_report() is None
     assert "not available" in window.info_banner.text()
 
@@ -221,7 +221,7 @@ def test_selftest_fails_for_a_broken_model(qtbot, capsys, tmp_path):
 def test_app_entry_point_opens_the_viewer_or_runs_a_cli_command(monkeypatch, capsys):
     """``pneumonet-gui`` and the frozen app: arguments go to ``pneumonet gui`` unless they name a command."""
     import pneumonet_gui.app as app
-    from pneumonet_core.cli.main import app_entry_point
+    from pneumonet_cli.main import app_entry_point
 
     calls = []
     monkeypatch.setattr(app, "run_app", lambda **kwargs: calls.append(kwargs) or 0)
@@ -243,5 +243,5 @@ def test_the_gui_never_imports_the_cli():
     """The GUI calls pneumonet_core; the CLI starts the GUI, never the other way round."""
     root = Path(__file__).resolve().parents[1] / "pneumonet_gui"
     offenders = [str(path.relative_to(root)) for path in root.rglob("*.py")
-                 if "import pneumonet_core.cli" in path.read_text() or "from pneumonet_core.cli" in path.read_text()]
+                 if "import pneumonet_cli" in path.read_text() or "from pneumonet_cli" in path.read_text()]
     assert offenders == []

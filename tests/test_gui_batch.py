@@ -23,13 +23,13 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QCheckBox, QDialogButtonBox
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.reports.summary import BatchSummary
 from pneumonet_core.results import ScanResult
+from pneumonet_gui import theme
 from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, OOD, PROBABILITY
-from pneumonet_gui import theme
 from pneumonet_gui.theme import apply_theme
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model
@@ -306,10 +306,10 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     window.show()
     qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
-    panel = window.batch_panel
-    action = window.open_folder_action
+    panel = window.extensions["batch"].widget
+    action = window.extensions["batch"].action
     assert action in window.file_menu.actions() and action.shortcut().toString() == "Ctrl+Shift+O"
-    assert not window.batch_dock.isVisible()
+    assert not window.extensions["batch"].dock.isVisible()
     assert panel.active_model is window.active_model  # one model for the viewer and the batch
 
     mime = QMimeData()
@@ -318,7 +318,7 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
                       Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS):
         window.dropEvent(drop)  # Qt delivers a synthetic drop only to the handler itself
-    assert window.batch_dock.isVisible()
+    assert window.extensions["batch"].dock.isVisible()
     assert window.current.path is None  # the folder went to the batch, not to the viewer
     assert len(panel.results) == len(folder.good) + len(folder.bad)
     assert panel.run.classifier is window.active_model.classifier  # the viewer's instance, not a second load

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.models import registry
 from tests.helpers import link_films, make_tiny_model
 
@@ -166,7 +166,7 @@ def test_the_viewer_menu_opens_the_manager_and_reloads_the_chosen_model(qtbot, q
     assert window.model_card.name == "bundled-cnn"
     assert window.model_menu.manage_action.isEnabled()
     window.model_menu.manage_action.trigger()
-    dialog = window.model_manager
+    dialog = window.dialogs["model_manager"]
     assert dialog.isVisible()
     dialog.select_path(installed["b"])
     dialog.use_button.click()

@@ -100,7 +100,7 @@ def test_heat_map_toggle_opacity_and_colours_change_the_drawn_pixels(make_window
     assert np.abs(with_overlay.astype(int) - without.astype(int)).max() > 30
 
     window.heatmap_controls.show_box.setChecked(True)  # the checkbox does the same
-    assert window.heatmap_action.isChecked()
+    assert window.commands.heatmap_action.isChecked()
     assert np.array_equal(viewer_pixels(window), with_overlay)
 
     window.heatmap_controls.opacity.setValue(100)
@@ -172,7 +172,7 @@ def test_zoom_one_to_one_wheel_and_pan(make_window, qtbot, images):
     moved = view.mapToScene(view.viewport().rect().center())
     assert moved.x() < centre.x() - 5 and moved.y() < centre.y() - 5  # dragging right/down shows what was left/up
 
-    window.fit_action.trigger()
+    window.commands.fit_action.trigger()
     assert view.zoom() == pytest.approx(fitted)
 
 
@@ -180,14 +180,14 @@ def test_window_level_presets_drag_and_invert_change_a_dicom(make_window, qtbot,
     window = make_window()
     open_and_wait(qtbot, window, dicom_of(images["a"]))
     view = window.viewer
-    window.heatmap_action.trigger()  # look at the scan itself
+    window.commands.heatmap_action.trigger()  # look at the scan itself
     original = viewer_pixels(window)
-    assert view.preset == "Default" and window.preset_box.currentText() == "Default"
+    assert view.preset == "Default" and window.commands.preset_box.currentText() == "Default"
 
     presets = view.presets()
     assert list(presets) == list(PRESET_NAMES) and "Bone" in presets
     view.apply_preset("Lung")
-    assert view.window == presets["Lung"] and window.preset_box.currentText() == "Lung"
+    assert view.window == presets["Lung"] and window.commands.preset_box.currentText() == "Lung"
     lung = viewer_pixels(window)
     assert np.abs(lung.astype(int) - original.astype(int)).max() > 30
     view.apply_preset("Mediastinum")
@@ -203,19 +203,19 @@ def test_window_level_presets_drag_and_invert_change_a_dicom(make_window, qtbot,
         QTest.mouseMove(view.viewport(), start + QPoint(-20 * i, 10 * i))
     QTest.mouseRelease(view.viewport(), Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
                        start + QPoint(-100, 50))
-    assert view.preset == "Custom" and window.preset_box.currentText() == "Custom"
+    assert view.preset == "Custom" and window.commands.preset_box.currentText() == "Custom"
     assert view.window.width < start_window.width and view.window.centre > start_window.centre
     assert np.abs(viewer_pixels(window).astype(int) - original.astype(int)).max() > 30
     assert window.status_fields.window.text().startswith("W ")
 
-    window.reset_action.trigger()
+    window.commands.reset_action.trigger()
     assert np.array_equal(viewer_pixels(window), original)
-    window.invert_action.trigger()
+    window.commands.invert_action.trigger()
     inverted = viewer_pixels(window)
     centre = (slice(300, 500), slice(300, 500))
     assert np.abs(inverted[centre][..., :3].astype(int) + original[centre][..., :3].astype(int) - 255).max() <= 2
-    window.reset_action.trigger()
-    assert not window.invert_action.isChecked() and np.array_equal(viewer_pixels(window), original)
+    window.commands.reset_action.trigger()
+    assert not window.commands.invert_action.isChecked() and np.array_equal(viewer_pixels(window), original)
 
 
 # --- errors ------------------------------------------------------------------------------

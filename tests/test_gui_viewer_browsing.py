@@ -112,7 +112,7 @@ def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot
     open_and_wait(qtbot, window, films[0])
     pane, view = window.compare_pane, window.viewer
     QTest.keyClick(window, Qt.Key.Key_S)
-    assert pane.isVisible() and pane.mode == "heatmap" and window.compare_heatmap_action.isChecked()
+    assert pane.isVisible() and pane.mode == "heatmap" and window.viewer_commands.compare_heatmap_action.isChecked()
     assert pane.view.has_heatmap() and pane.view.overlay_visible
     assert not view.overlay_visible  # the scan alone on the left
     view.zoom_by(2.0)
@@ -123,7 +123,7 @@ def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot
     assert not pane.isVisible() and view.overlay_visible
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(films[2]), ""))
-    window.compare_scan_action.trigger()
+    window.viewer_commands.compare_scan_action.trigger()
     qtbot.waitUntil(lambda: pane.view.scan is not None, timeout=WAIT_MS)
     assert pane.mode == "scan" and films[2].name in pane.title.text()
     assert not pane.view.has_heatmap()

@@ -13,7 +13,7 @@ import pytest
 from pneumonet_core.imaging.dicom_display import DisplayHeader
 from pneumonet_core.imaging.scan import Scan, SourceInfo
 from pneumonet_core.reports.wording import age_text, readable, sex_text
-from pneumonet_core.results import ScanResult
+from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
 from pneumonet_gui.folder_scans import FolderScans, scans_in_folder
 from pneumonet_gui.measurements import (
     ANGLE,
@@ -39,7 +39,7 @@ from pneumonet_gui.privacy import (
     screen_name,
     screen_text,
 )
-from pneumonet_gui.trust import WITHHELD, heatmap_policy, withheld
+from pneumonet_gui.trust import heatmap_policy
 
 PATIENT = {"patient_name": "Doe, Jane", "patient_id": "PNT-7788", "patient_birth_date": "2021-03-01",
            "patient_age": "003Y", "patient_sex": "F", "study_date": "2024-03-15", "modality": "CR",
@@ -154,6 +154,16 @@ def test_hiding_identifiers_covers_names_paths_and_free_text():
     assert screen_name("IM-0001.dcm", PATIENT, hide=True) == "IM-0001.dcm"  # names no one
 
 
+def test_the_screen_hides_what_the_reports_hide_old_ages_and_absolute_paths():
+    # One de-identifier (reports/deidentify.py): the screen generalises ages over 89 and
+    # strips folders, as de-identified exports do.
+    old = dict(PATIENT, patient_age="095Y")
+    assert screen_metadata(old, hide=True)["patient_age"] == "90+"
+    assert screen_metadata(old, hide=False)["patient_age"] == "095Y"
+    text = screen_text("Could not read /srv/ward7/IM-0001.dcm, patient aged 95 years", old, True)
+    assert "/srv/ward7" not in text and "IM-0001.dcm" in text and "90+ years" in text
+
+
 def test_words_a_clinician_reads():
     assert age_text("003Y") == "3 years" and age_text("001Y") == "1 year" and age_text("018M") == "18 months"
     assert age_text("010W") == "10 weeks" and age_text("strange") == "strange" and age_text(None) is None
@@ -174,11 +184,11 @@ def test_heat_maps_for_pneumonia_by_default_normal_on_request_never_when_withhel
     assert not shown and "No pneumonia found" in why
     assert heatmap_policy(result("NORMAL", 0.1), show_for_normal=True)[0]
     flagged = result(out_of_distribution=True, ood_score=9.0, ood_reason="looks like a hand")
-    assert withheld(flagged) and not withheld(result())
+    assert flagged.withheld and not result().withheld
     for show_for_normal in (False, True):
         assert heatmap_policy(flagged, show_for_normal)[0] is False
     assert heatmap_policy(ScanResult.failed("x.png", "broken"), True)[0] is False
-    assert "withheld" in WITHHELD
+    assert "withheld" in WITHHELD_MESSAGE
 
 
 # --- the study browser's folder --------------------------------------------------------------

@@ -46,7 +46,7 @@ def test_distance_and_angle_in_mm_edited_deleted_and_in_the_report(make_window, 
     assert measurements.calibration.unit == "mm"
 
     QTest.keyClick(window, Qt.Key.Key_D)  # the Distance tool
-    assert window.distance_action.isChecked() and window.measure_tool.mode == "distance"
+    assert window.viewer_commands.distance_action.isChecked() and window.measure_tool.mode == "distance"
     drag(view, screen_point(view, 40, 50), screen_point(view, 40, 150))  # press, drag, release: 100 px
     (distance,) = measurements.items
     # 100 px x 0.5 mm, within a screen pixel of where the mouse went
@@ -58,18 +58,18 @@ def test_distance_and_angle_in_mm_edited_deleted_and_in_the_report(make_window, 
         click(view, screen_point(view, x, y))
     angle = measurements.items[-1]
     assert angle.complete and abs(angle.value(measurements.calibration) - 90.0) < 2.0
-    assert window.measure_actions.checkedAction() is window.angle_action
+    assert window.viewer_commands.measure_actions.checkedAction() is window.viewer_commands.angle_action
     save(window, shots, "viewer-measurements.png")
 
     QTest.keyClick(window, Qt.Key.Key_Escape)  # back to pan and edit
-    assert window.measure_tool.mode == "" and window.pan_action.isChecked()
+    assert window.measure_tool.mode == "" and window.viewer_commands.pan_action.isChecked()
     drag(view, screen_point(view, 40, 150), screen_point(view, 40, 110))  # move the distance's second end
     assert abs(distance.value(measurements.calibration) - 30.0) < 1.0
-    assert window.measure_tool.selected is distance and window.delete_measurement_action.isEnabled()
+    assert window.measure_tool.selected is distance and window.viewer_commands.delete_measurement_action.isEnabled()
 
     # Measurements live in image pixels: turning the scan keeps them on the anatomy.
     before = distance.points[:]
-    window.rotate_right_action.trigger()
+    window.viewer_commands.rotate_right_action.trigger()
     assert distance.points == before
     assert (screen_point(view, *before[0]) - screen_point(view, *before[1])).x() != 0  # now drawn across
 
@@ -80,7 +80,7 @@ def test_distance_and_angle_in_mm_edited_deleted_and_in_the_report(make_window, 
 
     QTest.keyClick(window, Qt.Key.Key_Delete)  # deletes the selected measurement
     assert distance not in measurements.items and len(measurements.items) == 1
-    window.clear_measurements_action.trigger()
+    window.viewer_commands.clear_measurements_action.trigger()
     assert measurements.items == []
 
 
@@ -88,7 +88,7 @@ def test_measurements_without_spacing_are_in_pixels_and_detector_spacing_says_so
                                                                                    chest_dicom):
     window = make_window()
     open_and_wait(qtbot, window, films[0])  # a JPEG: no spacing
-    window.distance_action.trigger()
+    window.viewer_commands.distance_action.trigger()
     view = window.viewer
     click(view, screen_point(view, 10, 10))
     click(view, screen_point(view, 10, 110))
@@ -111,21 +111,21 @@ def test_rotate_flip_invert_and_reset_keep_the_heat_map_aligned(make_window, qtb
     view = window.viewer
     assert window.heatmap_presenter.allowed[0] and view.overlay_visible  # PNEUMONIA: shown by default
     upright = pixels(view)
-    window.rotate_right_action.trigger()
+    window.viewer_commands.rotate_right_action.trigger()
     rect = view.image_scene_rect()
     assert (round(rect.width()), round(rect.height())) == (200, 300)  # a quarter turn
     assert view.overlay_scene_rect() == rect  # the heat map turns with the scan
     assert "Rotated 90\u00b0" in view.corner_texts().all_text()
-    window.rotate_left_action.trigger()
-    window.flip_h_action.trigger()
+    window.viewer_commands.rotate_left_action.trigger()
+    window.viewer_commands.flip_h_action.trigger()
     mirrored = pixels(view)
     assert np.abs(mirrored.astype(int) - upright.astype(int)).max() > 30
     assert np.abs(mirrored[:, ::-1].astype(int) - upright.astype(int)).mean() < 8  # a left-right mirror
-    window.flip_v_action.trigger()
+    window.viewer_commands.flip_v_action.trigger()
     assert view.orientation.rotation == 180 and "Rotated 180\u00b0" in view.corner_texts().all_text()
-    window.invert_action.trigger()
+    window.commands.invert_action.trigger()
     assert "Inverted" in view.corner_texts().all_text()
-    window.reset_action.trigger()
+    window.commands.reset_action.trigger()
     assert view.orientation.is_identity and not view.inverted
     assert np.abs(pixels(view).astype(int) - upright.astype(int)).max() <= 2
 
@@ -138,7 +138,7 @@ def test_typed_window_level_preset_keys_and_bone(make_window, qtbot, chest_dicom
     open_and_wait(qtbot, window, chest_dicom())
     view = window.viewer
     QTest.keyClick(window, Qt.Key.Key_F6)
-    assert view.preset == "Bone" and window.preset_box.currentText() == "Bone"
+    assert view.preset == "Bone" and window.commands.preset_box.currentText() == "Bone"
     assert view.window == view.presets()["Bone"] and view.presets()["Bone"].centre > view.presets()["Lung"].centre
     QTest.keyClick(window, Qt.Key.Key_F4)
     assert view.preset == "Lung"
@@ -170,7 +170,7 @@ def test_hide_identifiers_hides_them_everywhere_on_screen(make_window, qtbot, ch
     window.commands.rebuild_recent_menu()
     shown = [window.windowTitle(), window.statusBar().currentMessage(), window.viewer.corner_texts().all_text(),
              " ".join(window.metadata_panel.shown_values().values()),
-             " ".join(a.text() + a.toolTip() for a in window.recent_menu.actions())]
+             " ".join(a.text() + a.toolTip() for a in window.commands.recent_menu.actions())]
     for text in shown:
         assert not any(word in text for word in PATIENT_WORDS), text
     assert window.windowTitle().startswith("anon-") and "Scan 1 (name hidden)" in shown[-1]

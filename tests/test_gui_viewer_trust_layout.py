@@ -21,9 +21,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from pneumonet_core.results import WITHHELD_MESSAGE as WITHHELD
 from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
-from pneumonet_gui.trust import LEGEND, WITHHELD
+from pneumonet_gui.trust import LEGEND
 from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
     clipped_labels,
     films,
@@ -85,9 +86,9 @@ def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window,
     assert not panel.probability_caption.isVisible()
     assert window.current.result.probability is None and window.current.result.label == "WITHHELD"
     assert not window.viewer.has_heatmap() and not window.heatmap_controls.legend.isVisible()
-    window.compare_heatmap_action.trigger()
+    window.viewer_commands.compare_heatmap_action.trigger()
     assert not window.compare_pane.view.has_heatmap()  # not beside it either
-    window.compare_heatmap_action.trigger()
+    window.viewer_commands.compare_heatmap_action.trigger()
     status = window.statusBar().currentMessage()
     assert WITHHELD in status and "p =" not in status and "NORMAL" not in status and "PNEUMONIA" not in status
     assert window.thumbnails.scans.result(films[0]).out_of_distribution
@@ -159,9 +160,9 @@ def test_layout_holds_at_1280x720_with_the_batch_panel_open(make_window, qtbot, 
     open_and_wait(qtbot, window, films[0])
     save(window, shots, "viewer-result-1280x720.png")
     result_height = window.result_dock.height()
-    window.batch_dock.show()
+    window.extensions["batch"].dock.show()
     settle()
-    panel = window.batch_panel
+    panel = window.extensions["batch"].widget
     assert clipped_labels(window.result_dock) == []
     # Thumbnail rows (54 px): the table showed under three; now the scan spares all it can.
     rows_fit = panel.table.viewport().height() / panel.table.verticalHeader().defaultSectionSize()
@@ -183,7 +184,7 @@ def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
         window.show()
         window.show_scan({str(films[0])!r})
         assert _wait_for([window.controller.finished], 300)
-        window.batch_dock.show()
+        window.extensions["batch"].dock.show()
         for _ in range(10):
             app.processEvents()
         clipped = []

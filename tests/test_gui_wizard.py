@@ -140,7 +140,7 @@ def cli_evaluate(data: Path, model: Path) -> dict:
     """``pneumonet evaluate DATA --model MODEL --held-out --json`` in its own process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
-        [sys.executable, "-m", "pneumonet_core.cli.main", "evaluate", str(data), "--model", str(model),
+        [sys.executable, "-m", "pneumonet_cli.main", "evaluate", str(data), "--model", str(model),
          "--held-out", "--json"], capture_output=True, text=True, env=env, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]

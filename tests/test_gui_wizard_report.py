@@ -125,7 +125,7 @@ def test_format_duration():
 
 
 def test_train_arguments_are_what_pneumonet_train_parses(tmp_path):
-    from pneumonet_core.cli.main import build_parser
+    from pneumonet_cli.main import build_parser
     from pneumonet_core.training.config import TrainConfig, from_arguments, to_arguments
     from pneumonet_gui.wizard.training_run import python_command
 
@@ -150,4 +150,4 @@ def test_train_arguments_are_what_pneumonet_train_parses(tmp_path):
     # The legacy spelling of the augmentation switch still parses.
     assert not build_parser().parse_args(to_arguments(cnn_config) + ["--no-augment"]).augment
     command = python_command(["train", "x"])
-    assert command[1:] == ["-m", "pneumonet_core.cli.main", "train", "x"] and Path(command[0]).name.startswith("python")
+    assert command[1:] == ["-m", "pneumonet_cli.main", "train", "x"] and Path(command[0]).name.startswith("python")

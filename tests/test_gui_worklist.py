@@ -178,12 +178,13 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.model_card is not None, timeout=WAIT_MS)
-    panel = window.worklist_panel
+    panel = window.extensions["worklist"].widget
     assert panel.active_model is window.active_model  # one classifier for the viewer, batch and listener
-    assert window.worklist_action in window.file_menu.actions() and not window.worklist_dock.isVisible()
-    window.worklist_action.trigger()
-    assert window.worklist_dock.isVisible()
-    assert window.preferences_action in window.file_menu.actions()
+    worklist = window.extensions["worklist"]
+    assert worklist.action in window.file_menu.actions() and not worklist.dock.isVisible()
+    window.extensions["worklist"].action.trigger()
+    assert window.extensions["worklist"].dock.isVisible()
+    assert window.extensions["preferences"].action in window.file_menu.actions()
 
     scan = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chest_xray" / "train" /
                    "NORMAL").glob("*.jpeg"))[0]
@@ -213,8 +214,8 @@ def test_the_main_window_docks_the_worklist_opens_its_studies_and_edits_its_sett
 @pytest.fixture
 def fake_bfloat16(monkeypatch):
     """The CPU check made switchable, and every precision ``Classifier.load`` is asked for recorded."""
-    from pneumonet_core.inference import precision
     from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.runtime import precision
 
     fast = {"value": True}
     monkeypatch.setattr(precision, "cpu_has_fast_bfloat16", lambda: fast["value"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from tests.helpers import SHARED_TRAIN, make_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def rows(path: Path) -> list[dict]:
 def test_sigterm_keeps_the_rows_done_exits_143_and_resume_finishes(many, tiny, tmp_path):
     out = tmp_path / "out.csv"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pneumonet_core.cli.main", "classify", str(many), "--model", str(tiny),
+    command = [sys.executable, "-m", "pneumonet_cli.main", "classify", str(many), "--model", str(tiny),
                "--csv", str(out), "--batch-size", "4", "--workers", "2"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for _ in range(8):  # let a few rows through, then stop it as a service manager would
@@ -133,7 +133,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path, tiny):
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal():
-    from pneumonet_core.cli.progress import ProgressBar, ProgressLines, progress_for
+    from pneumonet_cli.progress import ProgressBar, ProgressLines, progress_for
 
     now = [0.0]
     stream = io.StringIO()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import load_scan
 from tests.dicom_factory import make_dicom_from_image
@@ -195,7 +195,7 @@ def test_native_dicom_read_row_by_row_equals_pydicom(tmp_path):
 #: water mark across exec), so the exec'ed process's own high water mark, VmHWM, is used.
 MEASURE = textwrap.dedent("""
     import re, sys
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
     code = main(sys.argv[1:])
     status = open("/proc/self/status").read()
     print("PEAK_MB", int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024, file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main
+from pneumonet_cli.main import main
 from pneumonet_core.errors import ModelPackageError
 from tests.helpers import forge_architecture, make_tiny_model, reseal
 
@@ -90,9 +90,8 @@ def test_code_running_architectures_are_refused_before_keras_sees_them(tiny, tmp
 
 def test_the_models_of_every_approach_pass_the_allow_list():
     from pneumonet_core.models.architectures import ModelSpec, build_model
-    from pneumonet_core.models.safe_config import check_architecture
-
     from pneumonet_core.models.ensemble import build_ensemble
+    from pneumonet_core.models.safe_config import check_architecture
 
     for approach, labels in (("cnn", "binary"), ("cnn", "three"), ("transfer", "binary"), ("finetune", "three")):
         model = build_model(ModelSpec(approach=approach, labels=labels, weights="none", cnn_width=4))

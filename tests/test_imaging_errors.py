@@ -18,7 +18,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate
 from pydicom.pixels import get_decoder
-from pydicom.uid import JPEG2000Lossless, MPEG4HP41
+from pydicom.uid import MPEG4HP41, JPEG2000Lossless
 
 from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import MAX_PIXELS, load_scan

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main
-from pneumonet_core.cli.scan_info_cmd import run_scan_info
+from pneumonet_cli.main import main
+from pneumonet_cli.scan_info_cmd import run_scan_info
 from pneumonet_core.imaging import METADATA_KEYS
 
 
@@ -125,7 +125,7 @@ def test_main_without_paths_is_a_usage_error(capsys):
 
 
 def test_the_command_module_does_not_load_tensorflow():
-    probe = "import sys, pneumonet_core.cli.scan_info_cmd; print('tensorflow' in sys.modules)"
+    probe = "import sys, pneumonet_cli.scan_info_cmd; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pneumonet_core.errors import ModelPackageError
-from pneumonet_core.models.package import is_model_package, load_package, read_card, save_package, update_card
+from pneumonet_core.models.archive import is_model_package
+from pneumonet_core.models.package import load_package, read_card, save_package, update_card
 from tests.helpers import make_tiny_model
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.conftest import SHARED_TRAIN_DIR
 from tests.helpers import make_tiny_model
 from tests.ood_samples import write_chest_dicoms, write_ood_samples

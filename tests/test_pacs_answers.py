@@ -129,7 +129,7 @@ def test_invalid_or_non_ascii_source_values_are_checked_before_they_are_copied(c
 
 def test_classify_dicom_out_writes_answers_that_pass_dciodvfy_for_jpeg2000_and_png(
         chest_jpeg2000, some_training_jpeg, tiny_model, tmp_path, capsys):
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
 
     j2k = chest_jpeg2000(PatientName="Müller^Anna", PatientSex="X")
     png = tmp_path / "child.png"

@@ -258,7 +258,7 @@ def test_worklist_follows_the_listener_and_is_restored_from_the_journal(start_no
 
 def test_pull_retrieves_from_orthanc_by_patient_date_and_accession_and_classifies(
         orthanc, chest_dicom, chest_jpeg2000, tiny_model, tmp_path, capsys):
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
 
     studies = {
         "a": chest_jpeg2000(PatientID="PULL-1", StudyDate="20190110", AccessionNumber="PULLACC-A"),
@@ -289,7 +289,7 @@ def test_listen_command_answers_storescu_and_stops_cleanly_on_sigterm(orthanc, t
     folder = tmp_path / "listen"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pneumonet_core.cli.main", "listen", "--port", "0", "--bind", "127.0.0.1",
+        [sys.executable, "-m", "pneumonet_cli.main", "listen", "--port", "0", "--bind", "127.0.0.1",
          "--ae-title", "PNEUMONET", "--out", str(folder), "--model", str(tiny_model), "--forward", orthanc.peer_text],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
     lines: list[str] = []

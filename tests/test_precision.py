@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
-from pneumonet_core.inference import precision
+from pneumonet_cli.main import main as cli_main
+from pneumonet_core.runtime import precision
 
 ROOT = Path(__file__).resolve().parents[1]
 CNN = ROOT / "resources" / "models" / "pneumonet-cnn.pneumonet"

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pneumonet_core.inference.predict import predict_class_probabilities, predict_padded
+from pneumonet_core.runtime.predict import predict_class_probabilities, predict_padded
 
 
 class RecordingModel:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
@@ -144,7 +144,7 @@ def test_ray_options_need_the_ray_engine(folder, model):
 
 
 def test_pneumonet_never_imports_ray():
-    code = ("import sys, pneumonet_core.cli.main as m, pneumonet_core.inference.ray_engine, "
+    code = ("import sys, pneumonet_cli.main as m, pneumonet_core.inference.ray_engine, "
             "pneumonet_core.inference.engines; m.build_parser(); assert 'ray' not in sys.modules, 'ray imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -174,7 +174,7 @@ def test_command_line_starts_a_local_ray_on_demand(folder, model, tmp_path):
     env.pop("RAY_ADDRESS", None)
     docs = {}
     for engine in ("local", "ray"):
-        proc = subprocess.run([sys.executable, "-m", "pneumonet_core.cli.main", "classify", *files, "--model",
+        proc = subprocess.run([sys.executable, "-m", "pneumonet_cli.main", "classify", *files, "--model",
                                str(model), "--json", "--engine", engine], capture_output=True, text=True, env=env,
                               cwd=tmp_path, timeout=600)
         assert proc.returncode == 3, proc.stderr[-3000:]
@@ -216,7 +216,7 @@ def test_an_address_that_does_not_answer_fails_at_once_in_one_line(folder, model
     assert _unreachable("127.0.0.1:9") and _unreachable("ray://127.0.0.1:9")  # the discard port: closed
     assert _unreachable("auto") is None and _unreachable(None) is None
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "pneumonet_core.cli.main", "classify", str(folder.good[0]),
+    proc = subprocess.run([sys.executable, "-m", "pneumonet_cli.main", "classify", str(folder.good[0]),
                            "--model", str(model), "--engine", "ray", "--ray-address", "127.0.0.1:9"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 1 and proc.stdout == ""

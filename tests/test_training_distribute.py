@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from pneumonet_core.training.config import TrainConfig, to_arguments
 from pneumonet_core.training.distribution import TrainingDistribution
 
@@ -27,7 +27,7 @@ JAX_WORKER = textwrap.dedent(
     import json, sys
     import jax, keras
     assert keras.backend.backend() == "jax" and len(jax.devices()) == 2, jax.devices()
-    from pneumonet_core.cli.main import main
+    from pneumonet_cli.main import main
     from pneumonet_core.errors import PneumonetError
     from pneumonet_core.models.architectures import ModelSpec, build_model
     from pneumonet_core.models.package import read_card
@@ -118,7 +118,7 @@ def test_batch_and_process_shares():
 
 @pytest.mark.parametrize("value", ["none", "data-parallel"])
 def test_distribute_flag_parses(value):
-    from pneumonet_core.cli.main import build_parser
+    from pneumonet_cli.main import build_parser
 
     args = build_parser().parse_args(["train", "d", "--approach", "cnn", "--out", "m.pneumonet",
                                       "--distribute", value])

@@ -46,16 +46,16 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || tr
 python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 
 start=$(date +%s)
-python3 -m pneumonet_core.cli.main train "$DATA" \
+python3 -m pneumonet_cli.main train "$DATA" \
   --approach finetune --unfreeze all --weights none \
   --epochs "$EPOCHS" --batch-size "$BATCH" --seed "$SEED" --patience "$PATIENCE" --time-limit "$TIME_LIMIT" \
   --name pneumonet-resnet152v2 --compression int8 \
   --out "$OUT/trained.pneumonet" --predictions "$OUT/heldout_predictions.csv" \
   "${LIMIT_ARGS[@]}" --progress text 2>&1 | tee "$OUT/train.log"
 end=$(date +%s)
-python3 -m pneumonet_core.cli.main guard fit "$GUARD_DATA" --model "$OUT/trained.pneumonet" --out "$OUT/guarded.pneumonet" \
+python3 -m pneumonet_cli.main guard fit "$GUARD_DATA" --model "$OUT/trained.pneumonet" --out "$OUT/guarded.pneumonet" \
   2>&1 | tee -a "$OUT/train.log"
-python3 -m pneumonet_core.cli.main calibrate "$EXTERNAL" --model "$OUT/guarded.pneumonet" \
+python3 -m pneumonet_cli.main calibrate "$EXTERNAL" --model "$OUT/guarded.pneumonet" \
   --out "$OUT/pneumonet-resnet152v2.pneumonet" --rule "$RULE" 2>&1 | tee -a "$OUT/train.log"
 rm -f "$OUT/trained.pneumonet" "$OUT/guarded.pneumonet"
 

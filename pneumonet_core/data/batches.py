@@ -9,21 +9,20 @@ batch shape; augmentation runs inside the training model, on the accelerator.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from pneumonet_core.errors import PneumonetError
+from pneumonet_core.errors import CancelledError, PneumonetError
+from pneumonet_core.imaging import load_scan
 from pneumonet_core.preprocessing import INPUT_SIZE, preprocess, to_uint8
 
 
 def load_input(path: Path) -> np.ndarray:
     """Decode one file and return its packed model input (224, 224, 1) uint8."""
-    from pneumonet_core.imaging import load_scan
-
     return to_uint8(preprocess(load_scan(path).pixels))
 
 
@@ -60,8 +59,6 @@ def decode_inputs(
             if progress and (done % 64 == 0 or done == len(paths)):
                 progress(done, len(paths))
             if should_stop and should_stop():
-                from pneumonet_core.errors import CancelledError
-
                 raise CancelledError("cancelled while decoding images")
     kept = [int(i) for i in np.flatnonzero(ok)]
     return DecodedInputs(out[ok], kept, errors)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def find_unreadable(
 
     Stops early, keeping what it found, when ``should_stop()`` turns true.
     """
-    from pneumonet_core.imaging import load_scan
+    from pneumonet_core.imaging import load_scan  # the decoders load on first use, not with the wizard
 
     paths = list(paths)
     errors: list[tuple[Path, str]] = []
@@ -203,7 +203,7 @@ def thumbnail(path: Path, size: int = 128) -> np.ndarray:
     """The scan as a uint8 grayscale array whose longer side is ``size`` (raises ScanError)."""
     from PIL import Image
 
-    from pneumonet_core.imaging import load_scan
+    from pneumonet_core.imaging import load_scan  # the decoders load on first use, not with the wizard
 
     pixels = load_scan(path).pixels
     h, w = pixels.shape

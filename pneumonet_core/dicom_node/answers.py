@@ -25,6 +25,7 @@ from pneumonet_core.dicom_node.study import (
     read_header,
     study_reference,
 )
+from pneumonet_core.reports.deidentify import safe_stem
 
 
 @dataclass
@@ -48,7 +49,7 @@ def source_header(scan) -> Dataset | None:
         return None
     try:
         return read_header(scan.path)
-    except Exception as exc:  # noqa: BLE001 - the file was decoded a moment ago; report, don't crash
+    except Exception as exc:  # the file was decoded a moment ago; report, don't crash
         raise AnswerError(f"cannot read the DICOM header again: {' '.join(str(exc).split())}") from exc
 
 
@@ -90,8 +91,6 @@ def write_answers_into(out_dir: str | Path, scan, result, heatmap: np.ndarray, c
     The stem is the input's, or a hash when de-identifying and the name holds a patient
     identifier; ``used_stems`` keeps same-named inputs from two folders apart.
     """
-    from pneumonet_core.reports.deidentify import safe_stem
-
     stem = base = safe_stem(scan.path, scan.metadata, deidentify, getattr(result, "file_sha256", None))
     used = used_stems if used_stems is not None else set()
     n = 2

@@ -37,7 +37,8 @@ class StudyInfo:
     description: str | None = None
 
     @classmethod
-    def from_dataset(cls, ds) -> "StudyInfo":
+    def from_dataset(cls, ds) -> StudyInfo:
+        # The DICOM decoders load with the first study, not when the Worklist panel imports this.
         from pneumonet_core.imaging.dicom import read_metadata
 
         def text(keyword):
@@ -81,7 +82,7 @@ class Outcome:
         return bool(self.out_of_distribution)
 
     @classmethod
-    def of(cls, result) -> "Outcome":
+    def of(cls, result) -> Outcome:
         """From a ScanResult (before or after it grows its out-of-distribution fields)."""
         score = getattr(result, "ood_score", None)
         p = result.probability
@@ -96,7 +97,7 @@ class Outcome:
                 "ood_reason": self.ood_reason, "warnings": list(self.warnings)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Outcome":
+    def from_dict(cls, data: dict) -> Outcome:
         p = data.get("probability")
         return cls(None if p is None else float(p), str(data["label"]), float(data["threshold"]),
                    bool(data.get("out_of_distribution")), data.get("ood_score"), data.get("ood_reason"),

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pydicom
 
-from pneumonet_core.dicom_node.network import DicomNetworkError, Peer, application_entity, associate, is_success
-from pneumonet_core.dicom_node.network import status_text
+from pneumonet_core.dicom_node.network import (
+    DicomNetworkError,
+    Peer,
+    application_entity,
+    associate,
+    is_success,
+    status_text,
+)
 
 
 def send_files(peer: Peer, paths: list[Path], calling_ae: str) -> None:

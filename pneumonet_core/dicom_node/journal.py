@@ -22,11 +22,32 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
 
 from pneumonet_core.atomic import write_bytes_atomic, write_text_atomic
 
 RECEIVED, ANSWERED, FAILED, IGNORED = "received", "answered", "failed", "ignored"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+class JournalRecord(TypedDict):
+    """One object's record, as ``journal/<key>.json`` holds it (JSON, so a typed dict)."""
+
+    key: str
+    #: ``received`` until ``answered``, ``failed`` or ``ignored``.
+    status: NotRequired[str]
+    received_at: NotRequired[str]
+    updated_at: NotRequired[str]
+    calling_ae: NotRequired[str]
+    study_uid: NotRequired[str]
+    sop_class: NotRequired[str]
+    #: Why it failed or was ignored (None once answered).
+    reason: NotRequired[str | None]
+    #: The answer's outcome (``ScanOutcome.to_dict()``) once answered.
+    outcome: NotRequired[dict[str, Any]]
+    #: None (no forwarding), ``done`` or ``failed``.
+    forward: NotRequired[str | None]
+    forward_error: NotRequired[str | None]
 
 
 def object_key(sop_instance_uid: str | None, data: bytes) -> str:
@@ -59,26 +80,30 @@ class Journal:
     def _record_path(self, key: str) -> Path:
         return self.root / "journal" / f"{key}.json"
 
-    def record(self, key: str) -> dict | None:
+    def record(self, key: str) -> JournalRecord | None:
         try:
             return json.loads(self._record_path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 
-    def write(self, record: dict) -> dict:
+    def status(self, key: str) -> str | None:
+        """The status of ``key``'s record; None when it has none."""
+        record = self.record(key)
+        return record.get("status") if record is not None else None
+
+    def write(self, record: JournalRecord) -> JournalRecord:
         write_text_atomic(self._record_path(record["key"]), json.dumps(record, indent=1, sort_keys=True))
         return record
 
-    def update(self, key: str, **changes) -> dict:
-        record = self.record(key) or {"key": key}
-        record.update(changes, updated_at=now_iso())
-        return self.write(record)
+    def update(self, key: str, **changes: Any) -> JournalRecord:
+        record = {**(self.record(key) or {"key": key}), **changes, "updated_at": now_iso()}
+        return self.write(cast(JournalRecord, record))  # the fields come by keyword
 
-    def store(self, key: str, data: bytes, **fields) -> dict:
+    def store(self, key: str, data: bytes, **fields: Any) -> JournalRecord:
         """Write a received object and its ``received`` record (object first)."""
         write_bytes_atomic(self.received_path(key), data)
         record = {"key": key, "status": RECEIVED, "received_at": now_iso(), "forward": None, **fields}
-        return self.write(record)
+        return self.write(cast(JournalRecord, record))  # the listener's fields come by keyword
 
     def holds(self, key: str, data: bytes) -> bool:
         """True when ``key`` was received before with exactly these bytes."""
@@ -88,9 +113,9 @@ class Journal:
         except OSError:
             return False
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[JournalRecord]:
         """Every record, oldest first; received files without one get a ``received`` record."""
-        records = {}
+        records: dict[str, JournalRecord] = {}
         for path in (self.root / "journal").glob("*.json"):
             record = self.record(path.stem)
             if record and record.get("key") == path.stem:
@@ -101,7 +126,7 @@ class Journal:
                                                  "forward": None})
         return sorted(records.values(), key=lambda r: (r.get("received_at") or "", r["key"]))
 
-    def unfinished(self, forwarding: bool) -> list[dict]:
+    def unfinished(self, forwarding: bool) -> list[JournalRecord]:
         """Records to do again: not yet answered, or (``forwarding``) answered but not forwarded."""
-        return [r for r in self.records()
-                if r.get("status") == RECEIVED or forwarding and r.get("status") == ANSWERED and r.get("forward") != "done"]
+        return [r for r in self.records() if r.get("status") == RECEIVED
+                or forwarding and r.get("status") == ANSWERED and r.get("forward") != "done"]

@@ -13,14 +13,16 @@ On start, what the journal shows as unfinished is done first.
 from __future__ import annotations
 
 import datetime
+import logging
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pneumonet_core.dicom_node import events as ev
 from pneumonet_core.dicom_node.answers import build_answers, write_answers
-from pneumonet_core.dicom_node.journal import ANSWERED, FAILED, IGNORED, RECEIVED, Journal, object_key
+from pneumonet_core.dicom_node.forward import send_files
+from pneumonet_core.dicom_node.journal import ANSWERED, FAILED, IGNORED, RECEIVED, Journal, JournalRecord, object_key
 from pneumonet_core.dicom_node.network import (
     DEFAULT_AE_TITLE,
     DEFAULT_PORT,
@@ -31,6 +33,8 @@ from pneumonet_core.dicom_node.network import (
 from pneumonet_core.dicom_node.study import read_header, skip_reason
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.imaging.raster import one_line
+
+log = logging.getLogger(__name__)
 
 #: DIMSE statuses of a C-STORE that failed on our side.
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -74,8 +78,8 @@ class Listener:
         for callback in list(self._subscribers):
             try:
                 callback(event)
-            except Exception:  # noqa: BLE001 - a broken subscriber must not stop the node
-                pass
+            except Exception:  # a broken subscriber must not stop the node
+                log.exception("a subscriber failed on the %s event", type(event).__name__)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -83,7 +87,7 @@ class Listener:
     def port(self) -> int:
         return int(self._server.server_address[1]) if self._server else self.requested_port
 
-    def start(self) -> "Listener":
+    def start(self) -> Listener:
         """Queue what the journal left unfinished, start the worker, listen; ListenerError if it cannot."""
         from pynetdicom import AllStoragePresentationContexts, evt
         from pynetdicom.sop_class import Verification
@@ -121,7 +125,7 @@ class Listener:
             self._worker.join(timeout)
             self._worker = None
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -162,7 +166,7 @@ class Listener:
         try:
             data = event.encoded_dataset(include_meta=True)
             key = object_key(uid, data)
-            status = (self.journal.record(key) or {}).get("status")
+            status = self.journal.status(key)
             if status not in (None, FAILED) and self.journal.holds(key, data):
                 self._emit(ev.NodeEvent(ev.DUPLICATE, key, study, reason=f"received again; already {status}",
                                         calling_ae=calling))
@@ -195,7 +199,7 @@ class Listener:
                 self._process(list(dict.fromkeys(keys)))
             except Exception as exc:  # noqa: BLE001 - the worker must outlive any one batch
                 for key in keys:
-                    if (self.journal.record(key) or {}).get("status") == RECEIVED:
+                    if self.journal.status(key) == RECEIVED:
                         self._finish(key, FAILED, f"internal error: {one_line(exc)}")
 
     def _study(self, key: str) -> ev.StudyInfo | None:
@@ -226,11 +230,12 @@ class Listener:
         return header
 
     def _process(self, keys: list[str]) -> None:
+        # The classifier's modules load with the first study, not when the Worklist panel starts.
         from pneumonet_core.inference.batch import classify_paths
 
         todo, headers, to_forward = [], {}, []
         for key in keys:
-            record = self.journal.record(key) or {}
+            record = self.journal.record(key) or JournalRecord(key=key)
             if record.get("status") == ANSWERED and record.get("forward") != "done":
                 to_forward.append(key)
             elif record.get("status") == RECEIVED and (header := self._triage(key)) is not None:
@@ -265,7 +270,6 @@ class Listener:
     def _forward(self, key: str) -> None:
         if self.forward is None:
             return
-        from pneumonet_core.dicom_node.forward import send_files
 
         try:
             send_files(self.forward, list(self.journal.answer_paths(key)), self.ae_title)

@@ -33,7 +33,7 @@ class Peer:
     ae_title: str
 
     @classmethod
-    def parse(cls, text: str) -> "Peer":
+    def parse(cls, text: str) -> Peer:
         """``HOST:PORT:AE`` (``[::1]:104:AE`` for an IPv6 address); ValueError when malformed."""
         parts = str(text).rsplit(":", 2)
         if len(parts) != 3 or not parts[0]:

@@ -14,10 +14,10 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,

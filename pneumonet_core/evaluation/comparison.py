@@ -11,13 +11,14 @@ its own stored threshold), with the card's headline figures (:func:`site_calibra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pneumonet_core.errors import CancelledError, PneumonetError
 from pneumonet_core.evaluation.folder import predict_folder
 from pneumonet_core.evaluation.site_calibration import figures, file_list_sha256
+from pneumonet_core.inference.classifier import Classifier
 
 #: The figures compared, in the order they are shown.
 COMPARED = (("roc_auc", "ROC AUC"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
@@ -53,8 +54,6 @@ def compare_models(models: dict[str, Path], data_sets: list[DataSet], should_sto
     A model that cannot be loaded, or a folder that cannot be measured, is an error in its
     cells only. ``progress`` counts per mille of the whole comparison.
     """
-    from pneumonet_core.inference.classifier import Classifier
-
     results: dict = {d.name: {} for d in data_sets}
     steps = max(1, len(models) * len(data_sets))
     step = 0

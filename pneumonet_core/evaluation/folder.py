@@ -3,14 +3,16 @@ wizard measure a model on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from pneumonet_core.data.discovery import LabelledImage, find_labelled_images
 from pneumonet_core.errors import CancelledError, DatasetError
+from pneumonet_core.evaluation.metrics import evaluate_predictions
+from pneumonet_core.inference.batch import classify_paths
 
 
 @dataclass
@@ -39,8 +41,6 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
     """Classify every image under ``data_dir``/NORMAL and /PNEUMONIA (only the card's held-out
     patients with ``held_out``; only ``patients``, e.g. another model's held-out patients, when
     given); unreadable files are listed, not fatal."""
-    from pneumonet_core.inference.batch import classify_paths
-
     images = find_labelled_images(data_dir)
     if held_out:
         keep = set(classifier.card.data.get("test_patients", []))
@@ -85,8 +85,6 @@ def measure(found: FolderPredictions, threshold: float) -> dict:
     Flagged films stay in the metrics: the folder is labelled chest films, and the count
     says how many of them the guard would have withheld.
     """
-    from pneumonet_core.evaluation.metrics import evaluate_predictions
-
     metrics = evaluate_predictions(found.y, found.probability, threshold)
     flagged = int(np.sum(found.out_of_distribution))
     metrics["out_of_distribution"] = {"flagged": flagged, "n": len(found.images),

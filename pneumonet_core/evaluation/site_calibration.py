@@ -20,15 +20,17 @@ import dataclasses
 import datetime as _dt
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from pneumonet_core.errors import DatasetError, PneumonetError
 from pneumonet_core.evaluation.folder import FolderPredictions, predict_folder
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline, patient_bootstrap_intervals
+from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models import calibration
+from pneumonet_core.models.package import load_package, rewrite_package
 from pneumonet_core.models.threshold import choose_threshold, parse_rule
 
 #: Fewest films per class a site must give: fewer cannot place a threshold with any confidence.
@@ -55,7 +57,7 @@ def site_record(data_dir: Path, found: FolderPredictions) -> dict:
         "data_set": Path(data_dir).name, "images": len(found.images), "patients": len(set(found.patients)),
         "per_class": per_class, "pneumonia_share": round(per_class.get("PNEUMONIA", 0) / len(found.images), 4),
         "file_list_sha256": file_list_sha256(found.images), "unreadable": len(found.errors),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -168,9 +170,6 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
     Returns the report (site, rule, before, after, after_cross_fitted, calibration, trade,
     warnings). ``force`` accepts fewer than :data:`MIN_PER_CLASS` films per class.
     """
-    from pneumonet_core.inference.classifier import Classifier
-    from pneumonet_core.models.package import load_package, rewrite_package
-
     data_dir, model_path, out = Path(data_dir), Path(model_path), Path(out)
     parse_rule(rule)  # a bad rule fails before minutes of classification
     if out.resolve() == model_path.resolve():

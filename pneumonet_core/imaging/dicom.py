@@ -37,10 +37,10 @@ from pydicom.uid import (
 from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import limits
 from pneumonet_core.imaging.clinical_warnings import colour_warning
-from pneumonet_core.imaging.raster import luminance, one_line
-from pneumonet_core.imaging.dicom_voi import apply_voi, modality_values
 from pneumonet_core.imaging.dicom_metadata import METADATA_KEYWORDS, read_metadata  # noqa: F401 (re-exported)
+from pneumonet_core.imaging.dicom_voi import apply_voi, modality_values
 from pneumonet_core.imaging.native import native_offset, read_native_frame
+from pneumonet_core.imaging.raster import luminance, one_line
 from pneumonet_core.imaging.scan import Scan, SourceInfo
 
 MONOCHROME1_WARNING = "MONOCHROME1 image inverted for display"
@@ -84,7 +84,7 @@ def read_headerless(path: Path) -> Dataset | None:
     """
     try:
         ds = pydicom.dcmread(path, force=True, defer_size=DEFER_SIZE)
-    except Exception:  # a lenient parse of something else fails in many ways
+    except Exception:  # noqa: BLE001 - a lenient parse of something else fails in many ways
         return None
     if _has_pixel_data(ds):
         return ds

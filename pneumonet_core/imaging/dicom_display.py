@@ -74,7 +74,7 @@ def iter_frames(path: str | Path, start: int = 0):
         ds = pydicom.dcmread(path, force=True)
         frames = max(1, _number(ds.get("NumberOfFrames"), 1))
         photometric = str(ds.get("PhotometricInterpretation") or "").upper()
-    except Exception as exc:  # noqa: BLE001 - the file changed or went away since it was opened
+    except Exception as exc:  # the file changed or went away since it was opened
         raise ScanError(path, f"cannot read the frames: {one_line(exc)}") from exc
     for index in range(start, frames):
         yield index, _frame(ds, index, photometric, path)

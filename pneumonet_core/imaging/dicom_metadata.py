@@ -58,7 +58,7 @@ def read_metadata(ds: Dataset) -> dict:
 def _text(ds: Dataset, keyword: str) -> str | None:
     try:
         value = ds.get(keyword)
-    except Exception:  # an undecodable value is shown as missing, not as a failed load
+    except Exception:  # noqa: BLE001 - an undecodable value is shown as missing, not as a failed load
         return None
     if value is None:
         return None

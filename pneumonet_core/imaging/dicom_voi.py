@@ -35,7 +35,7 @@ def apply_voi(raw: np.ndarray, ds: Dataset) -> tuple[np.ndarray, tuple[float, fl
     if ds.get("VOILUTSequence") or _has_window(ds):
         try:
             return (*_file_voi(raw, ds), None)
-        except Exception as exc:  # width 0, unknown VOI LUT Function, broken LUT...
+        except Exception as exc:  # noqa: BLE001 - width 0, unknown VOI LUT Function, broken LUT...
             problem = f"The file's window could not be used ({one_line(exc)}): showing the full range"
     low, high = _full_range(raw, ds)
     return _scaled(raw, low, high), ((low + high + 1) / 2, high - low + 1), problem

@@ -23,7 +23,7 @@ import ctypes
 import math
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 #: Most pixels a scan may declare, all DICOM frames together: 100 megapixels, about ten
 #: times a large radiograph.

@@ -22,7 +22,7 @@ from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import dicom, raster
 from pneumonet_core.imaging.clinical_warnings import clinical_warnings
 from pneumonet_core.imaging.files import NotRegularFile, is_regular_file, open_regular, os_problem, regular_file_problem
-from pneumonet_core.imaging.limits import MAX_PIXELS  # noqa: F401 (part of this module's interface)
+from pneumonet_core.imaging.limits import MAX_PIXELS  # part of this module's interface
 from pneumonet_core.imaging.raster import one_line
 from pneumonet_core.imaging.scan import Scan
 

@@ -14,7 +14,6 @@ not opaque a warning says the transparency was ignored.
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import limits
-from pneumonet_core.imaging.files import open_regular
 from pneumonet_core.imaging.clinical_warnings import colour_warning
+from pneumonet_core.imaging.files import open_regular
 from pneumonet_core.imaging.scan import METADATA_KEYS, Scan, SourceInfo
 
 #: Weights of ITU-R BT.601 luma, the usual float grayscale of an RGB image.
@@ -226,7 +225,7 @@ def _bits_per_sample(path: Path, fmt: str, image: Image.Image, warnings: list[st
 def _apply_exif_orientation(image: Image.Image, warnings: list[str]) -> Image.Image:
     try:
         return ImageOps.exif_transpose(image)
-    except Exception as exc:  # unreadable EXIF must not hide an otherwise good image
+    except Exception as exc:  # noqa: BLE001 - unreadable EXIF must not hide an otherwise good image
         warnings.append(f"EXIF orientation could not be read ({one_line(exc)}): image shown as stored")
         return image
 

@@ -11,25 +11,36 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
+from pneumonet_core import imaging
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging import limits
+from pneumonet_core.imaging.dicom import read_metadata
+from pneumonet_core.imaging.files import is_regular_file, regular_file_problem
+from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
+from pneumonet_core.imaging.loader import decode_estimate
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.preprocessing import preprocess
+from pneumonet_core.reports.deidentify import display_paths
 from pneumonet_core.results import ScanResult, file_sha256
+
+log = logging.getLogger(__name__)
 
 #: How often (seconds) a waiting batch run looks at ``should_stop``.
 _POLL_S = 0.05
 
 
-class _Decoded(NamedTuple):
+class Decoded(NamedTuple):
     """A decoded file on its way to the model: its result so far, the model input, the scan."""
 
     result: ScanResult
@@ -39,14 +50,10 @@ class _Decoded(NamedTuple):
 
 def header_metadata(path: Path) -> dict:
     """Patient fields of a DICOM file that failed to decode, so reports can still leave them out."""
-    from pneumonet_core.imaging.files import is_regular_file
-
     if not is_regular_file(path):
         return {}
     try:
         import pydicom
-
-        from pneumonet_core.imaging.dicom import read_metadata
 
         return read_metadata(pydicom.dcmread(path, stop_before_pixels=True, force=False))
     except (KeyboardInterrupt, SystemExit):
@@ -55,44 +62,40 @@ def header_metadata(path: Path) -> dict:
         return {}
 
 
-def _decode(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
-            threshold: float) -> _Decoded:
+def decode_file(path: Path, keep_scan: bool, on_decoded: Callable[[Path, Scan], None] | None,
+                threshold: float) -> Decoded:
     """Decode one file for the model; any failure, however raised, is this file's error only."""
-    from pneumonet_core.imaging import limits, load_scan
-    from pneumonet_core.imaging.files import regular_file_problem
-    from pneumonet_core.imaging.loader import decode_estimate
-
     problem = regular_file_problem(path)
     if problem:  # a FIFO or a device is never opened, not even to hash it
-        return _Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
+        return Decoded(ScanResult.failed(path, problem, None, None, threshold), None, None)
     digest = file_sha256(path)
     try:
         # One reservation for decoding and preprocessing together (the decoder's own nests
         # inside it), so threads never hold more decoded scans than the budget allows.
         with limits.BUDGET.reserve(decode_estimate(path)):
-            scan = load_scan(path)
+            scan = imaging.load_scan(path)  # through the package: the one loader, which tests can watch
             model_input = preprocess(scan.pixels)
             if on_decoded is not None:
                 try:
                     on_decoded(path, scan)
-                except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
-                    pass
+                except Exception:  # a thumbnail that fails must not fail the scan
+                    log.warning("on_decoded failed for %s", path.name, exc_info=True)
             # A kept scan goes to on_scan (heat maps), which needs its pixels but not ``raw``.
             kept = dataclasses.replace(scan, raw=None) if keep_scan else None
             result = ScanResult.of_scan(scan, digest)
             del scan
     except PneumonetError as exc:
         error = getattr(exc, "reason", str(exc))
-        return _Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
+        return Decoded(ScanResult.failed(path, error, header_metadata(path), digest, threshold), None, None)
     except MemoryError:
-        return _Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
+        return Decoded(ScanResult.failed(path, "not enough memory to decode this image", None, digest, threshold),
                         None, None)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - preprocess refusing an image, or anything else
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return _Decoded(ScanResult.failed(path, reason, header_metadata(path), digest, threshold), None, None)
-    return _Decoded(result, model_input, kept)
+        return Decoded(ScanResult.failed(path, reason, header_metadata(path), digest, threshold), None, None)
+    return Decoded(result, model_input, kept)
 
 
 def default_workers() -> int:
@@ -119,9 +122,6 @@ def classify_paths(
     ``should_stop`` is checked between batches and while waiting for decoding, so a stop
     takes at most one model batch; every result already computed is still yielded.
     """
-    from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
-    from pneumonet_core.reports.deidentify import display_paths
-
     return_large_buffers_to_the_system()
     paths = [Path(p) for p in paths]
     shown = display_paths(paths)  # de-identified exports name files relative to the batch's folder
@@ -136,7 +136,7 @@ def classify_paths(
     def fill() -> None:
         nonlocal next_chunk
         while next_chunk < len(chunks) and len(queued) < max(1, prefetch):
-            queued.append([pool.submit(_decode, p, keep, on_decoded, classifier.threshold)
+            queued.append([pool.submit(decode_file, p, keep, on_decoded, classifier.threshold)
                            for p in chunks[next_chunk]])
             next_chunk += 1
 

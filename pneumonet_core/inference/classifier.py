@@ -18,20 +18,21 @@ import numpy as np
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference import gradcam
-from pneumonet_core.inference.predict import (
-    pneumonia_probability,
-    predict_class_probabilities,
-)
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.ensemble import members
 from pneumonet_core.models.package import ModelPackage, load_package
-from pneumonet_core.ood.features import check_layer, feature_model, features_only_model, predict_with_features
+from pneumonet_core.models.registry import active_model_path
 from pneumonet_core.models.threshold import decision_label
+from pneumonet_core.ood.features import check_layer, feature_model, features_only_model, predict_with_features
 from pneumonet_core.ood.guard import Guard
 from pneumonet_core.preprocessing import INPUT_SIZE, preprocess
 from pneumonet_core.results import ScanResult
+from pneumonet_core.runtime.predict import (
+    pneumonia_probability,
+    predict_class_probabilities,
+)
 
 
 class Classifier:
@@ -69,15 +70,13 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int | None = None,
-             precision: str = "float32") -> "Classifier":
+             precision: str = "float32") -> Classifier:
         """Load ``path``, or the active model (see :mod:`pneumonet_core.models.registry`).
 
         ``precision`` "bfloat16" runs the model in mixed bfloat16 (faster on CPUs with
-        native bfloat16, see :mod:`pneumonet_core.inference.precision`).
+        native bfloat16, see :mod:`pneumonet_core.runtime.precision`).
         """
         if path is None:
-            from pneumonet_core.models.registry import active_model_path
-
             path = active_model_path()
         return cls(load_package(path, precision=precision), batch_size=batch_size)
 

@@ -13,7 +13,7 @@ checks that Ray is installed; nothing here imports it otherwise.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 LOCAL = "local"
 RAY = "ray"
@@ -25,6 +25,7 @@ def batch_engine(name: str = LOCAL, ray_address: str | None = None, ray_actors: 
 
     ``ray`` without Ray installed fails with one line saying ``pip install 'pneumonet[ray]'``.
     """
+    # Only the chosen engine is imported: Ray's takes seconds and is an optional extra.
     if name == LOCAL:
         from pneumonet_core.inference.batch import classify_paths
 

@@ -23,11 +23,11 @@ import numpy as np
 from PIL import Image
 
 #: Grad-CAM models built per classifier model, so repeated calls reuse the compiled graph.
-_GRAD_MODELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_GRAD_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: The compiled TensorFlow step per Grad-CAM model.
-_TF_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_TF_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: The eager path's (backbone, head) per Grad-CAM model.
-_SPLITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SPLITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BUILD_LOCK = threading.Lock()
 
 

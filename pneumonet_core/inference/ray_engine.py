@@ -4,7 +4,7 @@ The same work as :func:`pneumonet_core.inference.batch.classify_paths`, split in
 Data stages so a cluster can spread it over its nodes:
 
 1. **decode** (tasks, one CPU each): each file is hashed, decoded and preprocessed by the
-   local engine's own :func:`~pneumonet_core.inference.batch._decode`, so a file that fails
+   local engine's own :func:`~pneumonet_core.inference.batch.decode_file`, so a file that fails
    gets the very same error string;
 2. **model** (a pool of actors): each actor loads the model package once, runs batched
    forward passes (:meth:`Classifier.forward`: outputs and the guard's features) and turns
@@ -28,14 +28,20 @@ import os
 import pickle
 import socket
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from pneumonet_core import __version__
+from pneumonet_core import __version__, imaging
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.inference.batch import decode_file
+from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.models.package import load_package
+from pneumonet_core.preprocessing import INPUT_SIZE
 from pneumonet_core.results import ScanResult
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'pneumonet[ray]'"
 #: Memory each decode task reserves: a full-size scan decodes to float32 (a 3,000 px
@@ -48,7 +54,7 @@ def require_ray():
     """Import and return ``ray`` (with Ray Data), or fail with one line saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise PneumonetError(f"the Ray engine needs Ray Data, which is not installed: {INSTALL_HINT}") from None
     return ray
@@ -63,15 +69,12 @@ def decode_stage(batch: dict, threshold: float) -> dict:
     Runs in a Ray task. Results travel pickled (the one result type, unchanged); rows
     whose file failed carry a zero input and ``ok`` False.
     """
-    from pneumonet_core.inference.batch import _decode
-    from pneumonet_core.preprocessing import INPUT_SIZE
-
     paths = [str(p) for p in batch["path"]]
     inputs = np.zeros((len(paths), *INPUT_SIZE, 1), dtype=np.float32)
     ok = np.zeros(len(paths), dtype=bool)
     results = []
     for i, path in enumerate(paths):
-        decoded = _decode(Path(path), False, None, threshold)
+        decoded = decode_file(Path(path), False, None, threshold)
         if decoded.model_input is not None:
             inputs[i], ok[i] = decoded.model_input, True
         results.append(pickle.dumps(decoded.result))
@@ -107,9 +110,6 @@ class ModelStage:
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
                  version: str, threads: int | None):
         import ray
-
-        from pneumonet_core.inference.classifier import Classifier
-        from pneumonet_core.models.package import load_package
 
         if version != __version__:
             raise RuntimeError(f"this Ray node runs pneumonet {__version__}, the driver {version}: "
@@ -341,16 +341,15 @@ def _one_line_errors(batches):
 def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
     if not result.ok or (on_scan is None and on_decoded is None):
         return
-    from pneumonet_core.imaging import load_scan
 
     try:
-        scan = load_scan(Path(result.path))
+        scan = imaging.load_scan(Path(result.path))  # through the package, as the local engine
     except PneumonetError:  # changed since the cluster read it: the result stands without extras
         return
     if on_decoded is not None:
         try:
             on_decoded(Path(result.path), scan)
-        except Exception:  # a thumbnail that fails must not fail the scan  # noqa: BLE001
-            pass
+        except Exception:  # a thumbnail that fails must not fail the scan
+            log.warning("on_decoded failed for %s", Path(result.path).name, exc_info=True)
     if on_scan is not None:
         on_scan(result, scan)

@@ -43,7 +43,7 @@ class Architecture:
     #: (benchmarks/bench_pass_size.py).
     inference_batch: int = 16
 
-    def build(self, spec: "ModelSpec"):
+    def build(self, spec: ModelSpec):
         """A new Keras model for ``spec`` (imports Keras)."""
         module, function = self.builder.split(":")
         return getattr(importlib.import_module(module), function)(spec)
@@ -169,7 +169,7 @@ class ModelSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelSpec":
+    def from_dict(cls, data: dict) -> ModelSpec:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

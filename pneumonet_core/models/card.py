@@ -49,7 +49,7 @@ class ModelCard:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=_jsonable)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelCard":
+    def from_dict(cls, data: dict) -> ModelCard:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -171,11 +171,21 @@ def _training_lines(training: dict) -> list[str]:
     return lines
 
 
+def describe_guard(settings: dict) -> str:
+    """What guards a package, in one phrase (``card.ood`` as stored; :mod:`pneumonet_core.ood` writes it)."""
+    if settings.get("method"):  # a feature reference (the guard refuses a method it does not know)
+        fitted = settings.get("fitted_on") or {}
+        where = f" fitted on {fitted.get('images')} films of {fitted.get('data_set')}" if fitted else ""
+        return (f"feature distance (layer {settings.get('layer')}, {settings.get('components')} components,{where}; "
+                f"flagged above the {settings.get('percentile')}th percentile) + image statistics + DICOM tags")
+    if settings.get("image_statistics"):
+        return "image statistics (fitted) + DICOM tags; no feature reference"
+    return "image statistics (built-in ranges) + DICOM tags only; no feature reference in this model"
+
+
 def ood_text(ood: dict) -> str:
     """One phrase for a card's out-of-distribution guard, with its flag rate on the fitting films."""
-    from pneumonet_core.ood.guard import describe_settings
-
-    text = describe_settings(ood or {})
+    text = describe_guard(ood or {})
     rate = (ood or {}).get("fit_flag_rate")
     return text + (f"; flags {rate:.1%} of its fitting films" if rate is not None else "")
 

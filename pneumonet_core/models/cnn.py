@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 
 from pneumonet_core.models.architectures import ARCHITECTURES
-from pneumonet_core.models.stages import classification_head, input_stage
 from pneumonet_core.models.layers import GrayToBackboneInput
+from pneumonet_core.models.stages import classification_head, input_stage
 
 ARCH = ARCHITECTURES["custom-cnn"]
 

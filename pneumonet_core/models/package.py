@@ -22,23 +22,18 @@ import numpy as np
 
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError
-from pneumonet_core.models import integrity
+from pneumonet_core.imaging.limits import give_free_heap_back
+from pneumonet_core.models import integrity, signing
+from pneumonet_core.models.archive import FORMAT_NAME, FORMAT_VERSION, MARKER, SUFFIX, read_card, verified_files
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.models.safe_config import UnsafeArchitecture, check_architecture
+from pneumonet_core.runtime.precision import architecture_for_precision
 
-FORMAT_NAME = "pneumonet-model"
-FORMAT_VERSION = 2
-SUFFIX = ".pneumonet"
 COMPRESSIONS = ("float32", "float16", "int8")
-MARKER = "pneumonet-model.json"
 EXTRA_PREFIX = "extra/"
 #: Tensors smaller than this stay float32 under any compression (biases, BatchNorm): they
 #: weigh nothing and are the most sensitive to rounding.
 _MIN_COMPRESSED_SIZE = 4096
-#: Limits checked on the zip directory before anything is decompressed (zip bombs): the
-#: total of the files, their number, and the expansion of any large member.
-MAX_UNPACKED_BYTES = 1 << 30
-MAX_MEMBERS = 5000
-MAX_RATIO = 200
 #: The oldest Keras trusted to rebuild an architecture (fixes for CVE-2025-8747, -9906,
 #: -12060 and CVE-2026-1462 on load).
 MIN_KERAS = (3, 14)
@@ -53,15 +48,6 @@ class ModelPackage:
     path: Path | None = None
     extras: dict[str, bytes] = field(default_factory=dict)  # name (without "extra/") -> bytes
     precision: str = "float32"  # "bfloat16": mixed_bfloat16 layers, float32 weights and outputs
-
-
-def is_model_package(path: Path) -> bool:
-    """True when ``path`` is a zip carrying the Pneumonet format marker."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return MARKER in zf.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
 
 
 def _encode(array: np.ndarray, compression: str) -> tuple[dict[str, np.ndarray], str]:
@@ -148,7 +134,7 @@ def rewrite_package(source: str | Path, path: str | Path, card: ModelCard,
     hash. ``extras`` None keeps the source's extra files; a dict replaces those it names
     (a value of None removes one). ``source`` may equal ``path``.
     """
-    files = _verified_files(Path(source))[1]
+    files = verified_files(Path(source))[1]
     for name, data in (extras or {}).items():
         files.pop(EXTRA_PREFIX + name, None)
         if data is not None:
@@ -164,61 +150,6 @@ def update_card(path: str | Path, card: ModelCard) -> ModelCard:
     return rewrite_package(path, path, card)
 
 
-def _read_zip(path: Path) -> dict[str, bytes]:
-    if not path.exists():
-        raise ModelPackageError(path, "model file not found")
-    if path.is_dir():
-        raise ModelPackageError(path, "is a folder, not a model file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if MARKER not in zf.namelist():
-                raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
-            _check_sizes(path, infos)
-            return {info.filename: zf.read(info) for info in infos}
-    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-        raise ModelPackageError(path, f"not a Pneumonet model file ({type(exc).__name__}: {exc})") from None
-    except (RuntimeError, ValueError, NotImplementedError) as exc:  # encrypted or odd members
-        raise ModelPackageError(path, f"unreadable model file ({exc})") from None
-
-
-def _check_sizes(path: Path, infos) -> None:
-    if len(infos) > MAX_MEMBERS:
-        raise ModelPackageError(path, f"refused: {len(infos):,} files in the archive (at most {MAX_MEMBERS:,})")
-    total = sum(i.file_size for i in infos)
-    if total > MAX_UNPACKED_BYTES:
-        raise ModelPackageError(path, f"refused: unpacks to {total:,} bytes, more than the "
-                                      f"{MAX_UNPACKED_BYTES:,}-byte limit (possible zip bomb)")
-    for info in infos:
-        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(1, info.compress_size):
-            raise ModelPackageError(path, f"refused: {info.filename} expands {info.file_size // max(1, info.compress_size)}"
-                                          "-fold (possible zip bomb)")
-
-
-def _verified_files(path: Path) -> tuple[ModelCard, dict[str, bytes]]:
-    """Read every file of a package and check its format, manifest and content hash."""
-    files = _read_zip(path)
-    try:
-        marker = json.loads(files[MARKER])
-        version = int(marker.get("version", 0))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ModelPackageError(path, f"corrupt model file ({exc})") from None
-    if marker.get("format") != FORMAT_NAME or version > FORMAT_VERSION:
-        raise ModelPackageError(path, f"unsupported model format {marker}")
-    if version < FORMAT_VERSION:
-        raise ModelPackageError(path, f"model format {version} from an older Pneumonet: its card is not protected "
-                                      "by an integrity manifest; use a package made by this version")
-    try:
-        return integrity.verify(files), files
-    except integrity.IntegrityError as exc:
-        raise ModelPackageError(path, str(exc)) from None
-
-
-def read_card(path: str | Path) -> ModelCard:
-    """Read and verify a package's card without building the model (listings, ``info``)."""
-    return _verified_files(Path(path))[0]
-
-
 def load_package(path: str | Path, precision: str = "float32", require_signature: bool | None = None) -> ModelPackage:
     """Load and verify a package: the one model loader of Pneumonet.
 
@@ -227,14 +158,12 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     :func:`~pneumonet_core.models.signing.check_package`; ``require_signature`` None
     follows the settings), and the architecture's allow-list; only then is the model
     rebuilt, in Keras' safe mode. ``precision`` "bfloat16" builds it for mixed-bfloat16
-    inference (see :mod:`pneumonet_core.inference.precision`); the weights load as stored
+    inference (see :mod:`pneumonet_core.runtime.precision`); the weights load as stored
     either way. Fails with :class:`ModelPackageError` (one line) on a missing, foreign,
     corrupt, tampered, unsigned-when-required or unsafe file.
     """
-    from pneumonet_core.models import signing
-
     path = Path(path)
-    card, files = _verified_files(path)
+    card, files = verified_files(path)
     signing.check_package(path, files, require=require_signature)
     model = _model_from_architecture(path, files.pop("architecture.json"), precision)
     try:
@@ -254,17 +183,12 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     except (KeyError, ValueError, TypeError, OSError, EOFError, AttributeError) as exc:
         raise ModelPackageError(path, f"corrupt model file ({type(exc).__name__}: {exc})") from None
     extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
-    from pneumonet_core.imaging.limits import give_free_heap_back
-
     give_free_heap_back()  # the compressed weights and the building's leftovers are freed now
     return ModelPackage(model=model, card=card, path=path, extras=extras, precision=precision)
 
 
 def _model_from_architecture(path: Path, architecture: bytes, precision: str = "float32"):
     """Rebuild the Keras model of ``architecture.json`` after checking its allow-list."""
-    from pneumonet_core.inference.precision import architecture_for_precision
-    from pneumonet_core.models.safe_config import UnsafeArchitecture, check_architecture
-
     try:
         config = json.loads(architecture.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -318,6 +242,6 @@ def _deserialize(path: Path, config: dict):
         # SafeModeScope(True) also overrides a process-wide enable_unsafe_deserialization().
         with SafeModeScope(True):
             return keras.saving.deserialize_keras_object(config, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad config
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad config
         raise ModelPackageError(path, f"cannot rebuild the architecture ({type(exc).__name__}: "
                                       f"{' '.join(str(exc).split())[:300]})") from None

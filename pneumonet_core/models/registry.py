@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pneumonet_core.atomic import copy_file_atomic
 from pneumonet_core.errors import ModelPackageError
+from pneumonet_core.models.archive import SUFFIX, read_card
 from pneumonet_core.models.card import ModelCard
-from pneumonet_core.models.package import SUFFIX, read_card
 from pneumonet_core.settings import read_settings, update_settings, user_home, write_settings  # noqa: F401
 
 #: Bundled models in order of preference for the default.

@@ -8,8 +8,10 @@ from pathlib import Path
 import keras
 
 from pneumonet_core.models.architectures import ARCHITECTURES
-from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
+from pneumonet_core.models.archive import is_model_package
 from pneumonet_core.models.layers import GrayToBackboneInput
+from pneumonet_core.models.package import load_package
+from pneumonet_core.models.stages import HEAD_LAYERS, classification_head, input_stage
 
 ARCH = ARCHITECTURES["ResNet152V2"]
 
@@ -73,8 +75,6 @@ def load_backbone_weights(model: keras.Model, path: Path) -> None:
     when its shape fits (same labels), so fine-tuning starts from the model's own answers;
     a Keras backbone file has no head and the new one starts at random.
     """
-    from pneumonet_core.models.package import is_model_package, load_package
-
     if not path.exists():
         raise FileNotFoundError(f"{path}: weights file not found")
     if is_model_package(path):

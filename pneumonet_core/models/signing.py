@@ -26,7 +26,9 @@ from pathlib import Path
 
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError, PneumonetError
+from pneumonet_core.models.archive import verified_files
 from pneumonet_core.models.integrity import MANIFEST, SIGNATURE
+from pneumonet_core.models.registry import bundled_models_dir
 from pneumonet_core.settings import env_flag, read_settings, user_home
 
 ALGORITHM = "ed25519"
@@ -200,18 +202,14 @@ def check_package(path: Path, files: dict[str, bytes], require: bool | None = No
 def require_trusted(path: str | Path, require: bool | None = None) -> None:
     """Refuse ``path`` now when signatures are required and it lacks a trusted one (install, use)."""
     if signature_required(require):
-        from pneumonet_core.models.package import _verified_files
-
-        check_package(Path(path), _verified_files(Path(path))[1], require=True)
+        check_package(Path(path), verified_files(Path(path))[1], require=True)
 
 
 def sign_package(path: str | Path, private_key_path: str | Path, out: str | Path | None = None) -> tuple[Path, str]:
     """Verify the package at ``path``, sign its manifest and write it to ``out`` (default: in place)."""
-    from pneumonet_core.models.package import _verified_files
-
     key = load_private_key(private_key_path)
     path = Path(path)
-    _, files = _verified_files(path)
+    _, files = verified_files(path)
     public = key.public_key()
     record = {"format": SIGNATURE_FORMAT, "version": 1, "algorithm": ALGORITHM, "key_id": key_id(public),
               "public_key": base64.b64encode(_raw_public(public)).decode(), "signed_file": MANIFEST,
@@ -228,8 +226,6 @@ def sign_package(path: str | Path, private_key_path: str | Path, out: str | Path
 
 
 def _is_bundled(path: Path) -> bool:
-    from pneumonet_core.models.registry import bundled_models_dir
-
     try:
         return Path(path).resolve().parent == bundled_models_dir().resolve()
     except OSError:
@@ -238,8 +234,6 @@ def _is_bundled(path: Path) -> bool:
 
 def package_signature_status(path: str | Path) -> SignatureStatus:
     """The signature status of the package at ``path`` (verified first), for ``info`` and listings."""
-    from pneumonet_core.models.package import _verified_files
-
     path = Path(path)
-    return signature_status(_verified_files(path)[1], path)
+    return signature_status(verified_files(path)[1], path)
 

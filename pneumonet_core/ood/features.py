@@ -10,7 +10,7 @@ structures of a film; every Pneumonet model also has the penultimate pooled vect
 the mid-network map separates photos, documents, CT slices and other anatomy from chest
 films far better than ``gap``, whose features are shaped for the pneumonia decision only.
 
-Batches are padded to one static shape, as in :mod:`pneumonet_core.inference.predict`, so
+Batches are padded to one static shape, as in :mod:`pneumonet_core.runtime.predict`, so
 compiled backends compile once. Plain Keras: it runs under TensorFlow and JAX alike.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pneumonet_core.inference.predict import predict_padded
+from pneumonet_core.runtime.predict import predict_padded
 
 #: The penultimate pooled features every Pneumonet model has: the fallback guard layer.
 FEATURE_LAYER = "gap"

@@ -10,8 +10,8 @@ new package and leaves the input untouched.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ FOLDS = 5
 def outputs_and_features(model, inputs: np.ndarray, batch_size: int = 16,
                          layer: str | None = FEATURE_LAYER) -> tuple[np.ndarray, np.ndarray | None]:
     """Model outputs and the guard features of packed inputs in one pass (features None without ``layer``)."""
-    from pneumonet_core.inference.predict import predict_class_probabilities
+    from pneumonet_core.runtime.predict import predict_class_probabilities
 
     if not layer or not has_layer(model, layer):
         return predict_class_probabilities(model, inputs, batch_size), None

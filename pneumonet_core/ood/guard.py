@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pneumonet_core.models.card import describe_guard
 from pneumonet_core.ood import image_stats
 from pneumonet_core.ood.features import FEATURE_LAYER
 from pneumonet_core.ood.reference import METHOD, FeatureReference
@@ -65,7 +66,7 @@ class Guard:
             raise ValueError("a feature reference needs a positive threshold in card.ood")
 
     @classmethod
-    def of_package(cls, package) -> "Guard":
+    def of_package(cls, package) -> Guard:
         """The guard a loaded package carries; raises ValueError when its reference is missing or broken."""
         settings = package.card.ood or {}
         reference = None
@@ -88,7 +89,7 @@ class Guard:
 
     def description(self) -> str:
         """One phrase for reports and ``pneumonet info``."""
-        return describe_settings(self.settings)
+        return describe_guard(self.settings)
 
     def measure(self, inputs: np.ndarray, features: np.ndarray | None = None) -> tuple[dict, dict]:
         """(statistic values, ratios) of many model inputs (N, 224, 224, 1) and their features (N, D).
@@ -134,15 +135,3 @@ def _phrase(name: str, ratio: float, values: dict, source: dict) -> str:
     if name == "features":
         return f"image unlike the chest X-rays the model was trained on ({ratio:.2f} x the limit)"
     return image_stats.describe(name, values, source)
-
-
-def describe_settings(settings: dict) -> str:
-    """What guards a package, in one phrase (``card.ood`` as stored)."""
-    if settings.get("method") == METHOD:
-        fitted = settings.get("fitted_on") or {}
-        where = f" fitted on {fitted.get('images')} films of {fitted.get('data_set')}" if fitted else ""
-        return (f"feature distance (layer {settings.get('layer')}, {settings.get('components')} components,{where}; "
-                f"flagged above the {settings.get('percentile')}th percentile) + image statistics + DICOM tags")
-    if settings.get("image_statistics"):
-        return "image statistics (fitted) + DICOM tags; no feature reference"
-    return "image statistics (built-in ranges) + DICOM tags only; no feature reference in this model"

@@ -66,7 +66,7 @@ class FeatureReference:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "FeatureReference":
+    def from_bytes(cls, data: bytes) -> FeatureReference:
         """Read ``ood.npz``; raises ValueError when it is not a consistent reference."""
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:

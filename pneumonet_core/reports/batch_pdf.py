@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -15,10 +15,14 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
+from pneumonet_core import __version__
+from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging import load_scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
+from pneumonet_core.reports.heatmap_images import thumbnail
 from pneumonet_core.reports.summary import BatchSummary, format_pair
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words
 
@@ -30,10 +34,6 @@ THUMB_SIZE = 64
 
 def load_thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
     """Decode a scan just for its thumbnail; None when it cannot be read."""
-    from pneumonet_core.errors import PneumonetError
-    from pneumonet_core.imaging import load_scan
-    from pneumonet_core.reports.heatmap_images import thumbnail
-
     try:
         return thumbnail(load_scan(path).pixels, size)
     except (PneumonetError, MemoryError, ValueError):
@@ -157,8 +157,6 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     while scans are in memory); missing ones are decoded again unless told not to.
     ``title_note`` adds a line under the title (e.g. "cancelled after 120 of 400 scans").
     """
-    from pneumonet_core import __version__
-
     app_version = app_version or __version__
     results = list(results)
     thumbs = _thumbnails(results, thumbnails, load_missing_thumbnails)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.atomic import write_bytes_atomic
+from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.reports.deidentify import safe_stem
 
 #: Strongest opacity of the colour map, reached where the heat map is 1; cool regions stay

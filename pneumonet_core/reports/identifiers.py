@@ -57,7 +57,7 @@ class Identifiers:
     patterns: frozenset = frozenset()
 
     @classmethod
-    def of(cls, metadata: dict | None) -> "Identifiers":
+    def of(cls, metadata: dict | None) -> Identifiers:
         metadata = metadata or {}
         words: set[str] = set()
         patterns: set[str] = set()

@@ -19,8 +19,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from pneumonet_core.atomic import atomic_path
-from pneumonet_core.models.card import ModelCard
-from pneumonet_core.ood.guard import describe_settings
+from pneumonet_core.models.card import ModelCard, describe_guard
 
 DISCLAIMER = (
     "Decision support for a clinician, not a diagnosis. The probability comes from a machine-learning "
@@ -55,7 +54,7 @@ def fonts() -> tuple[str, str]:
             pdfmetrics.registerFont(TTFont("PnSans", str(base / "DejaVuSans.ttf")))
             pdfmetrics.registerFont(TTFont("PnSans-Bold", str(base / "DejaVuSans-Bold.ttf")))
             _FONTS = ("PnSans", "PnSans-Bold")
-        except Exception:  # any font trouble: the base-14 fonts always work
+        except Exception:  # noqa: BLE001 - any font trouble: the base-14 fonts always work
             _FONTS = ("Helvetica", "Helvetica-Bold")
     return _FONTS
 
@@ -112,7 +111,7 @@ def card_rows(card: ModelCard) -> list[tuple[str, str]]:
                  "no held-out metrics recorded for this model"))
     rows += [
         ("Model hash", f"sha256:{card.hash}" if card.hash else "n/a"),
-        ("Guard", f"out-of-distribution: {describe_settings(card.ood or {})}"),
+        ("Guard", f"out-of-distribution: {describe_guard(card.ood or {})}"),
     ]
     return rows
 
@@ -183,7 +182,7 @@ def numbered_canvas(footer_left: str):
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
-        def showPage(self):  # noqa: N802 (reportlab's name)
+        def showPage(self):  # reportlab's name
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
 
+from pneumonet_core import __version__
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.reports import pdf_common as pc
@@ -170,8 +171,6 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
     ("Distance 1", "42.3 mm"), printed as they are. ``heatmap_note`` says why a heat map
     that exists is left out (the viewer shows maps for PNEUMONIA decisions by default).
     """
-    from pneumonet_core import __version__
-
     app_version = app_version or __version__
     file_hash = file_hash or file_sha256(scan.path)
     st = pc.styles()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from pneumonet_core.results import ScanResult
 
@@ -65,7 +65,7 @@ class BatchSummary:
     withheld: int = 0
 
     @classmethod
-    def of(cls, results: Iterable[ScanResult]) -> "BatchSummary":
+    def of(cls, results: Iterable[ScanResult]) -> BatchSummary:
         s = cls(labels={"PNEUMONIA": 0, "NORMAL": 0})
         for r in results:
             s.total += 1

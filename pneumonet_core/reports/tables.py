@@ -14,13 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
-from pneumonet_core.models.card import ModelCard
-from pneumonet_core.ood.guard import describe_settings
+from pneumonet_core.models.card import ModelCard, describe_guard
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
 from pneumonet_core.secret import keyed_digest
@@ -48,7 +47,7 @@ def model_block(card: ModelCard, model_path: str | Path | None = None) -> dict:
         "backbone": card.backbone,
         "class_names": card.class_names,
         "path": str(model_path) if model_path else None,
-        "ood_guard": describe_settings(card.ood or {}),
+        "ood_guard": describe_guard(card.ood or {}),
     }
 
 

@@ -21,9 +21,9 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from pneumonet_core.errors import PneumonetError
 

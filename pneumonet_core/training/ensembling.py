@@ -56,7 +56,7 @@ def ensemble_packages(paths: list[Path], data_dir: Path, out: Path, name: str | 
                   "options": first.training.get("options", {})},
         weights_init=f"mean of {len(cards)} members: " + "; ".join(c.weights_init for c in cards[:1]),
         code_version=f"pneumonet {__version__}",
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     config = TrainConfig(approach=first.approach, compression=first.compression)
     with atomic_path(out, mode=0o644, suffix=".pneumonet") as tmp:

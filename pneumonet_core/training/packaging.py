@@ -19,12 +19,12 @@ from pneumonet_core import __version__
 from pneumonet_core.atomic import write_text_atomic
 from pneumonet_core.data.discovery import LabelledImage
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
-from pneumonet_core.inference.predict import predict_pneumonia
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import load_package, rewrite_package, save_package
 from pneumonet_core.models.threshold import choose_threshold
 from pneumonet_core.ood.fitting import fit_package_guard
 from pneumonet_core.ood.guard import REFERENCE_FILE
+from pneumonet_core.runtime.predict import predict_pneumonia
 
 
 def new_card(config, spec, split, training: dict) -> ModelCard:
@@ -44,7 +44,7 @@ def new_card(config, spec, split, training: dict) -> ModelCard:
         training={"command": config.command, "options": config.card_record(), **training},
         weights_init=arch.weights_statement(spec.weights),
         code_version=f"pneumonet {__version__}",
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
 
 

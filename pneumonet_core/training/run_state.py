@@ -60,7 +60,7 @@ class RunState:
         write_text_atomic(state_path(checkpoint), json.dumps(self.__dict__, default=float) + "\n")
 
     @classmethod
-    def load(cls, checkpoint: Path, digest: str) -> "RunState | None":
+    def load(cls, checkpoint: Path, digest: str) -> RunState | None:
         """The saved state of this run, None when there is none; an error for another run's state."""
         path = state_path(checkpoint)
         if not path.is_file() or not last_weights_path(checkpoint).is_file():

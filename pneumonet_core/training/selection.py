@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pneumonet_core.atomic import atomic_path
-from pneumonet_core.inference.predict import predict_class_probabilities, pneumonia_probability
+from pneumonet_core.runtime.predict import pneumonia_probability, predict_class_probabilities
 from pneumonet_core.training.progress import EtaClock
 from pneumonet_core.training.run_state import RunState
 
@@ -18,6 +18,23 @@ def write_checkpoint(model, path: Path) -> None:
     """Save the best weights so far: never a half-written checkpoint."""
     with atomic_path(path, suffix=".weights.h5") as tmp:
         model.save_weights(str(tmp))
+
+
+def validation_figures(core, val_x, val_binary, class_names, batch_size: int) -> tuple[float, float, float]:
+    """(AUC, log loss, accuracy at 0.5) of ``core`` on the validation images (no augmentation)."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    p = pneumonia_probability(predict_class_probabilities(core, val_x, batch_size), class_names)
+    auc = float(roc_auc_score(val_binary, p)) if len(np.unique(val_binary)) == 2 else float("nan")
+    val_loss = float(log_loss(val_binary, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
+    return auc, val_loss, float(np.mean((p >= 0.5) == val_binary))
+
+
+def training_figures(logs: dict) -> dict[str, float]:
+    """The epoch's training loss, accuracy and AUC from Keras's logs (NaN when absent)."""
+    return {"loss": float(logs.get("loss", np.nan)),
+            "accuracy": float(logs.get("accuracy", logs.get("categorical_accuracy", np.nan))),
+            "auc": float(logs.get("auc", np.nan))}
 
 
 def selection_callback(core, val_x, val_binary, class_names, config, emit, should_stop, steps_per_epoch,
@@ -76,13 +93,8 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
             if self.cancelled or (self.time_limited and self.best_weights is not None):
                 return
             logs = logs or {}
-            # Validation runs the core model (no augmentation) on the weights synced at epoch end.
-            p = pneumonia_probability(predict_class_probabilities(core, val_x, config.batch_size), class_names)
-            from sklearn.metrics import log_loss, roc_auc_score
-
-            auc = float(roc_auc_score(val_binary, p)) if len(np.unique(val_binary)) == 2 else float("nan")
-            val_loss = float(log_loss(val_binary, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
-            val_acc = float(np.mean((p >= 0.5) == val_binary))
+            # Validation runs the core model on the weights synced at epoch end.
+            auc, val_loss, val_acc = validation_figures(core, val_x, val_binary, class_names, config.batch_size)
             # Higher is better: the AUC, or the negated loss when selecting by loss.
             score = auc if config.select == "auc" else -val_loss
             improved = bool(np.isfinite(score) and score > self.best_score + 1e-4)
@@ -95,13 +107,9 @@ def selection_callback(core, val_x, val_binary, class_names, config, emit, shoul
             else:
                 self.wait += 1
             record = {
-                "event": "epoch", "epoch": epoch + 1, "epochs": config.epochs,
-                "loss": float(logs.get("loss", np.nan)),
-                "accuracy": float(logs.get("accuracy", logs.get("categorical_accuracy", np.nan))),
-                "auc": float(logs.get("auc", np.nan)),
+                "event": "epoch", "epoch": epoch + 1, "epochs": config.epochs, **training_figures(logs),
                 "val_loss": val_loss, "val_accuracy": val_acc, "val_auc": auc,
-                "best": bool(improved), "best_epoch": self.best_epoch,
-                "seconds": time.monotonic() - self.epoch_start,
+                "best": bool(improved), "best_epoch": self.best_epoch, "seconds": time.monotonic() - self.epoch_start,
                 "eta_s": self.clock.eta((epoch + 1) * steps_per_epoch),
             }
             history.append(record)

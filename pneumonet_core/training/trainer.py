@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def build_training_models(spec: ModelSpec, config: TrainConfig):
     The wrapper takes uint8 input and scales and augments it on the device; only the core
     model is packaged. Layers are built under the mixed-precision policy when it applies.
     """
-    import keras
+    import keras  # Keras, and the layers module that imports it, load when a run starts, not with the wizard
 
     from pneumonet_core.models.layers import ChestAugment, UnitScale
 
@@ -133,6 +133,41 @@ def train(config: TrainConfig, emit: ProgressFn = lambda e: None,
         return _train(distribution.process_config(config), emit, should_stop, distribution)
 
 
+def _targets(spec: ModelSpec, y_index: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(training targets, per-sample loss weights) of the training images' class indices."""
+    n_classes = len(spec.class_names)
+    if config.balance == "weights":
+        sample_w = class_weights(y_index, n_classes)[y_index]
+    else:  # balanced batches carry the balance; every sample counts the same
+        sample_w = np.ones(len(y_index), dtype=np.float32)
+    if spec.labels == "binary":
+        return y_index.astype(np.float32)[:, None], sample_w
+    # One-hot targets, so label smoothing and mixup work for three labels too.
+    return np.eye(n_classes, dtype=np.float32)[y_index], sample_w
+
+
+def _compile(trainer_model, spec: ModelSpec, config: TrainConfig, steps: int) -> float:
+    """Compile with the label set's loss and metrics and AdamW on a warm-up + cosine schedule; the peak rate."""
+    import keras
+
+    if spec.labels == "binary":
+        loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+    else:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    lr = config.resolved_learning_rate()
+    total_steps = steps * config.epochs
+    warmup = min(steps * config.warmup_epochs, max(0, total_steps - 1))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=lr * 0.1 if warmup else lr, decay_steps=max(1, total_steps - warmup), alpha=0.02,
+        warmup_target=lr if warmup else None, warmup_steps=warmup,
+    )
+    trainer_model.compile(optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
+                          loss=loss, metrics=metrics, jit_compile=keras.backend.backend() == "jax")
+    return lr
+
+
 def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool],
            distribution: TrainingDistribution) -> TrainResult:
     import keras
@@ -155,34 +190,13 @@ def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool
     history: list[dict] = []
     state, best_weights = _resume(core, config, history, emit)
 
-    n_classes = len(spec.class_names)
-    if config.balance == "weights":
-        sample_w = class_weights(y_index, n_classes)[y_index]
-    else:  # balanced batches carry the balance; every sample counts the same
-        sample_w = np.ones(len(y_index), dtype=np.float32)
-    if spec.labels == "binary":
-        y = y_index.astype(np.float32)[:, None]
-        loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
-        metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
-    else:
-        # One-hot targets, so label smoothing and mixup work for three labels too.
-        y = np.eye(n_classes, dtype=np.float32)[y_index]
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    y, sample_w = _targets(spec, y_index, config)
     batch_size = distribution.batch_size(min(config.batch_size, len(train_x)))
     batches = distribution.process_batches(make_training_batches(
         train_x, y, sample_w, batch_size, config.seed,
         balanced_classes=y_index if config.balance == "sampling" else None, mixup=config.mixup))
     steps = len(batches)
-    lr = config.resolved_learning_rate()
-    total_steps = steps * config.epochs
-    warmup = min(steps * config.warmup_epochs, max(0, total_steps - 1))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=lr * 0.1 if warmup else lr, decay_steps=max(1, total_steps - warmup), alpha=0.02,
-        warmup_target=lr if warmup else None, warmup_steps=warmup,
-    )
-    trainer_model.compile(optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
-                          loss=loss, metrics=metrics, jit_compile=keras.backend.backend() == "jax")
+    lr = _compile(trainer_model, spec, config, steps)
     emit({
         "event": "start",
         "message": f"{config.approach} ({spec.backbone}, weights {spec.weights}) on {len(train_x)} images, "

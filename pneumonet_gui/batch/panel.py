@@ -25,10 +25,10 @@ from pneumonet_core.reports.summary import FILTER_TITLES, FILTERS, BatchSummary
 from pneumonet_gui import theme, workers
 from pneumonet_gui.active_model import NO_MODEL, ActiveModel
 from pneumonet_gui.batch.export import write_export
-from pneumonet_gui.export_dialog import ExportDialog
 from pneumonet_gui.batch.run import GUI_BATCH_SIZE, BatchRun, classify_scans, common_parent
 from pneumonet_gui.batch.table_model import RESULT_ROLE, BatchTableModel
 from pneumonet_gui.batch.table_view import BatchTableView
+from pneumonet_gui.export_dialog import ExportDialog
 
 
 class BatchPanel(QWidget):
@@ -322,11 +322,11 @@ class BatchPanel(QWidget):
             return []
         return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:
         if self._dropped_paths(event.mimeData()) and not self.running:
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802
+    def dropEvent(self, event) -> None:
         paths = self._dropped_paths(event.mimeData())
         if paths and self.start(paths):
             event.acceptProposedAction()

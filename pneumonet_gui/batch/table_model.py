@@ -13,12 +13,10 @@ from pneumonet_core.reports.summary import format_pair, matches
 from pneumonet_core.results import ScanResult, decision_words
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import gray_to_qimage
-from pneumonet_gui.table_base import RowsTableModel
+from pneumonet_gui.table_base import WITHHELD, RowsTableModel
 
 COLUMNS = ("", "File", "Probability", "Decision", "Out of distribution", "Warnings", "Error")
 THUMB, FILE, PROBABILITY, DECISION, OOD, WARNINGS, ERROR = range(len(COLUMNS))
-#: What a person sees instead of the probability and the decision of a scan the guard flagged.
-WITHHELD = "withheld"
 #: The flag of such a scan when the guard gives no reason.
 NOT_A_CHEST_XRAY = "not a chest X-ray this model knows"
 #: Role holding the value a column sorts by (numbers for probability, text otherwise).
@@ -31,16 +29,11 @@ _ERROR_COLOUR = QColor(theme.ERROR_FG)
 _WARNING_COLOUR = QColor(theme.WARNING_FG)
 
 
-def withheld(result: ScanResult) -> bool:
-    """True when the out-of-distribution guard flagged the scan: its probability is not shown to people."""
-    return bool(result.out_of_distribution) and result.ok
-
-
 def group_key(r: ScanResult) -> float:
     """What the probability and decision columns sort by: PNEUMONIA (by probability), then the
     withheld scans as one group (never by their hidden scores), then NORMAL (by probability),
     then errors; ascending, so a descending sort puts likely pneumonias first."""
-    if withheld(r):
+    if r.withheld:
         return 1.5
     if not r.ok or r.probability is None:
         return -1.0
@@ -109,7 +102,7 @@ class BatchTableModel(RowsTableModel):
                 return r.path
             return self._text(r, col) or None
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col in (WARNINGS, OOD) or (col in (PROBABILITY, DECISION) and withheld(r)):
+            if col in (WARNINGS, OOD) or (col in (PROBABILITY, DECISION) and r.withheld):
                 return _WARNING_COLOUR  # before the label's colour, which would tell the withheld decision
             if col == DECISION:
                 return _LABEL_COLOURS.get(r.label, _ERROR_COLOUR if not r.ok else None)
@@ -122,7 +115,7 @@ class BatchTableModel(RowsTableModel):
     def _text(self, r: ScanResult, col: int) -> str:
         if col == FILE:
             return self.display_name(r)
-        if col in (PROBABILITY, DECISION) and withheld(r):
+        if col in (PROBABILITY, DECISION) and r.withheld:
             return WITHHELD
         if col == PROBABILITY:
             if r.probability is None:
@@ -131,7 +124,7 @@ class BatchTableModel(RowsTableModel):
         if col == DECISION:
             return decision_words(r.label) if r.ok else "ERROR"
         if col == OOD:
-            return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if withheld(r) else ""
+            return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if r.withheld else ""
         if col == WARNINGS:
             return "; ".join(r.warnings)
         if col == ERROR:
@@ -173,6 +166,6 @@ class BatchFilterProxy(QSortFilterProxyModel):
         self._filter = name
         self.invalidateRowsFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         model = self.sourceModel()
         return matches(model.result_at(source_row), self._filter)

@@ -7,12 +7,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizardPage,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
 )
 
 from pneumonet_core.data.report import estimate_training_time, format_duration
-from pneumonet_core.models.architectures import APPROACH_BY_KEY, APPROACHES, ARCHITECTURES
+from pneumonet_core.models.architectures import APPROACH_BY_KEY, APPROACH_LIST, APPROACHES, Architecture
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_gui.wizard.common import MessageLabel
 
@@ -26,13 +40,43 @@ THRESHOLD_RULES = (("youden", "Youden's J (balances sensitivity and specificity)
                    ("sensitivity>=0.95", "Sensitivity at least 0.95 (fewer missed pneumonias)"))
 
 
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    return spin
+
+
 class ApproachPage(QWizardPage):
+    """The approach, its backbone weights and the run's options, with ``TrainConfig``'s defaults.
+
+    What depends on the approach (the backbone's name, its blocks to unfreeze, which
+    installed models can seed it) is read from its :class:`Architecture`, so a new
+    architecture needs no change here.
+    """
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.approaches = APPROACHES
         self.setTitle("Approach")
         self.setSubTitle("How the model learns. Every approach ends with the same evaluation on held-out patients.")
+        defaults = TrainConfig()  # the one definition of every option's default
+        self.messages = MessageLabel()
+        left = QVBoxLayout()
+        left.addWidget(self._build_approach_box())
+        left.addWidget(self._build_weights_box())
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(self._build_params_box(defaults))
+        right.addWidget(self._build_estimate_box())
+        right.addWidget(self.messages)
+        right.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 1)
+        self._approach_changed()
 
+    def _build_approach_box(self) -> QGroupBox:
         self.approach_group = QButtonGroup(self)
         approach_box = QGroupBox("Approach")
         approach_layout = QVBoxLayout(approach_box)
@@ -49,16 +93,17 @@ class ApproachPage(QWizardPage):
             self.approach_buttons[approach] = button
             approach_layout.addWidget(button)
             approach_layout.addWidget(text)
-        self.approach_buttons["cnn"].setChecked(True)
+        self.approach_buttons[APPROACHES[0]].setChecked(True)
         self.approach_group.idToggled.connect(lambda _id, on: on and self._approach_changed())
+        return approach_box
 
-        # Backbone weights (transfer and fine-tuning only).
+    def _build_weights_box(self) -> QGroupBox:
+        """Backbone weights (approaches on a pretrainable architecture only)."""
         self.weights_combo = QComboBox()
         for key, text in WEIGHT_SOURCES:
             self.weights_combo.addItem(text, key)
         self.weights_combo.currentIndexChanged.connect(self._weights_changed)
         self.weights_file = QLineEdit()
-        self.weights_file.setPlaceholderText("ResNet152V2 weights file (.h5 / .weights.h5)")
         self.weights_file.textChanged.connect(lambda: self.completeChanged.emit())
         browse = QPushButton("Browse\u2026")
         browse.clicked.connect(self._browse_weights)
@@ -73,60 +118,52 @@ class ApproachPage(QWizardPage):
         self.weights_note.setWordWrap(True)
         self.weights_box = QGroupBox("Backbone weights")
         weights_layout = QVBoxLayout(self.weights_box)
-        weights_layout.addWidget(self.weights_combo)
-        weights_layout.addWidget(self.file_row)
-        weights_layout.addWidget(self.model_combo)
-        weights_layout.addWidget(self.weights_note)
+        for widget in (self.weights_combo, self.file_row, self.model_combo, self.weights_note):
+            weights_layout.addWidget(widget)
+        return self.weights_box
 
-        # Hyper-parameters.
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 500)
-        self.epochs_spin.setValue(20)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 512)
-        self.batch_spin.setValue(32)
+    def _build_params_box(self, defaults: TrainConfig) -> QGroupBox:
+        self.epochs_spin = _spin(1, 500, defaults.epochs)
+        self.batch_spin = _spin(1, 512, defaults.batch_size)
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(0.000001, 0.1)
         self.lr_spin.setSingleStep(0.0001)
         self.augment_check = QCheckBox("Augmentation (small rotations, zoom, shifts, brightness and contrast)")
-        self.augment_check.setChecked(True)
-        self.unfreeze_spin = QSpinBox()
-        self.unfreeze_spin.setRange(0, len(ARCHITECTURES['ResNet152V2'].blocks))
-        self.unfreeze_spin.setValue(10)
+        self.augment_check.setChecked(defaults.augment)
+        # The range follows the approach's architecture (see _approach_changed).
+        self.unfreeze_spin = _spin(0, max(len(a.arch.blocks) for a in APPROACH_LIST), 0)
         self.unfreeze_all = QCheckBox("all")
         self.unfreeze_all.toggled.connect(lambda on: self.unfreeze_spin.setEnabled(not on))
-        unfreeze_row = QWidget()
-        unfreeze_layout = QHBoxLayout(unfreeze_row)
+        if defaults.unfreeze == "all":
+            self.unfreeze_all.setChecked(True)
+        else:
+            self.unfreeze_spin.setValue(int(defaults.unfreeze))
+        self.unfreeze_row = QWidget()
+        unfreeze_layout = QHBoxLayout(self.unfreeze_row)
         unfreeze_layout.setContentsMargins(0, 0, 0, 0)
         unfreeze_layout.addWidget(self.unfreeze_spin)
         unfreeze_layout.addWidget(self.unfreeze_all)
         unfreeze_layout.addStretch(1)
-        self.unfreeze_row = unfreeze_row
-        self.width_spin = QSpinBox()
-        self.width_spin.setRange(4, 128)
-        self.width_spin.setValue(32)
+        self.width_spin = _spin(4, 128, defaults.cnn_width)
         self.width_spin.setToolTip("Filters of the first convolution block; the later blocks have 2x and 4x")
-        self.patience_spin = QSpinBox()
-        self.patience_spin.setRange(1, 200)
-        self.patience_spin.setValue(6)
+        self.patience_spin = _spin(1, 200, defaults.patience)
+        self.patience_spin.setSuffix(" epochs without gain")
         self.rule_combo = QComboBox()
         for key, text in THRESHOLD_RULES:
             self.rule_combo.addItem(text, key)
         params_box = QGroupBox("Training")
         self.form = QFormLayout(params_box)
-        self.form.addRow("Epochs", self.epochs_spin)
-        self.form.addRow("Batch size", self.batch_spin)
-        self.form.addRow("Learning rate", self.lr_spin)
-        self.form.addRow("CNN width", self.width_spin)
-        self.form.addRow("Blocks to unfreeze", unfreeze_row)
-        self.form.addRow("Early stop after", self.patience_spin)
-        self.form.addRow("Threshold rule", self.rule_combo)
-        self.form.addRow("", self.augment_check)
-        self.patience_spin.setSuffix(" epochs without gain")
+        for label, field in (("Epochs", self.epochs_spin), ("Batch size", self.batch_spin),
+                             ("Learning rate", self.lr_spin), ("CNN width", self.width_spin),
+                             ("Blocks to unfreeze", self.unfreeze_row), ("Early stop after", self.patience_spin),
+                             ("Threshold rule", self.rule_combo), ("", self.augment_check)):
+            self.form.addRow(label, field)
         for widget in (self.epochs_spin, self.width_spin):
             widget.valueChanged.connect(self._update_estimate)
+        return params_box
 
+    def _build_estimate_box(self) -> QGroupBox:
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
         self.estimate_basis = QLabel()
@@ -136,21 +173,7 @@ class ApproachPage(QWizardPage):
         estimate_layout = QVBoxLayout(estimate_box)
         estimate_layout.addWidget(self.estimate_label)
         estimate_layout.addWidget(self.estimate_basis)
-        self.messages = MessageLabel()
-
-        left = QVBoxLayout()
-        left.addWidget(approach_box)
-        left.addWidget(self.weights_box)
-        left.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(params_box)
-        right.addWidget(estimate_box)
-        right.addWidget(self.messages)
-        right.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 1)
-        layout.addLayout(right, 1)
-        self._approach_changed()
+        return estimate_box
 
     # --- reactions ----------------------------------------------------------------------
 
@@ -158,16 +181,24 @@ class ApproachPage(QWizardPage):
     def approach(self) -> str:
         return self.approaches[self.approach_group.checkedId()]
 
+    @property
+    def architecture(self) -> Architecture:
+        """The network the chosen approach trains (its backbone, for transfer and fine-tuning)."""
+        return APPROACH_BY_KEY[self.approach].arch
+
     def set_approach(self, approach: str) -> None:
         self.approach_buttons[approach].setChecked(True)
 
     def _approach_changed(self) -> None:
-        approach = self.approach
-        resnet = approach != "cnn"
-        self.weights_box.setEnabled(resnet)
-        unused = " (not used: the CNN starts from random weights)"
-        self.weights_box.setTitle("Backbone weights" + ("" if resnet else unused))
-        self._set_row_visible(self.width_spin, approach == "cnn")
+        approach, arch = self.approach, self.architecture
+        pretrained = arch.pretrained
+        self.weights_box.setEnabled(pretrained)
+        unused = f" (not used: the {arch.display_name} starts from random weights)"
+        self.weights_box.setTitle("Backbone weights" + ("" if pretrained else unused))
+        self.weights_file.setPlaceholderText(f"{arch.display_name} weights file (.h5 / .weights.h5)")
+        if arch.blocks:  # an architecture without blocks hides the row; keep the user's value for later
+            self.unfreeze_spin.setMaximum(len(arch.blocks))
+        self._set_row_visible(self.width_spin, not pretrained)
         self._set_row_visible(self.unfreeze_row, approach == "finetune")
         self.lr_spin.setValue(self._options_preview().resolved_learning_rate())
         self._weights_changed()
@@ -182,29 +213,31 @@ class ApproachPage(QWizardPage):
         self.model_combo.setVisible(source == "model")
         if source == "model":
             self._fill_models()
+        name = self.architecture.display_name
         notes = {
             "imagenet": "Keras downloads the ImageNet weights (about 230 MB) on first use and keeps them in "
                         "~/.keras/models; later runs work offline.",
-            "file": "ResNet152V2 weights without the top (.h5). Layers are matched by name; a classification "
+            "file": f"{name} weights without the top (.h5). Layers are matched by name; a classification "
                     "head in the file is ignored.",
-            "model": "Starts from that model's ResNet152V2 backbone: how a hospital adapts a model to its own images.",
-            "none": "Without pretrained weights a ResNet152V2 needs far more images and epochs; for experiments.",
+            "model": f"Starts from that model's {name} backbone: how a hospital adapts a model to its own images.",
+            "none": f"Without pretrained weights a {name} needs far more images and epochs; for experiments.",
         }
         self.weights_note.setText(notes[source])
-        if self.approach != "cnn":
+        if self.architecture.pretrained:
             self.lr_spin.setValue(self._options_preview().resolved_learning_rate())
         self.completeChanged.emit()
 
     def _fill_models(self) -> None:
         from pneumonet_core.models.registry import installed_models
 
+        arch = self.architecture
         self.model_combo.clear()
         for model in installed_models():
-            if model.card.backbone == "ResNet152V2":
+            if model.card.backbone == arch.key:
                 kind = "bundled" if model.bundled else "yours"
                 self.model_combo.addItem(f"{model.card.name} ({kind})", str(model.path))
         if not self.model_combo.count():
-            self.model_combo.addItem("No installed ResNet152V2 model", None)
+            self.model_combo.addItem(f"No installed {arch.display_name} model", None)
 
     def _browse_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Backbone weights", "",
@@ -213,7 +246,7 @@ class ApproachPage(QWizardPage):
             self.weights_file.setText(path)
 
     def _weights_value(self) -> str | None:
-        if self.approach == "cnn":
+        if not self.architecture.pretrained:
             return None
         source = self.weights_combo.currentData()
         if source == "file":
@@ -242,21 +275,21 @@ class ApproachPage(QWizardPage):
             f"<b>On this machine: {format_duration(estimate.seconds)}</b> for "
             f"{self.epochs_spin.value()} epochs of {len(split.train)} training images "
             f"({format_duration(estimate.per_epoch_s)} per epoch; early stopping can end it sooner).")
-        gpu = " A GPU is many times faster." if self.approach != "cnn" else ""
+        gpu = " A GPU is many times faster." if self.architecture.pretrained else ""
         self.estimate_basis.setText(f"Rough: {estimate.basis}.{gpu}")
 
     def isComplete(self) -> bool:
         return self._weights_problem() is None
 
     def _weights_problem(self) -> str | None:
-        if self.approach == "cnn":
+        if not self.architecture.pretrained:
             return None
         source = self.weights_combo.currentData()
         value = self._weights_value()
         if source == "file" and (not value or not Path(value).is_file()):
             return "choose an existing weights file"
         if source == "model" and not value:
-            return "no installed ResNet152V2 model to start from"
+            return f"no installed {self.architecture.display_name} model to start from"
         return None
 
     def cleanupPage(self) -> None:
@@ -280,7 +313,7 @@ class ApproachPage(QWizardPage):
         o.threshold_rule = self.rule_combo.currentData()
         return True
 
-    def configure(self, approach: str = "cnn", epochs: int | None = None, batch_size: int | None = None,
+    def configure(self, approach: str = APPROACHES[0], epochs: int | None = None, batch_size: int | None = None,
                   cnn_width: int | None = None, augment: bool | None = None) -> None:
         """Set the main choices at once (scripts and tests)."""
         self.set_approach(approach)

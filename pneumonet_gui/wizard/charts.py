@@ -7,12 +7,12 @@ the numbers it shows as attributes, so tests can read what a person would see.
 
 from __future__ import annotations
 
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+
 # PySide6 first, so matplotlib's Qt canvas binds to it. The canvas is used directly: no
 # pyplot and no global backend switch (which refuses to load where there is no display).
 from PySide6.QtWidgets import QSizePolicy
-
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # noqa: I001
-from matplotlib.figure import Figure
 
 from pneumonet_gui import theme
 

@@ -11,7 +11,16 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
     QWizardPage,
 )
 
@@ -19,8 +28,7 @@ from pneumonet_core.data.discovery import check_usable
 from pneumonet_core.data.report import MIN_PER_CLASS, sample_images, thumbnail
 from pneumonet_core.data.split import SPLITS, split_by_patient
 from pneumonet_core.errors import DatasetError
-from pneumonet_gui import theme
-from pneumonet_gui import workers
+from pneumonet_gui import theme, workers
 from pneumonet_gui.wizard.charts import ClassDistributionChart
 from pneumonet_gui.wizard.common import CountTable, MessageLabel, heading
 

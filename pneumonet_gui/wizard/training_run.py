@@ -37,7 +37,7 @@ def python_command(arguments: list[str]) -> list[str]:
     """
     if getattr(sys, "frozen", False):
         return [sys.executable, *arguments]
-    return [sys.executable, "-m", "pneumonet_core.cli.main", *arguments]
+    return [sys.executable, "-m", "pneumonet_cli.main", *arguments]
 
 
 def shell_line(arguments: list[str]) -> str:

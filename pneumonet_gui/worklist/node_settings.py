@@ -40,7 +40,7 @@ class NodeSettings:
     def out_dir(self) -> Path:
         return self.folder or default_folder()
 
-    def checked(self) -> "NodeSettings":
+    def checked(self) -> NodeSettings:
         """These settings, or a ValueError saying in one line what is wrong."""
         if not 0 <= int(self.port) <= 65535:
             raise ValueError(f"port {self.port} is not a number from 0 to 65535 (0 picks a free one)")

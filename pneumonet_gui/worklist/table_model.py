@@ -12,18 +12,17 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from pneumonet_core.dicom_node.worklist import DONE, FAILED, Worklist, WorklistRow
+from pneumonet_core.reports.deidentify import HIDDEN
 from pneumonet_core.results import WITHHELD as CORE_WITHHELD
 from pneumonet_core.results import decision_words
 from pneumonet_gui import theme
-from pneumonet_gui.table_base import RowsTableModel
+from pneumonet_gui.table_base import WITHHELD, RowsTableModel
 
 COLUMNS = ("Received", "Patient", "Patient ID", "Study date", "Probability", "Decision", "Out of distribution",
            "Images", "Status")
 RECEIVED, PATIENT, PATIENT_ID, STUDY_DATE, PROBABILITY, DECISION, OOD, IMAGES, STATUS = range(len(COLUMNS))
 #: Columns masked while identifiers are hidden.
 IDENTIFYING = (PATIENT_ID, STUDY_DATE)
-HIDDEN = "hidden"
-WITHHELD = "withheld"
 #: Role holding the row's WorklistRow.
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_signature_argument, write_json
+from pneumonet_cli.common import add_signature_argument, write_json
 
 
 def register(subparsers) -> None:

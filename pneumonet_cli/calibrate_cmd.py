@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pneumonet_core.cli.common import add_derived_package_arguments, write_json
+from pneumonet_cli.common import add_derived_package_arguments, write_json
 from pneumonet_core.models.threshold import rule_argument
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, load_classifier
+from pneumonet_cli.common import add_model_argument, load_classifier
 
 
 def peer_type(text: str):

@@ -6,8 +6,8 @@ import csv
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, write_json
-from pneumonet_core.cli.scale_options import add_precision_argument, load_classifier_from_args
+from pneumonet_cli.common import add_model_argument, write_json
+from pneumonet_cli.scale_options import add_precision_argument, load_classifier_from_args
 
 
 def register(subparsers) -> None:
@@ -72,7 +72,8 @@ def run(args) -> int:
                     "errors": errors})
     else:
         cm = metrics["confusion_matrix"]
-        print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, threshold {metrics['threshold']:.4f}")
+        print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, "
+              f"threshold {metrics['threshold']:.4f}")
         for key in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "ece", "brier"):
             value = metrics[key]
             print(f"  {key:12s} {'n/a' if value is None else f'{value:.4f}'}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from pneumonet_core.inference.engines import ENGINES, LOCAL, RAY
-from pneumonet_core.inference.precision import FLOAT32, PRECISIONS
+from pneumonet_core.runtime.precision import FLOAT32, PRECISIONS
 
 
 def add_engine_arguments(parser) -> None:
@@ -53,8 +53,8 @@ def batch_engine_from_args(args):
 
 def load_classifier_from_args(args, command: str):
     """The named or active model at the options' precision; warns once when bfloat16 is emulated."""
-    from pneumonet_core.cli.common import load_classifier
-    from pneumonet_core.inference.precision import slow_bfloat16_note
+    from pneumonet_cli.common import load_classifier
+    from pneumonet_core.runtime.precision import slow_bfloat16_note
 
     precision = getattr(args, "precision", FLOAT32)
     note = slow_bfloat16_note(precision)

@@ -5,7 +5,7 @@ stderr on a terminal, a progress line every few seconds otherwise. Output paths 
 checked before the first scan is read. The CSV is written row by row and moved into
 place when the run ends, also when SIGINT (exit 130) or SIGTERM (exit 143) stops it
 after the model batch in progress, so ``--resume PREVIOUS.csv`` can finish the job; it
-carries only rows it can verify (see :mod:`~pneumonet_core.cli.resume`). Every export is
+carries only rows it can verify (see :mod:`~pneumonet_cli.resume`). Every export is
 de-identified unless ``--include-identifiers`` is given.
 """
 
@@ -18,11 +18,16 @@ import sys
 import threading
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, model_summary, result_line, write_json
-from pneumonet_core.cli.progress import ProgressBar, progress_for  # noqa: F401 (ProgressBar: part of the interface)
-from pneumonet_core.cli.resume import carried_rows  # noqa: F401 (re-exported)
-from pneumonet_core.cli.scale_options import (add_engine_arguments, add_precision_argument, batch_engine_from_args,
-                                              engine_usage_problem, load_classifier_from_args)
+from pneumonet_cli.common import add_model_argument, model_summary, result_line, write_json
+from pneumonet_cli.progress import ProgressBar, progress_for
+from pneumonet_cli.resume import carried_rows
+from pneumonet_cli.scale_options import (
+    add_engine_arguments,
+    add_precision_argument,
+    batch_engine_from_args,
+    engine_usage_problem,
+    load_classifier_from_args,
+)
 from pneumonet_core.errors import PneumonetError
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -147,6 +152,31 @@ def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
     return on_scan
 
 
+def _csv_writer(args, classifier, deid: bool):
+    """The --csv writer (rows are written as results arrive), or None."""
+    if not args.csv:
+        return None
+    from pneumonet_core.reports.tables import CsvWriter
+
+    try:
+        return CsvWriter(args.csv, classifier.card, deidentify=deid)
+    except OSError as exc:
+        raise PneumonetError(f"{args.csv}: cannot write the --csv output ({exc.strerror or exc})") from None
+
+
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> dict:
+    """Make SIGINT and SIGTERM set ``stop`` (and note the signal) instead of killing the run, so
+    the outputs close on the rows so far; the previous handlers, for the caller to restore."""
+
+    def request_stop(signum, frame):
+        received.append(signum)
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():  # Python allows handlers there only
+        return {}
+    return {sig: signal.signal(sig, request_stop) for sig in EXIT_CODES}
+
+
 def run(args) -> int:
     from pneumonet_core.imaging import find_scans
 
@@ -175,34 +205,17 @@ def run(args) -> int:
         def on_decoded(path, scan):
             thumbnails[str(path)] = thumbnail(scan.pixels)
 
-    csv_out = None
-    if args.csv:
-        from pneumonet_core.reports.tables import CsvWriter
-
-        try:
-            csv_out = CsvWriter(args.csv, classifier.card, deidentify=deid)
-        except OSError as exc:
-            raise PneumonetError(f"{args.csv}: cannot write the --csv output ({exc.strerror or exc})") from None
-
-    stop = threading.Event()
-    received: list[int] = []
-    previous_handlers = {}
-
-    def request_stop(signum, frame):
-        received.append(signum)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in EXIT_CODES:
-            previous_handlers[sig] = signal.signal(sig, request_stop)
+    csv_out = _csv_writer(args, classifier, deid)
+    stop, received = threading.Event(), []
     progress = progress_for(len(paths), prefix="pneumonet classify")
     bar = progress if isinstance(progress, ProgressBar) else None
     results, stopped = [], False
+    previous_handlers = _stop_on_signals(stop, received)
     try:
         fresh = classify_paths(todo, classifier, batch_size=args.batch_size, workers=args.workers,
                                should_stop=stop.is_set, on_decoded=on_decoded,
                                on_scan=on_scan)
-        for index, path in enumerate(paths):
+        for index in range(len(paths)):
             result = carried.get(index)
             if result is None:
                 result = None if stopped else next(fresh, None)

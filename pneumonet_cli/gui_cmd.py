@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_signature_argument
+from pneumonet_cli.common import add_signature_argument
 
 
 def register(subparsers) -> None:
@@ -33,7 +33,7 @@ def run(args) -> int:
         print(f"pneumonet gui: {problem}", file=sys.stderr)
         return 1
     if args.model is None:
-        from pneumonet_core.cli.common import resolve_model
+        from pneumonet_cli.common import resolve_model
         from pneumonet_core.errors import PneumonetError
 
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_model_argument, resolve_model, write_json
+from pneumonet_cli.common import add_model_argument, resolve_model, write_json
 
 
 def register(subparsers) -> None:
@@ -37,9 +37,7 @@ def shown_path(path: Path) -> str:
 def run(args) -> int:
     from pneumonet_core.models.card import strip_folders
     from pneumonet_core.models.package import load_package
-    from pneumonet_core.models.signing import package_signature_status
-
-    from pneumonet_core.models.signing import require_trusted
+    from pneumonet_core.models.signing import package_signature_status, require_trusted
 
     path = resolve_model(args.model)
     signature = package_signature_status(path)  # verifies the manifest and content hash

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from pneumonet_core.cli.common import add_signature_argument
+from pneumonet_cli.common import add_signature_argument
 from pneumonet_core.training.config import add_arguments
 
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import (add_derived_package_arguments, add_model_argument, load_classifier,
-                                       model_summary, write_json)
+from pneumonet_cli.common import (
+    add_derived_package_arguments,
+    add_model_argument,
+    load_classifier,
+    model_summary,
+    write_json,
+)
 
 
 def register(subparsers) -> None:
@@ -30,7 +35,8 @@ def register(subparsers) -> None:
         "fit", help="fit the guard of a package on a folder of chest films and write a new package",
         description="Fit the guard on every readable film under DIR/NORMAL and DIR/PNEUMONIA (for the bundled "
         "models, their training folder): the feature reference (PCA + Ledoit-Wolf Mahalanobis on the channel "
-        "means of the architecture's guard layer, a feature map a quarter of the way down the network), its threshold (the --percentile-th percentile of the films' own distances) and the image "
+        "means of the architecture's guard layer, a feature map a quarter of the way down the network), its threshold "
+        "(the --percentile-th percentile of the films' own distances) and the image "
         "statistics' limits. Writes --out; the --model package is untouched.",
     )
     add_derived_package_arguments(fit, "the package to fit the guard of", "the package with the fitted guard to write")
@@ -57,8 +63,8 @@ def register(subparsers) -> None:
 
 
 def run_fit(args) -> int:
-    from pneumonet_core.ood.fitting import fit_folder
     from pneumonet_core.models.card import ood_text
+    from pneumonet_core.ood.fitting import fit_folder
 
     report = fit_folder(args.data_dir, args.model, args.out, args.percentile, args.components, args.batch_size)
     for err in report["errors"]:

@@ -25,20 +25,20 @@ EXIT_TERMINATED = 143
 #: Command modules; each has ``register(subparsers)`` that adds its parser and sets
 #: ``func(args) -> int`` as the parser default.
 COMMAND_MODULES = (
-    "pneumonet_core.cli.classify_cmd",
-    "pneumonet_core.cli.evaluate_cmd",
-    "pneumonet_core.cli.calibrate_cmd",
-    "pneumonet_core.cli.guard_cmd",
-    "pneumonet_core.cli.train_cmd",
-    "pneumonet_core.cli.ensemble_cmd",
-    "pneumonet_core.cli.info_cmd",
-    "pneumonet_core.cli.scan_info_cmd",
-    "pneumonet_core.cli.models_cmd",
-    "pneumonet_core.cli.gui_cmd",
-    "pneumonet_core.cli.listen_cmd",
-    "pneumonet_core.cli.pull_cmd",
-    "pneumonet_core.cli.sign_cmd",
-    "pneumonet_core.cli.keygen_cmd",
+    "pneumonet_cli.classify_cmd",
+    "pneumonet_cli.evaluate_cmd",
+    "pneumonet_cli.calibrate_cmd",
+    "pneumonet_cli.guard_cmd",
+    "pneumonet_cli.train_cmd",
+    "pneumonet_cli.ensemble_cmd",
+    "pneumonet_cli.info_cmd",
+    "pneumonet_cli.scan_info_cmd",
+    "pneumonet_cli.models_cmd",
+    "pneumonet_cli.gui_cmd",
+    "pneumonet_cli.listen_cmd",
+    "pneumonet_cli.pull_cmd",
+    "pneumonet_cli.sign_cmd",
+    "pneumonet_cli.keygen_cmd",
 )
 
 

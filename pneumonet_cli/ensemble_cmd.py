@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pneumonet_core.cli.common import add_signature_argument
+from pneumonet_cli.common import add_signature_argument
 
 
 def register(subparsers) -> None:

@@ -5,6 +5,6 @@ import multiprocessing
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from pneumonet_core.cli.main import app_entry_point
+    from pneumonet_cli.main import app_entry_point
 
     app_entry_point()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pneumonet_core.cli.classify_cmd import add_output_arguments
-from pneumonet_core.cli.listen_cmd import add_node_arguments, peer_type
+from pneumonet_cli.classify_cmd import add_output_arguments
+from pneumonet_cli.listen_cmd import add_node_arguments, peer_type
 
 
 def _date_range(text: str) -> str:
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from pneumonet_core.cli import classify_cmd
+    from pneumonet_cli import classify_cmd
     from pneumonet_core.dicom_node.pull import find_studies, retrieve_study
     from pneumonet_core.dicom_node.study import read_header, skip_reason
 
