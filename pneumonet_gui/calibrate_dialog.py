@@ -102,8 +102,8 @@ class CalibrateDialog(QDialog):
 
         intro = QLabel(f"Classifies your site's labelled films (NORMAL/ and PNEUMONIA/ sub-folders, at least "
                        f"{MIN_PER_CLASS} readable films per class), refits the probability calibration and chooses "
-                       "the threshold by the rule below. The weights do not change; the calibrated model is installed beside this "
-                       "one, and this one is left as it is.")
+                       "the threshold by the rule below. The weights do not change; the calibrated model is "
+                       "installed beside this one, and this one is left as it is.")
         intro.setWordWrap(True)
         self.folder = FolderField("Your site's labelled films")
         self.folder_edit = self.folder.edit
