@@ -219,6 +219,17 @@ def read_card(path: str | Path) -> ModelCard:
     return _verified_files(Path(path))[0]
 
 
+def verified_files(path: str | Path, require_signature: bool | None = None) -> tuple[ModelCard, dict[str, bytes]]:
+    """(card, files) of a package checked as :func:`load_package` checks it, without building
+    the model: the LiteRT runtime (:mod:`pneumonet_core.inference.litert_runtime`) needs no Keras."""
+    from pneumonet_core.models import signing
+
+    path = Path(path)
+    card, files = _verified_files(path)
+    signing.check_package(path, files, require=require_signature)
+    return card, files
+
+
 def load_package(path: str | Path, precision: str = "float32", require_signature: bool | None = None) -> ModelPackage:
     """Load and verify a package: the one model loader of Pneumonet.
 
@@ -231,11 +242,8 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     either way. Fails with :class:`ModelPackageError` (one line) on a missing, foreign,
     corrupt, tampered, unsigned-when-required or unsafe file.
     """
-    from pneumonet_core.models import signing
-
     path = Path(path)
-    card, files = _verified_files(path)
-    signing.check_package(path, files, require=require_signature)
+    card, files = verified_files(path, require_signature)
     model = _model_from_architecture(path, files.pop("architecture.json"), precision)
     try:
         manifest = json.loads(files["weights.json"])
