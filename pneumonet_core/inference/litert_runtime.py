@@ -69,6 +69,7 @@ class LiteGraph:
     def __init__(self, data: bytes, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.size = len(data)  # bytes of the flatbuffer
         self._interpreter = Interpreter(model_content=data, num_threads=threads or os.cpu_count() or 1)
         self._runner = self._interpreter.get_signature_runner()
         self._input = next(iter(self._runner.get_input_details()))
