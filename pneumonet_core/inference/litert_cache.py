@@ -161,3 +161,27 @@ def write_bundle(paths: list[Path], folder: Path, variant: str) -> list[str]:
         index["graphs"][key] = {"sha256": hashlib.sha256(data).hexdigest(), "meta": meta, "package": Path(path).name}
     write_bytes_atomic(folder / BUNDLE_INDEX, json.dumps(index, indent=1, sort_keys=True).encode())
     return list(index["graphs"])
+
+
+def describe(card_hash: str, variant: str | None = None) -> dict:
+    """How this machine runs a package (for ``pneumonet info`` and the card page), without deriving.
+
+    ``graph``: "bundle", "cache" or "not derived yet (on first use)"; ``heat_map``: CAM from
+    the one pass when every head is pooling + dense (then equal to Grad-CAM), else TensorFlow's
+    gradient Grad-CAM for the map.
+    """
+    from pneumonet_core.inference.litert_export import DEFAULT_VARIANT
+
+    variant = variant or DEFAULT_VARIANT
+    key = graph_key(card_hash, variant)
+    found, where = from_bundle(key), "bundle"
+    if found is None:
+        found, where = from_cache(key), "cache"
+    if found is None:
+        return {"runtime": "litert", "variant": variant, "graph": "not derived yet (on first use)",
+                "heat_map": "decided when the graph is derived"}
+    heads = found[1].get("heads") or []
+    cam = bool(heads) and all(h.get("cam") for h in heads)
+    return {"runtime": "litert", "variant": variant, "graph": where,
+            "heat_map": ("CAM from the one LiteRT pass (equal to Grad-CAM for this pooling + dense head)" if cam else
+                         "Grad-CAM through TensorFlow (this head is not pooling + dense, so CAM would differ)")}

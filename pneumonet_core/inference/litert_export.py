@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: How the weights are stored in the graph: int8 with dynamic-range quantization (the
-#: default, a quarter of the float32 size), float32, or full-integer int8 (weights and
-#: activations, calibrated on representative films).
-VARIANTS = ("dynamic-int8", "float32", "full-int8")
+#: How the weights are stored in the graph: int8 with dynamic-range quantization (a
+#: quarter of the float32 size; activations are quantized on the fly), float16 (half;
+#: computed in float32), float32, or full-integer int8 (weights and activations, calibrated
+#: on representative films).
+VARIANTS = ("dynamic-int8", "float16", "float32", "full-int8")
 DEFAULT_VARIANT = "dynamic-int8"
 #: Bumped when the graph's layout changes, so older cached graphs are derived again.
 GRAPH_VERSION = 1
@@ -111,6 +112,8 @@ def convert(package, gradcam_layer: str, variant: str = DEFAULT_VARIANT, represe
     converter = tf.lite.TFLiteConverter.from_keras_model(graph)
     if variant != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
     if variant == "full-int8":
         if representative is None or not len(representative):
             raise ValueError("full-int8 needs representative films to calibrate on")
