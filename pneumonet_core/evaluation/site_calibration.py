@@ -100,14 +100,15 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
     Returns the report (site, rule, before, after, after_cross_fitted, calibration).
     """
     from pneumonet_core.inference.classifier import Classifier
-    from pneumonet_core.models.package import load_package, rewrite_package
+    from pneumonet_core.models.package import rewrite_package
 
     data_dir, model_path, out = Path(data_dir), Path(model_path), Path(out)
     parse_rule(rule)  # a bad rule fails before minutes of classification
     if out.resolve() == model_path.resolve():
         raise PneumonetError(f"{out}: --out must differ from --model (the input package stays untouched)")
-    package = load_package(model_path)
-    raw_classifier = Classifier(package, apply_calibration=False)
+    # The runtime that will answer with the calibrated package (LiteRT by default) measures it.
+    raw_classifier = Classifier.load(model_path, apply_calibration=False)
+    package = raw_classifier.package
     found = predict_folder(data_dir, raw_classifier, should_stop=should_stop, progress=progress)
     check_site(found, data_dir)
     y, raw = found.y, found.probability
