@@ -20,7 +20,7 @@ import pytest
 from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference import gradcam, litert_cache
 from pneumonet_core.inference.classifier import Classifier
-from pneumonet_core.inference.litert_export import head_of
+from pneumonet_core.inference.litert_export import DEFAULT_VARIANT, head_of
 from pneumonet_core.inference.litert_runtime import LiteClassifier, chosen_runtime, class_maps, load_lite
 from pneumonet_core.preprocessing import preprocess
 
@@ -60,7 +60,7 @@ def films():
 
 def test_a_fresh_home_derives_the_graph_and_caches_it_sealed(lite, home):
     assert lite.graph_source == "derived" and lite.runtime == "litert"
-    key = litert_cache.graph_key(lite.card.hash, "dynamic-int8")
+    key = litert_cache.graph_key(lite.card.hash, DEFAULT_VARIANT)
     sidecar = json.loads((home / "cache/litert" / f"{key}.json").read_text())
     assert sidecar["mac"] and sidecar["meta"]["members"] == 3
     again = load_lite(CNN)
@@ -124,12 +124,12 @@ def test_a_head_cam_does_not_explain_keeps_tensorflows_map(lite, keras_cnn, film
 
 
 def test_a_tampered_cached_graph_is_never_loaded(lite, home, monkeypatch):
-    key = litert_cache.graph_key(lite.card.hash, "dynamic-int8")
+    key = litert_cache.graph_key(lite.card.hash, DEFAULT_VARIANT)
     graph = home / "cache/litert" / f"{key}.tflite"
     good = graph.read_bytes()
     sidecar = graph.with_suffix(".json").read_bytes()
     # A graph and its seal copied in under another package's key fail the seal.
-    other = litert_cache.graph_key("0" * 64, "dynamic-int8")
+    other = litert_cache.graph_key("0" * 64, DEFAULT_VARIANT)
     (graph.parent / f"{other}.tflite").write_bytes(good)
     (graph.parent / f"{other}.json").write_bytes(sidecar)
     assert litert_cache.from_cache(other) is None
@@ -149,7 +149,7 @@ def test_a_tampered_cached_graph_is_never_loaded(lite, home, monkeypatch):
 
 
 def test_a_bundled_graph_is_used_only_as_its_index_lists_it(lite, home, tmp_path, monkeypatch):
-    key = litert_cache.graph_key(lite.card.hash, "dynamic-int8")
+    key = litert_cache.graph_key(lite.card.hash, DEFAULT_VARIANT)
     data, meta = litert_cache.from_cache(key)
     bundle = tmp_path / "resources" / "litert"
     bundle.mkdir(parents=True)

@@ -40,6 +40,8 @@ RUNTIMES = ("litert", "tensorflow")
 DEFAULT_RUNTIME = "litert"
 #: Chooses the runtime when no caller does (the CLI's ``--runtime`` sets it).
 RUNTIME_ENV = "PNEUMONET_RUNTIME"
+#: Chooses the graph's variant (:data:`~.litert_export.VARIANTS`) when no caller does: for measuring.
+VARIANT_ENV = "PNEUMONET_LITERT_VARIANT"
 EXTRA_PREFIX = "extra/"
 
 
@@ -223,7 +225,8 @@ def load_lite(path: str | Path, batch_size: int | None = None, apply_calibration
     card, files = verified_files(path, require_signature)
     extras = {name[len(EXTRA_PREFIX):]: data for name, data in files.items() if name.startswith(EXTRA_PREFIX)}
     del files  # the weights are not needed: the graph has its own
-    data, meta, source = graph_for(path, card.hash, variant or DEFAULT_VARIANT, require_signature)
+    variant = variant or os.environ.get(VARIANT_ENV) or DEFAULT_VARIANT
+    data, meta, source = graph_for(path, card.hash, variant, require_signature)
     if meta.get("class_names") != list(card.class_names):
         raise ModelPackageError(path, "the LiteRT graph does not match the model's classes")
     try:
