@@ -17,7 +17,7 @@ ratio LiteRT / TensorFlow. The issue's targets on an idle 2-core machine: cold c
 40 films <= 5 s, <= 400 MB and <= 0.25x TensorFlow's time; viewer first result <= 3 s and
 next scan <= 0.5 s; throughput >= 1.5x TensorFlow's.
 
-    python benchmarks/bench_runtime.py [--model M] [--films 40] [--repeats 1] \\
+    python benchmarks/bench_runtime.py [--model M] [--films 40] [--repeats 1] [--litert-variant dynamic-int8] \\
         [--out benchmarks/results/bench_runtime.txt]
 
 Never part of the test suite (minutes: TensorFlow loads ResNet152V2 several times).
@@ -69,13 +69,15 @@ print("BENCH", classifier.graph_source, time.perf_counter() - start, classifier.
 '''
 
 
-def child_env(home: Path, runtime: str | None = None) -> dict:
+def child_env(home: Path, runtime: str | None = None, variant: str | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PNEUMONET_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2",
            "QT_QPA_PLATFORM": "offscreen"}
     env.pop("PNEUMONET_MODEL", None)
     env.pop("PNEUMONET_RUNTIME", None)
     if runtime:
         env["PNEUMONET_RUNTIME"] = runtime
+    if variant:
+        env["PNEUMONET_LITERT_VARIANT"] = variant
     return env
 
 
@@ -113,6 +115,8 @@ def main() -> int:
     parser.add_argument("--batch-films", type=int, default=64)
     parser.add_argument("--next", type=int, default=4, help="further scans opened in the viewer")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--litert-variant", default=None,
+                        help="the LiteRT graph's variant (default: the runtime's, float16; dynamic-int8 is quicker)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     lines: list[str] = []
@@ -123,10 +127,10 @@ def main() -> int:
 
     say(f"# {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; "
         f"model {args.model.name}; {args.films} films for classify, {args.batch_films} for throughput; "
-        f"{args.repeats} run(s) per runtime, alternating, medians")
+        f"{args.repeats} run(s) per runtime, alternating, medians; LiteRT variant {args.litert_variant or 'default'}")
     home = Path(tempfile.mkdtemp(prefix="bench-runtime-home-"))
     python = sys.executable
-    seconds, peak, out = run_child([python, "-c", DERIVE, str(args.model)], child_env(home))
+    seconds, peak, out = run_child([python, "-c", DERIVE, str(args.model)], child_env(home, None, args.litert_variant))
     source, took, size = out.split("BENCH")[1].split()
     say(f"# LiteRT graph {source} in {float(took):.1f} s ({int(size) / 1e6:.1f} MB, peak {peak:.0f} MB): "
         "the first use of a new package; every figure below reads it from the cache")
@@ -137,13 +141,13 @@ def main() -> int:
     for repeat in range(args.repeats):
         for runtime in RUNTIMES:
             got = figures[runtime]
-            env = child_env(home, runtime)
+            env = child_env(home, runtime, args.litert_variant)
             seconds, peak, _ = run_child([python, "-m", "pneumonet_core.cli.main", "classify", "--model",
                                           str(args.model), "--runtime", runtime, str(folder)], env)
             got.setdefault("cold classify (s)", []).append(seconds)
             got.setdefault("cold classify peak (MB)", []).append(peak)
-            viewer = bench_viewer_start.run_once(ROOT, args.model, scans, home=home,
-                                                 extra_env={"PNEUMONET_RUNTIME": runtime})
+            viewer = bench_viewer_start.run_once(ROOT, args.model, scans, home=home, extra_env={
+                k: env[k] for k in ("PNEUMONET_RUNTIME", "PNEUMONET_LITERT_VARIANT") if k in env})
             for key in ("first_paint", "first_result", "first_heatmap", "next_result", "next_heatmap"):
                 got.setdefault(f"viewer {key} (s)", []).append(viewer[key])
             _, _, out = run_child([python, "-c", THROUGHPUT, str(args.model), runtime, *map(str, batch)], env)
