@@ -22,6 +22,7 @@ from pneumonet_core.inference import gradcam, litert_cache
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.inference.litert_export import DEFAULT_VARIANT, head_of
 from pneumonet_core.inference.litert_runtime import LiteClassifier, chosen_runtime, class_maps, load_lite
+from pneumonet_core.models.package import read_card
 from pneumonet_core.preprocessing import preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,3 +194,24 @@ def test_cli_classify_answers_without_importing_tensorflow(lite, home, films, ke
         runs[runtime] = {r["path"]: r["probability"] for r in json.loads(done.stdout)["results"]}
     assert runs["litert"].keys() == runs["tensorflow"].keys() and len(runs["litert"]) > 100
     assert max(abs(runs["litert"][k] - runs["tensorflow"][k]) for k in runs["litert"]) <= 0.01
+
+
+def test_the_build_derives_the_bundled_graphs_into_an_index(home, tmp_path, monkeypatch):
+    """tools/derive_litert.py (run by tools/build_app.sh): whatever packages are bundled, each
+    gets its graph keyed by its hash, and the app loads it from the bundle without deriving."""
+    import importlib.util
+
+    from tests.helpers import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny.pneumonet")
+    spec = importlib.util.spec_from_file_location("derive_litert", ROOT / "tools" / "derive_litert.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "resources" / "litert"
+    assert tool.main([str(out), str(model)]) == 0
+    index = json.loads((out / "index.json").read_text())
+    key = litert_cache.graph_key(read_card(model).hash, DEFAULT_VARIANT)
+    assert list(index["graphs"]) == [key] and (out / f"{key}.tflite").exists()
+    monkeypatch.setenv("PNEUMONET_RESOURCES", str(tmp_path / "resources"))
+    monkeypatch.setattr(litert_cache, "derive", lambda *a, **k: pytest.fail("derived although bundled"))
+    assert load_lite(model).graph_source == "bundle"
