@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,18 +84,17 @@ def run_child(command: list[str], env: dict) -> tuple[float, float, str]:
     """(seconds from spawn to exit, the child's peak resident MB, its stdout); ``wait4`` gives
     this child's own peak (Popen would reap it first)."""
     start = time.perf_counter()
-    stdout = tempfile.TemporaryFile("w+")
-    stderr = tempfile.TemporaryFile("w+")
-    pid = os.posix_spawn(command[0], command, env, file_actions=[(os.POSIX_SPAWN_DUP2, stdout.fileno(), 1),
-                                                               (os.POSIX_SPAWN_DUP2, stderr.fileno(), 2)])
-    _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - start
-    stdout.seek(0)
-    stderr.seek(0)
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 3):
-        raise SystemExit(f"{' '.join(command[:5])}... failed ({code}):\n{stderr.read()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, stdout.read()
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        pid = os.posix_spawn(command[0], command, env, file_actions=[(os.POSIX_SPAWN_DUP2, stdout.fileno(), 1),
+                                                                   (os.POSIX_SPAWN_DUP2, stderr.fileno(), 2)])
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - start
+        stdout.seek(0)
+        stderr.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            raise SystemExit(f"{' '.join(command[:5])}... failed ({code}):\n{stderr.read()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, stdout.read()
 
 
 def films_folder(n: int) -> Path:
