@@ -231,6 +231,9 @@ def load_lite(path: str | Path, batch_size: int | None = None, apply_calibration
         raise ModelPackageError(path, "the LiteRT graph does not match the model's classes")
     try:
         graph = LiteGraph(data)
+    except ImportError:
+        raise ModelPackageError(path, "LiteRT is not installed (pip install ai-edge-litert), "
+                                      "or run with --runtime tensorflow") from None
     except (ValueError, RuntimeError) as exc:
         raise ModelPackageError(path, f"cannot open the LiteRT graph ({exc})") from None
     package = ModelPackage(model=None, card=card, path=path, extras=extras)
