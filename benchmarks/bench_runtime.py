@@ -159,6 +159,10 @@ def main() -> int:
     say(f"# load average at the end {os.getloadavg()[0]:.1f}")
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
+    import shutil
+
+    shutil.rmtree(home, ignore_errors=True)  # the derived graph: a hundred megabytes
+    shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
