@@ -123,12 +123,17 @@ sys.exit(main(["gui", first, "--model", MODEL]))
 '''
 
 
-def run_once(code: Path, model: Path, scans: list[Path], pause_s: float = 0.3) -> dict:
-    """One cold start of ``pneumonet gui`` from the tree ``code``; figures in seconds."""
-    home = Path(tempfile.mkdtemp(prefix="bench-viewer-home-"))
+def run_once(code: Path, model: Path, scans: list[Path], pause_s: float = 0.3, home: Path | None = None,
+             extra_env: dict | None = None) -> dict:
+    """One cold start of ``pneumonet gui`` from the tree ``code``; figures in seconds.
+
+    ``home`` (default: a new one) and ``extra_env`` let benchmarks/bench_runtime.py start
+    the app with a warm LiteRT cache and a chosen runtime.
+    """
+    home = home or Path(tempfile.mkdtemp(prefix="bench-viewer-home-"))
     (home / "viewer.ini").write_text("[General]\nheatmap_for_normal=true\n")
     env = {**os.environ, "PYTHONPATH": str(code), "QT_QPA_PLATFORM": "offscreen", "PNEUMONET_HOME": str(home),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+           "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", **(extra_env or {})}
     env.pop("PNEUMONET_MODEL", None)
     script = CHILD.replace("MODEL", repr(str(model)))
     start = time.time()

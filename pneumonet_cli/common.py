@@ -12,6 +12,9 @@ from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
 def add_model_argument(parser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="model package (.pneumonet); default: the active model")
     add_signature_argument(parser)
+    parser.add_argument("--runtime", choices=("litert", "tensorflow"), default=None,
+                        help="what runs the model: litert (default; no TensorFlow, a graph derived once per model "
+                        "and cached) or tensorflow (the Keras model; --precision bfloat16 implies it)")
 
 
 def add_signature_argument(parser) -> None:

@@ -47,17 +47,22 @@ def run(args) -> int:
         from pneumonet_core.models.package import read_card
 
         card = read_card(path)
+    from pneumonet_core.inference.litert_cache import describe
+
+    runtime = describe(card.hash)
     if args.json:
         data = card.to_dict()
         data["data"] = {k: v for k, v in data.get("data", {}).items() if k != "folder"}
         if isinstance(data.get("training", {}).get("command"), str):
             data["training"]["command"] = strip_folders(data["training"]["command"])
         write_json({"path": shown_path(path), "signature": {"state": signature.state, "text": signature.text,
-                                                            "key_id": signature.key_id}, **data})
+                                                            "key_id": signature.key_id}, **data,
+                    "runtime": runtime})
         return 0
     print("\n".join(card.summary_lines()))
     print(f"File:         {shown_path(path)}")
     print(f"Signature:    {signature.text}")
+    print(f"Runtime:      LiteRT {runtime['variant']} graph: {runtime['graph']}; heat map: {runtime['heat_map']}")
     if args.verify:
         print("Verified:     weights load and the content hash matches")
     return 0

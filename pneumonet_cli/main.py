@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if problem := load_settings().problem_line():
         print(f"pneumonet: warning: {problem}", file=sys.stderr)
     saved_env = os.environ.get("PNEUMONET_REQUIRE_SIGNATURE")
+    saved_runtime = os.environ.get("PNEUMONET_RUNTIME")
     if getattr(args, "require_signature", False):  # for every model this run loads, however
         os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = "1"
+    if getattr(args, "runtime", None):  # every classifier this run loads, Ray's actors included
+        os.environ["PNEUMONET_RUNTIME"] = args.runtime
     try:
         return int(args.func(args))
     except PneumonetError as exc:
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.pop("PNEUMONET_REQUIRE_SIGNATURE", None)
         else:
             os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = saved_env
+        if saved_runtime is None:
+            os.environ.pop("PNEUMONET_RUNTIME", None)
+        else:
+            os.environ["PNEUMONET_RUNTIME"] = saved_runtime
 
 
 def entry_point() -> None:

@@ -1,9 +1,11 @@
 """The app's one model: the active :class:`Classifier`, loaded once in the background and
 shared by the viewer and batch runs.
 
-Keras and TensorFlow are imported by the load job, never on the GUI thread. The model is
-ready as soon as it is loaded; a second job then compiles its one-pass graph
-(:meth:`Classifier.warm_up`), and a scan that comes meanwhile is answered eagerly. A new load
+The model runs on LiteRT by default (no TensorFlow); Keras and TensorFlow, when used
+(``PNEUMONET_RUNTIME=tensorflow``, bfloat16, deriving a new package's graph), are imported
+by the load job, never on the GUI thread. The model is ready as soon as it is loaded; a
+second job then warms it (:meth:`Classifier.warm_up`: under TensorFlow it compiles the
+one-pass graph, and a scan that comes meanwhile is answered eagerly). A new load
 supersedes one in progress (the newest choice wins), and until it is done nobody gets a
 classifier: the viewer and the batch panel wait for :attr:`ActiveModel.loaded`.
 """

@@ -203,13 +203,15 @@ def run_selftest(model=None) -> int:
     window.show_loaded_scan(scan)
     finished = window.current.done or _wait_for([window.controller.finished], SCRIPT_TIMEOUT_S)
     current, card, path = window.current, window.model_card, window.model_path
+    classifier = window.active_model.classifier
+    runtime = getattr(classifier, "runtime", "?")
     heatmap, guard_note = current.heatmap, ""
     if finished and current.result is not None and current.result.withheld:
         # A model with a fitted guard rightly withholds a drawn film, and the viewer shows no
         # heat map for it; Grad-CAM is still checked, directly.
         guard_note = f"; withheld by the guard as expected for a drawn film ({current.result.ood_reason})"
         try:
-            heatmap = window.active_model.classifier.heatmap(scan, current.result)
+            heatmap = classifier.heatmap(scan, current.result)
         except Exception as exc:  # noqa: BLE001 - reported as the selftest's failure
             current.heatmap_error = str(exc)
     app.processEvents()
@@ -220,10 +222,15 @@ def run_selftest(model=None) -> int:
     if heatmap is None:
         _err(f"selftest FAILED: heat map: {current.heatmap_error}")
         return 1
+    if runtime == "litert" and "tensorflow" in sys.modules:  # LiteRT shows a result without TensorFlow
+        _err("selftest FAILED: TensorFlow was loaded to show a LiteRT result")
+        return 1
     done = time.perf_counter()
     result = current.result
     _out(f"selftest ok: model {card.name} version {card.version} ({path}); "
          f"{'result withheld' if result.withheld else f'p={result.probability:.4f} {result.label}'}{guard_note}; "
          f"heat map {heatmap.shape[1]}x"
-         f"{heatmap.shape[0]}; model load {loaded - started:.1f} s, analysis {done - loaded:.1f} s")
+         f"{heatmap.shape[0]}; runtime {runtime} ({getattr(classifier, 'graph_source', 'keras')}), TensorFlow "
+         f"{'loaded' if 'tensorflow' in sys.modules else 'not loaded'}; model load {loaded - started:.1f} s, "
+         f"analysis {done - loaded:.1f} s")
     return 0

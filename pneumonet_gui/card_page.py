@@ -197,6 +197,15 @@ def ood_section(card: ModelCard) -> str:
     return "".join(out)
 
 
+def runtime_section(card: ModelCard) -> str:
+    """How this machine runs the model: the LiteRT graph and how the heat map is made."""
+    from pneumonet_core.inference.litert_cache import describe
+
+    found = describe(card.hash)
+    return _section("Runtime") + _pairs([("LiteRT graph", _e(f"{found['variant']}, {found['graph']}")),
+                                         ("Heat map", _e(found["heat_map"]))])
+
+
 def data_section(card: ModelCard) -> str:
     data = card.data or {}
     summary = data.get("summary") or {}
@@ -271,7 +280,7 @@ def reliability_charts(card: ModelCard) -> list[tuple[str, str, dict, float | No
 def card_html(card: ModelCard, path=None, banner=(), charts: list[tuple[str, str]] = (), extra: str = "") -> str:
     """The whole page; ``charts`` are (key, title) of the ``chart:<key>`` images, ``extra`` more sections."""
     body = (identity_section(card, path, banner) + figures_section(card) + extra + threshold_section(card)
-            + calibration_section(card, list(charts)) + ood_section(card) + data_section(card)
+            + calibration_section(card, list(charts)) + ood_section(card) + runtime_section(card) + data_section(card)
             + training_section(card) + integrity_section(card))
     return f'<div style="color:{theme.TEXT}">{body}</div>'
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The suite's tests each get a fresh home, where LiteRT (the default runtime) would derive
+# every model's graph again: they run the TensorFlow path, which gives the same answers
+# (tests/test_litert_runtime.py checks LiteRT itself). PNEUMONET_RUNTIME=litert pytest ...
+# runs them on LiteRT.
+os.environ.setdefault("PNEUMONET_RUNTIME", "tensorflow")
 
 from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
 

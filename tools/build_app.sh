@@ -23,6 +23,10 @@ ls resources/models/*.pneumonet >/dev/null 2>&1 || {
 }
 
 start=$(date +%s)
+# The LiteRT graphs of the bundled models, derived from them now (TensorFlow, minutes for
+# ResNet152V2): the app then shows a result without loading TensorFlow. build.spec
+# bundles build/litert as resources/litert.
+"$PYTHON" tools/derive_litert.py build/litert
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller build.spec
 # TensorFlow's libraries carry 250 MB of symbols nothing uses at run time. Strip them and

@@ -30,7 +30,7 @@ from pneumonet_core.evaluation.folder import FolderPredictions, predict_folder
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline, patient_bootstrap_intervals
 from pneumonet_core.inference.classifier import Classifier
 from pneumonet_core.models import calibration
-from pneumonet_core.models.package import load_package, rewrite_package
+from pneumonet_core.models.package import rewrite_package
 from pneumonet_core.models.threshold import choose_threshold, parse_rule
 
 #: Fewest films per class a site must give: fewer cannot place a threshold with any confidence.
@@ -174,8 +174,9 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
     parse_rule(rule)  # a bad rule fails before minutes of classification
     if out.resolve() == model_path.resolve():
         raise PneumonetError(f"{out}: --out must differ from --model (the input package stays untouched)")
-    package = load_package(model_path)
-    raw_classifier = Classifier(package, apply_calibration=False)
+    # The runtime that will answer with the calibrated package (LiteRT by default) measures it.
+    raw_classifier = Classifier.load(model_path, apply_calibration=False)
+    package = raw_classifier.package
     found = predict_folder(data_dir, raw_classifier, should_stop=should_stop, progress=progress)
     warning = check_site(found, data_dir, force)
     y, raw, patients = found.y, found.probability, found.patients

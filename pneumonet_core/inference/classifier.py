@@ -38,9 +38,14 @@ from pneumonet_core.runtime.predict import (
 class Classifier:
     """Wraps one model package; all inference in Pneumonet goes through here.
 
+    This class runs the Keras model (``--runtime tensorflow``); :class:`.litert_runtime.LiteClassifier`,
+    what :meth:`load` gives by default, runs the package's LiteRT graph and decides alike.
+
     One instance can serve several threads (the viewer and a batch run share it): each
     use of the model holds a lock, so calls interleave between model batches.
     """
+
+    runtime = "tensorflow"
 
     def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True):
         self.package = package
@@ -61,7 +66,7 @@ class Classifier:
         self.batch_size = batch_size or architecture.inference_batch
         try:
             self.guard = Guard.of_package(package)
-            if self.guard.needs_features:
+            if self.guard.needs_features and package.model is not None:  # a LiteRT graph is checked by its classifier
                 check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
         except ValueError as exc:
             raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
@@ -70,15 +75,21 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int | None = None,
-             precision: str = "float32") -> Classifier:
+             precision: str = "float32", runtime: str | None = None, apply_calibration: bool = True) -> Classifier:
         """Load ``path``, or the active model (see :mod:`pneumonet_core.models.registry`).
 
-        ``precision`` "bfloat16" runs the model in mixed bfloat16 (faster on CPUs with
-        native bfloat16, see :mod:`pneumonet_core.runtime.precision`).
+        ``runtime`` "litert" (the default, see :mod:`.litert_runtime`) answers without
+        TensorFlow; "tensorflow" runs the Keras model. ``precision`` "bfloat16" runs the
+        model in mixed bfloat16 under TensorFlow (faster on CPUs with native bfloat16, see
+        :mod:`pneumonet_core.runtime.precision`).
         """
+        from pneumonet_core.inference.litert_runtime import chosen_runtime, load_lite
+
         if path is None:
             path = active_model_path()
-        return cls(load_package(path, precision=precision), batch_size=batch_size)
+        if chosen_runtime(runtime, precision) == "litert":
+            return load_lite(path, batch_size=batch_size, apply_calibration=apply_calibration)
+        return cls(load_package(path, precision=precision), batch_size=batch_size, apply_calibration=apply_calibration)
 
     @property
     def card(self) -> ModelCard:

@@ -37,7 +37,6 @@ from pneumonet_core import __version__, imaging
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.inference.batch import decode_file
 from pneumonet_core.inference.classifier import Classifier
-from pneumonet_core.models.package import load_package
 from pneumonet_core.preprocessing import INPUT_SIZE
 from pneumonet_core.results import ScanResult
 
@@ -114,15 +113,19 @@ class ModelStage:
         if version != __version__:
             raise RuntimeError(f"this Ray node runs pneumonet {__version__}, the driver {version}: "
                                "install the same version on every node")
-        _limit_threads(threads)
         with tempfile.TemporaryDirectory(prefix="pneumonet-ray-") as tmp:
             path = Path(tmp) / "model.pneumonet"
             path.write_bytes(ray.get(model[0]))  # one copy per node, from the object store
-            package = load_package(path, precision=precision)
-        if package.card.hash != model_hash:
-            raise RuntimeError(f"model hash {package.card.hash} differs from the driver's {model_hash}")
+            # LiteRT by default ($PNEUMONET_RUNTIME from the driver): the graph is read or
+            # derived while the package file exists, then it lives in memory.
+            classifier = Classifier.load(path, batch_size=batch_size, precision=precision,
+                                         apply_calibration=apply_calibration)
+        if classifier.card.hash != model_hash:
+            raise RuntimeError(f"model hash {classifier.card.hash} differs from the driver's {model_hash}")
+        if classifier.runtime == "tensorflow":
+            _limit_threads(threads)
         self.batch_size = batch_size
-        self.classifier = Classifier(package, batch_size=batch_size, apply_calibration=apply_calibration)
+        self.classifier = classifier
 
     def __call__(self, batch: dict) -> dict:
         good = np.flatnonzero(batch["ok"])
@@ -164,10 +167,10 @@ def _quiet_ray_data() -> None:
 
 
 def worker_env() -> dict[str, str]:
-    """Environment of Ray's workers: the driver's Keras backend, TensorFlow's start-up logs quiet."""
-    import keras
+    """Environment of Ray's workers: the driver's runtime and Keras backend, TensorFlow's start-up logs quiet."""
+    from pneumonet_core.inference.litert_runtime import RUNTIME_ENV, chosen_runtime, keras_backend_name
 
-    return {"KERAS_BACKEND": keras.backend.backend(),
+    return {"KERAS_BACKEND": keras_backend_name(), RUNTIME_ENV: chosen_runtime(),
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
 
 

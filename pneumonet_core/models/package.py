@@ -150,6 +150,16 @@ def update_card(path: str | Path, card: ModelCard) -> ModelCard:
     return rewrite_package(path, path, card)
 
 
+def checked_files(path: str | Path, require_signature: bool | None = None) -> tuple[ModelCard, dict[str, bytes]]:
+    """(card, files) of a package checked as :func:`load_package` checks it (integrity and
+    signature), without building the model: the LiteRT runtime
+    (:mod:`pneumonet_core.inference.litert_runtime`) needs no Keras."""
+    path = Path(path)
+    card, files = verified_files(path)
+    signing.check_package(path, files, require=require_signature)
+    return card, files
+
+
 def load_package(path: str | Path, precision: str = "float32", require_signature: bool | None = None) -> ModelPackage:
     """Load and verify a package: the one model loader of Pneumonet.
 
@@ -163,8 +173,7 @@ def load_package(path: str | Path, precision: str = "float32", require_signature
     corrupt, tampered, unsigned-when-required or unsafe file.
     """
     path = Path(path)
-    card, files = verified_files(path)
-    signing.check_package(path, files, require=require_signature)
+    card, files = checked_files(path, require_signature)
     model = _model_from_architecture(path, files.pop("architecture.json"), precision)
     try:
         manifest = json.loads(files["weights.json"])
