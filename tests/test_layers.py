@@ -79,8 +79,13 @@ def test_a_layer_imports_nothing_above_it(layer, forbidden):
     assert not wrong, "\n".join(wrong)
 
 
+#: Imports made at call time on purpose, each with its reason. Classifier.load is the one
+#: model loader: it returns the LiteRT subclass, whose module must import the base class.
+CALL_TIME_EDGES = {("pneumonet_core.inference.classifier", "pneumonet_core.inference.litert_runtime")}
+
+
 def test_the_core_has_no_import_cycles():
-    graph = {name: {t for t in targets if t in MODULES and t != name}
+    graph = {name: {t for t in targets if t in MODULES and t != name and (name, t) not in CALL_TIME_EDGES}
              for name, targets in IMPORTS.items() if _under(name, "pneumonet_core")}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
