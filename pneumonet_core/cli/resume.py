@@ -18,7 +18,9 @@ def _names_match(row_path: str, path: Path, shown: str | None, digest: str) -> b
     from pneumonet_core.inference.batch import header_metadata
     from pneumonet_core.reports.deidentify import PSEUDONYM_PREFIX, report_path
 
-    if row_path == str(path):
+    from pneumonet_core.printable import printable
+
+    if row_path in (str(path), printable(path)):
         return True
     try:
         if Path(row_path).resolve() == path.resolve():
