@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ _MIN_COMPRESSED_SIZE = 4096
 MAX_UNPACKED_BYTES = 1 << 30
 MAX_MEMBERS = 5000
 MAX_RATIO = 200
+#: The largest JSON member (card, manifest, architecture): checked from the zip directory.
+MAX_JSON_BYTES = 16 << 20
 #: The oldest Keras trusted to rebuild an architecture (fixes for CVE-2025-8747, -9906,
 #: -12060 and CVE-2026-1462 on load).
 MIN_KERAS = (3, 14)
@@ -165,21 +168,47 @@ def update_card(path: str | Path, card: ModelCard) -> ModelCard:
 
 
 def _read_zip(path: Path) -> dict[str, bytes]:
+    from pneumonet_core.imaging.files import NotRegularFile, open_regular
+
     if not path.exists():
         raise ModelPackageError(path, "model file not found")
     if path.is_dir():
         raise ModelPackageError(path, "is a folder, not a model file")
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if MARKER not in zf.namelist():
-                raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
-            _check_sizes(path, infos)
-            return {info.filename: zf.read(info) for info in infos}
+        with open_regular(path) as handle:  # never a FIFO or a device (/dev/zero)
+            if (size := os.fstat(handle.fileno()).st_size) > MAX_UNPACKED_BYTES:
+                raise ModelPackageError(path, f"refused: {size:,} bytes, more than the {MAX_UNPACKED_BYTES:,}-byte "
+                                              "limit of a model file")
+            return _read_members(path, zipfile.ZipFile(handle))
+    except NotRegularFile as exc:
+        raise ModelPackageError(path, f"not a model file: {exc.strerror}") from None
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ModelPackageError(path, f"not a Pneumonet model file ({type(exc).__name__}: {exc})") from None
     except (RuntimeError, ValueError, NotImplementedError) as exc:  # encrypted or odd members
         raise ModelPackageError(path, f"unreadable model file ({exc})") from None
+
+
+def _read_members(path: Path, zf: zipfile.ZipFile) -> dict[str, bytes]:
+    """Every member of an open package, within the zip limits; JSON ones bounded before parsing."""
+    from pneumonet_core.models.card_validation import CardError, check_json_member
+
+    with zf:
+        infos = zf.infolist()
+        if MARKER not in zf.namelist():
+            raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
+        _check_sizes(path, infos)
+        files = {}
+        for info in infos:
+            if info.filename.endswith(".json") and info.file_size > MAX_JSON_BYTES:
+                raise ModelPackageError(path, f"refused: {info.filename} is {info.file_size:,} bytes, more than "
+                                              f"the {MAX_JSON_BYTES:,}-byte limit")
+            files[info.filename] = zf.read(info)
+            if info.filename.endswith(".json"):
+                try:
+                    check_json_member(info.filename, files[info.filename])
+                except CardError as exc:
+                    raise ModelPackageError(path, f"refused: {exc}") from None
+        return files
 
 
 def _check_sizes(path: Path, infos) -> None:
