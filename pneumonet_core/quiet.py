@@ -31,7 +31,6 @@ VERBOSE_ENV = "PNEUMONET_VERBOSE"
 _NOISY_MODULES = ("tensorflow", "keras", "absl", "jax", "PIL", "pydicom", "pylibjpeg", "openjpeg", "numpy")
 #: Lines of a Rust panic report: the panic, its note, a backtrace and its frames.
 _PANIC_START = re.compile(r"^thread '.*' panicked at |panicked at ")
-_PANIC_BODY = re.compile(r"^(\s|note: |stack backtrace:|\S.*\.rs:\d+:\d+:?$)")
 _capture_lock = threading.Lock()
 _capture = {"depth": 0, "saved": None, "file": None}
 
@@ -84,15 +83,18 @@ class _QuietImport(importlib.abc.MetaPathFinder):
 
 
 def _without_panics(text: str) -> str:
+    """``text`` without Rust panic reports: from "panicked at" to the note that closes the
+    report (it names RUST_BACKTRACE), its message and backtrace included."""
     kept, in_panic = [], False
     for line in text.splitlines(keepends=True):
         if _PANIC_START.search(line):
             in_panic = True
-            continue
-        if in_panic and _PANIC_BODY.match(line):
-            continue
-        in_panic = False
-        kept.append(line)
+            if kept and not kept[-1].strip():  # the report starts with a blank line
+                kept.pop()
+        elif not in_panic:
+            kept.append(line)
+        elif line.startswith("note: ") and "RUST_BACKTRACE" in line:
+            in_panic = False
     return "".join(kept)
 
 

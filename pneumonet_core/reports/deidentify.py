@@ -187,6 +187,9 @@ def scrub_text(text: str, metadata: dict | None, deidentify: bool) -> str:
     if not deidentify or not text:
         return text
     text = _ABSOLUTE.sub("", text)
+    age = str((metadata or {}).get("patient_age") or "")
+    if age.strip() and generalise_age(age) != age:  # the raw value quoted in a warning ("'095' could not be read")
+        text = text.replace(age, generalise_age(age) or REMOVED)
     return _generalise_age_text(identifiers(metadata).scrub(text, REMOVED))
 
 
