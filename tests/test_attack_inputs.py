@@ -14,7 +14,6 @@ import time
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
