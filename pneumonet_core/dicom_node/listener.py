@@ -80,6 +80,9 @@ class Listener:
         self._stop = threading.Event()
         self._ae = self._server = self._worker = None
         self._studies: dict[str, ev.StudyInfo] = {}
+        # One object parsed and stored at a time: its copies (encoded, parsed) are then held
+        # once, whatever the number of associations, and a duplicate check cannot race a store.
+        self._store_lock = threading.Lock()
 
     # -- subscribers -------------------------------------------------------------------------
 
@@ -179,6 +182,10 @@ class Listener:
         self._emit(ev.NodeEvent(ev.REJECTED, None, reason=reason))
 
     def _on_store(self, event) -> int:
+        with self._store_lock:
+            return self._store(event)
+
+    def _store(self, event) -> int:
         calling = str(event.assoc.requestor.ae_title).strip()
         try:
             if len(event.request.DataSet.getbuffer()) > self.exposure.max_object_bytes:

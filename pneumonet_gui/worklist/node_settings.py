@@ -51,7 +51,8 @@ class NodeSettings:
         return NodeSettings(int(self.port), check_ae_title(self.ae_title), self.folder, self.accept_remote, aes)
 
     def describe(self) -> str:
-        where = "any computer on the network" if self.accept_remote else "this computer only"
+        allowed = f" allowed ({', '.join(self.allowed_aes)})" if self.allowed_aes else " allowed in settings.json"
+        where = f"other computers{allowed}" if self.accept_remote else "this computer only"
         return f"AE title {self.ae_title}, port {self.port}, calls from {where}; storing in {self.out_dir}"
 
 
