@@ -124,11 +124,11 @@ def _describe(scan: Scan) -> dict:
 def _deidentified(result: dict) -> dict:
     """A result fit for a de-identified export (see ``reports.deidentify``)."""
     from pneumonet_core.reports.deidentify import deidentified
-    from pneumonet_core.results import ScanResult
+    from pneumonet_core.results import ScanResult, file_sha256
 
-    md = result.pop("_metadata", None) or result["metadata"]
+    digest = file_sha256(result["path"])  # named as classify names the same file (None: not a regular file)
     scrubbed = deidentified(ScanResult(path=result["path"], warnings=list(result["warnings"]), error=result["error"],
-                                       metadata=md, file_sha256=result.pop("_sha256", None)))
+                                       metadata=result["metadata"], file_sha256=digest))
     return {**result, "path": scrubbed.path, "warnings": scrubbed.warnings, "error": scrubbed.error,
             "metadata": scrubbed.metadata if result["metadata"] else {}}
 
