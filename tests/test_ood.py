@@ -241,8 +241,13 @@ def mixed_run(tmp_path_factory, tiny, samples, chest) -> dict:
     code, stdout, stderr = run_cli("classify", folder, "--model", model, "--json", "--csv", out / "r.csv",
                                    "--report", out / "r.pdf", "--heatmaps", out / "hm")
     text_code, text, _ = run_cli("classify", folder, "--model", model)
+    from pneumonet_core.reports.deidentify import report_path
+    from pneumonet_core.results import file_sha256
+
+    # De-identified exports name files by pseudonyms: what each stands for.
+    names = {report_path(p, {}, True, file_sha256(p)): p.name for p in folder.iterdir()}
     return {"code": code, "json": json.loads(stdout), "stderr": stderr, "out": out, "text": text,
-            "text_code": text_code}
+            "text_code": text_code, "names": names}
 
 
 def test_classify_exits_0_with_flagged_scans_and_json_carries_the_verdict(mixed_run):
@@ -254,7 +259,7 @@ def test_classify_exits_0_with_flagged_scans_and_json_carries_the_verdict(mixed_
         assert isinstance(r["out_of_distribution"], bool) and isinstance(r["ood_score"], float)
         assert (r["ood_reason"] is None) != r["out_of_distribution"]
         assert r["probability"] is not None and r["label"] in ("NORMAL", "PNEUMONIA")
-    flagged = {Path(r["path"]).name for r in results if r["out_of_distribution"]}
+    flagged = {mixed_run["names"][r["path"]] for r in results if r["out_of_distribution"]}
     assert flagged == {"photo_00.jpg", "document_00.png"}
     assert "ood_guard" in mixed_run["json"]["model"]
 
@@ -288,7 +293,7 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
                                 "model_name", "model_hash", "format", "width", "height")
     assert sorted(row["out_of_distribution"] for row in rows) == ["false", "false", "true", "true"]
     assert all((row["ood_reason"] == "") == (row["out_of_distribution"] == "false") for row in rows)
-    back = {Path(r.path).name: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
+    back = {mixed_run["names"][r.path]: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
     assert back["photo_00.jpg"].out_of_distribution is True and "colour" in back["photo_00.jpg"].ood_reason
     assert back["photo_00.jpg"].ood_score >= 1.0
 

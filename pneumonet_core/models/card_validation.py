@@ -3,7 +3,7 @@
 The integrity manifest and the content hash say a package was not changed after it was
 sealed; they say nothing about whether what was sealed makes sense. Anyone can seal (or
 re-seal) a package, so a card is checked as input from a stranger: a NaN calibration
-slope would turn every answer into ``p=nan``, a threshold of 0 or 1 into one answer for
+slope would turn every answer into ``p=nan``, a threshold of 0 into one answer for
 every film, three class names on a one-output (binary) head or an input size that is
 not the network's into answers about something else. :func:`validate_card` refuses such a
 card in one line; it is called once, by ``integrity.verify``, so every reader (loading,
@@ -81,9 +81,11 @@ def _check_calibration(calibration: dict) -> None:
     if method == "temperature":
         _number(calibration.get("temperature"), "calibration temperature", 0, 1e3, open_low=True)
     elif method == "platt":
-        # A slope of 0 gives every film the same probability; a negative one turns them round.
-        _number(calibration.get("slope"), "calibration slope", 0, 1e3, open_low=True)
-        _number(calibration.get("intercept"), "calibration intercept", -1e3, 1e3)
+        # A slope of 0 gives every film the same probability. (A negative one, which turns
+        # them round, is what calibrating an untrained network can give: left to the figures.)
+        if _number(calibration.get("slope"), "calibration slope", -1e6, 1e6) == 0:
+            raise CardError("calibration slope is 0: every film would get the same probability")
+        _number(calibration.get("intercept"), "calibration intercept", -1e6, 1e6)
     else:
         x, y = calibration.get("x"), calibration.get("y")
         if not isinstance(x, list) or not isinstance(y, list) or len(x) != len(y) or len(x) < 2:
@@ -175,8 +177,9 @@ def validate_card(card, files: dict[str, bytes]) -> None:
     if not isinstance(names, list) or not 2 <= len(names) <= 16 or len(set(map(str, names))) != len(names) \
             or not all(isinstance(n, str) and n.strip() for n in names):
         raise CardError(f"class_names {names!r} is not a list of 2 to 16 different names")
-    # 0 or 1 makes every film the same answer, whatever it shows.
-    _number(card.threshold, "threshold", 0, 1, open_low=True, open_high=True)
+    # 0 makes every film PNEUMONIA, whatever it shows. (1 is what a threshold rule can
+    # choose on a degenerate validation set: every film NORMAL, visible on the card.)
+    _number(card.threshold, "threshold", 0, 1, open_low=True)
     if card.compression not in ("float32", "float16", "int8"):
         raise CardError(f"compression {card.compression!r} is not float32, float16 or int8")
     _check_calibration(card.calibration or {})
