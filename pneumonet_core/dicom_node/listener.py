@@ -75,7 +75,7 @@ class Listener:
         self.ae_title, self.bind, self.requested_port = ae_title, bind, port
         self.forward = forward
         self.batch_size = max(1, batch_size)
-        self._subscribers: list[Callable[[ev.NodeEvent], None]] = [on_event] if on_event else []
+        self._subscribers: list[Callable[[ev.NodeEvent], None]] = [on_event] if on_event is not None else []
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._ae = self._server = self._worker = None
