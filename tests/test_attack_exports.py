@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,8 @@ def test_a_default_export_carries_no_path_component(archive, tiny, tmp_path, cap
 
 def test_names_with_undecodable_bytes_and_newlines_keep_every_row(archive, tiny, tmp_path, capsys):
     out = tmp_path / "named"
-    code, stdout, stderr = run_classify(capsys, archive, tiny, out, "--include-identifiers")
+    code, stdout, stderr = run_classify(capsys, archive, tiny, out, "--include-identifiers", "--report",
+                                        str(out / "r.pdf"))
     assert code == 3 and "Traceback" not in stderr and "UnicodeEncodeError" not in stderr
     lines = stdout.splitlines()
     assert len(lines) == 8  # one line per file: a newline in a name cannot add one
@@ -82,6 +84,8 @@ def test_names_with_undecodable_bytes_and_newlines_keep_every_row(archive, tiny,
     assert len(rows) == 8
     assert any(r["path"].endswith("\\xff\\xfe-Doe.jpeg") for r in rows)
     assert all("\n" not in r["path"] for r in rows)
+    pdf = subprocess.run(["pdftotext", str(out / "r.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    assert "\\xff\\xfe-Doe.jpeg" in pdf
     capsys.readouterr()
     assert main(["classify", str(archive), "--recursive", "--model", str(tiny), "--json",
                  "--include-identifiers"]) == 3
