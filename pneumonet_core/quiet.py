@@ -109,17 +109,22 @@ def native_panics_filtered():
         yield
         return
     with _capture_lock:
-        if _capture["depth"] == 0:
+        captured = _capture["depth"] > 0
+        if not captured:
             try:
                 sys.stderr.flush()
                 handle = tempfile.TemporaryFile()
                 saved = os.dup(2)
                 os.dup2(handle.fileno(), 2)
+                _capture.update(saved=saved, file=handle)
+                captured = True
             except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded, captured)
-                yield
-                return
-            _capture.update(saved=saved, file=handle)
-        _capture["depth"] += 1
+                pass
+        if captured:
+            _capture["depth"] += 1
+    if not captured:
+        yield
+        return
     try:
         yield
     finally:
