@@ -53,6 +53,11 @@ def bounded_decompress(data: bytes, wbits: int = zlib.MAX_WBITS, bufsize: int = 
     inflater = zlib.decompressobj(wbits)
     out = bytearray(inflater.decompress(data, HEAD_BYTES))
     limit = planned_bytes(bytes(out[:HEAD_BYTES]))
+    with limits.BUDGET.reserve(limit):  # inflations in several threads share the decode budget
+        return _inflate_rest(inflater, out, limit)
+
+
+def _inflate_rest(inflater, out: bytearray, limit: int) -> bytes:
     while not inflater.eof and inflater.unconsumed_tail:
         out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out) if len(out) <= limit else 1)
         if len(out) > limit:
