@@ -201,9 +201,11 @@ def deidentified(result: ScanResult, deidentify: bool = True) -> ScanResult:
     name = report_path(result.path, md, True, result.file_sha256, result.display_path)
 
     def scrub(text: str) -> str:  # the file's own path and names may appear in a message
-        parts = {str(result.path), str(result.display_path or ""), *PurePath(str(result.path)).parts,
-                 *PurePath(str(result.display_path or "")).parts}
-        for part in sorted((p for p in parts if len(p.strip("/\\.")) >= 2), key=len, reverse=True):
+        # The paths, the file's name and stem; not its folders' names alone, which may be
+        # ordinary words ("CHEST") that a warning uses too.
+        original = PurePath(str(result.path))
+        parts = {str(result.path), str(result.display_path or ""), original.name, original.stem}
+        for part in sorted((p for p in parts if len(p.strip("/\\.")) >= 4), key=len, reverse=True):
             text = re.sub(rf"(?<![^\W_]){re.escape(part)}(?![^\W_])", name, text)
         return scrub_text(text, md, True)
 
