@@ -97,8 +97,13 @@ def _log(event) -> None:
 
 
 def run(args) -> int:
-    from pneumonet_core.dicom_node.listener import Listener
+    from pneumonet_core.dicom_node.exposure import Exposure
+    from pneumonet_core.dicom_node.listener import Listener, ListenerError
 
+    try:  # who may call is checked before the model is loaded, which takes a while
+        Exposure.configured(args.bind, args.allow_ae, args.allow_peer).checked()
+    except ValueError as exc:
+        raise ListenerError(str(exc)) from None
     classifier = load_classifier(args.model)
     limits = {"max_object_bytes": args.max_object_mb << 20} if args.max_object_mb else {}
     listener = Listener(args.out, classifier, ae_title=args.ae_title, port=args.port, bind=args.bind,
