@@ -29,6 +29,7 @@ from pneumonet_cli.scale_options import (
     load_classifier_from_args,
 )
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.printable import printable
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -131,7 +132,7 @@ def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
     def on_scan(result, scan):
         what = "heat map"
         if result.withheld and args.heatmaps:  # no heat map explains a result that is not given
-            print(f"pneumonet classify: {result.path}: no heat map: not a chest X-ray this model knows",
+            print(f"pneumonet classify: {printable(result.path)}: no heat map: not a chest X-ray this model knows",
                   file=sys.stderr)
         try:
             heatmap = None if result.withheld else classifier.heatmap(scan, result)
@@ -145,7 +146,8 @@ def _scan_writer(args, classifier, deid: bool, failed_outputs: list[str]):
                 write_answers_into(args.dicom_out, scan, result, heatmap, classifier.card, deid, used_stems)
         except Exception as exc:  # noqa: BLE001 - the result stands without its map; the batch goes on
             reason = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
-            print(f"pneumonet classify: {result.path}: {what} not written: {reason}", file=sys.stderr)
+            print(f"pneumonet classify: {printable(result.path)}: {what} not written: {printable(reason)}",
+                  file=sys.stderr)
             if args.dicom_out:
                 failed_outputs.append(str(result.path))
 
@@ -188,7 +190,10 @@ def run(args) -> int:
 
     classify_paths = batch_engine_from_args(args)  # the local engine, or Ray (checked to be installed)
     deid = not args.include_identifiers
-    paths = find_scans(args.paths, recursive=args.recursive)
+    skipped: list[tuple[str, str]] = []
+    paths = find_scans(args.paths, recursive=args.recursive, problems=skipped)
+    for where, reason in skipped:  # an unreadable sub-folder, a link out of the input: said, and exit 3
+        print(printable(f"pneumonet classify: {where}: {reason}"), file=sys.stderr)
     check_outputs(args, paths)
     classifier = load_classifier_from_args(args, "classify")
     shown = display_paths(paths, args.paths)
@@ -240,8 +245,9 @@ def run(args) -> int:
             csv_out.close()  # the rows written so far, also on the way out of an error
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
-    return _finish(args, classifier, paths, results, carried, stopped or stop.is_set(), received, thumbnails, deid,
+    code = _finish(args, classifier, paths, results, carried, stopped or stop.is_set(), received, thumbnails, deid,
                    failed_outputs)
+    return 3 if code == 0 and skipped else code
 
 
 def _finish(args, classifier, paths, results, carried, interrupted, received, thumbnails, deid,

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from pneumonet_core.printable import printable
 from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult
 
 
@@ -59,7 +60,11 @@ def model_summary(classifier) -> dict:
 
 
 def result_line(result: ScanResult) -> str:
-    """One line per scan for the terminal."""
+    """One line per scan for the terminal: always one (see :mod:`pneumonet_core.printable`)."""
+    return printable(_result_line(result))
+
+
+def _result_line(result: ScanResult) -> str:
     if result.error:
         return f"{result.path}: ERROR: {result.error}"
     warn = f"  [{'; '.join(result.warnings)}]" if result.warnings else ""

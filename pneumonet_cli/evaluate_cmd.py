@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pneumonet_cli.common import add_model_argument, write_json
 from pneumonet_cli.scale_options import add_precision_argument, load_classifier_from_args
+from pneumonet_core.printable import printable
 
 
 def register(subparsers) -> None:
@@ -52,7 +53,7 @@ def run(args) -> int:
     metrics = measure(found, classifier.threshold if args.threshold is None else args.threshold)
     errors = found.errors
     for err in errors:
-        print(f"pneumonet evaluate: skipped {err}", file=sys.stderr)
+        print(printable(f"pneumonet evaluate: skipped {err}"), file=sys.stderr)
     if args.predictions:
         import io
 

@@ -18,6 +18,7 @@ from pneumonet_cli.common import (
     model_summary,
     write_json,
 )
+from pneumonet_core.printable import printable
 
 
 def register(subparsers) -> None:
@@ -68,7 +69,7 @@ def run_fit(args) -> int:
 
     report = fit_folder(args.data_dir, args.model, args.out, args.percentile, args.components, args.batch_size)
     for err in report["errors"]:
-        print(f"pneumonet guard fit: skipped {err}", file=sys.stderr)
+        print(printable(f"pneumonet guard fit: skipped {err}"), file=sys.stderr)
     if args.json:
         write_json(report)
         return 0
@@ -112,9 +113,9 @@ def run_check(args) -> int:
         write_json(report)
     else:
         for item in report["flagged_files"]:
-            print(f"{item['path']}: flagged (score {item['ood_score']:.2f}): {item['ood_reason']}")
+            print(printable(f"{item['path']}: flagged (score {item['ood_score']:.2f}): {item['ood_reason']}"))
         for err in report["errors"]:
-            print(f"{err}", file=sys.stderr)
+            print(printable(err), file=sys.stderr)
         rate = report["flag_rate"]
         print(f"{report['flagged']} of {report['assessed']} scans flagged"
               + (f" ({rate:.1%})" if rate is not None else "") + f" by the guard of {classifier.card.name}: "

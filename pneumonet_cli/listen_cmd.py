@@ -57,8 +57,17 @@ def register(subparsers) -> None:
         "Stop with Ctrl-C or SIGTERM; unanswered images are done on the next start.",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
-    p.add_argument("--bind", default="0.0.0.0", metavar="ADDRESS",
-                   help="address to listen on (default 0.0.0.0: every interface; 127.0.0.1: this machine only)")
+    p.add_argument("--bind", default=None, metavar="ADDRESS",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface, "
+                   "which needs --allow-ae or --allow-peer)")
+    p.add_argument("--allow-ae", action="append", type=_ae_title, metavar="AE",
+                   help="a calling AE title allowed to send (repeatable; default: listener_allowed_aes in "
+                   "settings.json, else any AE on this machine)")
+    p.add_argument("--allow-peer", action="append", metavar="ADDRESS",
+                   help="a peer address or network allowed to connect, e.g. 10.1.2.3 or 10.1.0.0/16 (repeatable; "
+                   "default: listener_allowed_peers in settings.json)")
+    p.add_argument("--max-object-mb", type=int, default=None, metavar="MB",
+                   help="refuse received objects larger than this (default 128)")
     add_node_arguments(p, "where received images, answers and the journal are kept")
     p.add_argument("--forward", type=peer_type, metavar="HOST:PORT:AE", help="send the answers to this PACS by C-STORE")
     add_model_argument(p)
@@ -88,17 +97,25 @@ def _log(event) -> None:
 
 
 def run(args) -> int:
-    from pneumonet_core.dicom_node.listener import Listener
+    from pneumonet_core.dicom_node.exposure import Exposure
+    from pneumonet_core.dicom_node.listener import Listener, ListenerError
 
+    try:  # who may call is checked before the model is loaded, which takes a while
+        Exposure.configured(args.bind, args.allow_ae, args.allow_peer).checked()
+    except ValueError as exc:
+        raise ListenerError(str(exc)) from None
     classifier = load_classifier(args.model)
+    limits = {"max_object_bytes": args.max_object_mb << 20} if args.max_object_mb else {}
     listener = Listener(args.out, classifier, ae_title=args.ae_title, port=args.port, bind=args.bind,
-                        forward=args.forward, on_event=_log)
+                        forward=args.forward, on_event=_log, allowed_aes=args.allow_ae, allowed_peers=args.allow_peer,
+                        **limits)
     with _stop_requested() as stop:
         listener.start()
         try:
             card = classifier.card
             forward = f"; answers forwarded to {args.forward}" if args.forward else ""
-            print(f"pneumonet listen: listening on {args.bind}:{listener.port} as AE '{args.ae_title}' with model "
+            print(f"pneumonet listen: listening on {listener.bind}:{listener.port} as AE '{args.ae_title}' "
+                  f"({listener.exposure.describe()}) with model "
                   f"{card.name} v{card.version}; files in {args.out}{forward}; {listener.pending()} to resume",
                   flush=True)
             while not stop.wait(0.5):

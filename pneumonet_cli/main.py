@@ -8,6 +8,7 @@ Exit codes: 0 ok, 2 usage error, 3 some inputs failed but the others were done,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     from pneumonet_core.settings import load_settings
 
     quiet.configure(verbose=args.verbose)
+    for stream in (sys.stdout, sys.stderr):  # a file name with undecodable bytes never stops a run
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     from pneumonet_core.imaging.limits import return_large_buffers_to_the_system
 
     return_large_buffers_to_the_system()

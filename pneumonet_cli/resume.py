@@ -16,9 +16,10 @@ from pathlib import Path
 
 def _names_match(row_path: str, path: Path, shown: str | None, digest: str) -> bool:
     from pneumonet_core.inference.batch import header_metadata
+    from pneumonet_core.printable import printable
     from pneumonet_core.reports.deidentify import PSEUDONYM_PREFIX, report_path
 
-    if row_path == str(path):
+    if row_path in (str(path), printable(path)):
         return True
     try:
         if Path(row_path).resolve() == path.resolve():

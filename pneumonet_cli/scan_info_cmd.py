@@ -3,6 +3,10 @@
 It shows how each file would be decoded (format, size, photometric, inversion) and the
 warnings a clinician would see, so a file that looks wrong can be checked before it is
 classified. Every file is reported even when some fail; the exit code then is 3.
+The JSON document is an export like ``classify --json``: de-identified unless
+``--include-identifiers`` is given (no identifying metadata, pseudonyms for paths, ages
+over 89 as 90+). Every path is printed with undecodable bytes and control characters
+escaped, so one file is always one line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TextIO
 from pneumonet_core.errors import ScanError
 from pneumonet_core.imaging import find_scans, load_scan
 from pneumonet_core.imaging.scan import Scan
+from pneumonet_core.printable import printable
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 3
@@ -34,17 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="scan files or folders")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     parser.add_argument("--recursive", action="store_true", help="also look in subfolders of folders")
-    parser.set_defaults(func=lambda args: run_scan_info(args.paths, args.json, args.recursive))
+    parser.add_argument("--include-identifiers", action="store_true",
+                        help="keep patient identifiers and file names in the --json document (default: de-identified)")
+    parser.set_defaults(func=lambda args: run_scan_info(args.paths, args.json, args.recursive,
+                                                        deidentify=not args.include_identifiers))
 
 
 def run_scan_info(
-    paths: Sequence[str], as_json: bool = False, recursive: bool = False, out: TextIO | None = None
+    paths: Sequence[str], as_json: bool = False, recursive: bool = False, out: TextIO | None = None,
+    deidentify: bool = False,
 ) -> int:
-    """Report on every scan in ``paths`` to ``out``; return 0, or 3 when any failed."""
+    """Report on every scan in ``paths`` to ``out``; return 0, or 3 when any failed.
+
+    ``deidentify`` applies to the JSON document (the command line's default)."""
     out = out if out is not None else sys.stdout
     results = [_result(path, target) for path, target in _targets(paths, recursive)]
     if as_json:
-        json.dump({"results": results}, out, indent=2)
+        rows = [_deidentified(result) if deidentify else result for result in results]
+        json.dump({"results": [{**row, "path": printable(row["path"])} for row in rows]}, out, indent=2)
         out.write("\n")
     else:
         for result in results:
@@ -60,8 +72,10 @@ def _targets(paths: Sequence[str], recursive: bool) -> list[tuple[str, str | Non
         if not Path(given).is_dir():  # a file is reported under the name it was given
             found = [(Path(given), str(given))]
         else:
-            found = [(path, str(path)) for path in find_scans([given], recursive=recursive)]
-            if not found:
+            skipped: list[tuple[str, str]] = []
+            found = [(path, str(path)) for path in find_scans([given], recursive=recursive, problems=skipped)]
+            targets.extend(skipped)
+            if not found and not skipped:
                 hint = "" if recursive else " (--recursive looks in subfolders)"
                 targets.append((str(given), f"no PNG, JPEG or DICOM files in this folder{hint}"))
         for path, shown in found:
@@ -107,7 +121,23 @@ def _describe(scan: Scan) -> dict:
     }
 
 
+def _deidentified(result: dict) -> dict:
+    """A result fit for a de-identified export (see ``reports.deidentify``)."""
+    from pneumonet_core.reports.deidentify import deidentified
+    from pneumonet_core.results import ScanResult, file_sha256
+
+    digest = file_sha256(result["path"])  # named as classify names the same file (None: not a regular file)
+    scrubbed = deidentified(ScanResult(path=result["path"], warnings=list(result["warnings"]), error=result["error"],
+                                       metadata=result["metadata"], file_sha256=digest))
+    return {**result, "path": scrubbed.path, "warnings": scrubbed.warnings, "error": scrubbed.error,
+            "metadata": scrubbed.metadata if result["metadata"] else {}}
+
+
 def _line(result: dict) -> str:
+    return printable(_text_line(result))
+
+
+def _text_line(result: dict) -> str:
     if result["error"]:
         return f"{result['path']}: ERROR: {result['error']}"
     metadata = result["metadata"]

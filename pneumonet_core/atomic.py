@@ -1,13 +1,29 @@
 """Atomic file writing, for every file Pneumonet writes: readers see the old file or the
-complete new one, never a part, and a crash or a cancel leaves nothing half-written."""
+complete new one, never a part, and a crash or a cancel leaves nothing half-written.
+
+Temporary files are hidden (``.NAME.PID.xxxx.partial``). A process killed outright
+(SIGKILL, power loss) cannot remove its own, so the first write into a folder by a
+process removes the ones left there by processes that no longer run (by their PID in the
+name; older ones without a PID when untouched for an hour).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+#: A temporary file without a PID in its name is stale after this long untouched.
+STALE_AFTER_S = 3600
+#: ``.NAME.PID.RANDOM.partial...``: mkstemp's random part is 8 characters without a dot.
+_PARTIAL_NAME = re.compile(r"^\..+\.(\d{1,10})\.[a-z0-9_]{8}\.partial")
+_cleaned: set[str] = set()
+_cleaned_lock = threading.Lock()
 
 
 def _default_mode() -> int:
@@ -18,6 +34,53 @@ def _default_mode() -> int:
 
 
 _MODE = _default_mode()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # someone else's process, or cannot tell: leave its file alone
+    return True
+
+
+def remove_stale_partials(folder: str | Path, force: bool = False) -> list[Path]:
+    """Remove the temporary files that dead processes left in ``folder`` (once per process
+    and folder unless ``force``); return those removed."""
+    folder = Path(folder)
+    with _cleaned_lock:
+        if str(folder) in _cleaned and not force:
+            return []
+        _cleaned.add(str(folder))
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or ".partial" not in name:
+            continue
+        match = _PARTIAL_NAME.match(name)
+        pid = int(match.group(1)) if match else None
+        try:
+            stale = not _alive(pid) if pid is not None else time.time() - entry.stat(
+                follow_symlinks=False).st_mtime > STALE_AFTER_S
+            if stale and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def _temporary(path: Path, suffix: str = "") -> tuple[int, str]:
+    remove_stale_partials(path.parent)
+    return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial" + suffix, dir=path.parent)
 
 
 @contextlib.contextmanager
@@ -31,7 +94,7 @@ def atomic_path(path: str | Path, mode: int | None = None, suffix: str = "") -> 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial" + suffix, dir=path.parent)
+    fd, tmp = _temporary(path, suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -82,7 +145,7 @@ class AppendingFile:
     def __init__(self, path: str | Path, mode: int | None = None, encoding: str = "utf-8"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        fd, tmp = _temporary(self.path)
         self.tmp_path = Path(tmp)
         self._mode = _MODE if mode is None else mode
         # newline="" keeps the caller's line endings (CSV writes \r\n itself).

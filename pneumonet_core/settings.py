@@ -7,7 +7,9 @@ one exception is a security switch: a ``require_signature`` that is present but 
 ``true``/``false`` counts as ``true`` (failing closed), with its line.
 
 Keys (all optional): ``active_model`` (a path), ``require_signature`` (bool),
-``trusted_keys`` (a list of public-key files, besides ``trusted_keys/*.pub``). Other keys
+``trusted_keys`` (a list of public-key files, besides ``trusted_keys/*.pub``),
+``listener_allowed_aes`` and ``listener_allowed_peers`` (lists: the calling AE titles and
+peer addresses the DICOM listener accepts; see ``dicom_node.exposure``). Other keys
 are kept untouched when the file is rewritten.
 """
 
@@ -22,7 +24,8 @@ from pneumonet_core.atomic import write_text_atomic
 
 SETTINGS_FILE = "settings.json"
 #: Each known key and the type its value must have.
-SCHEMA = {"active_model": str, "require_signature": bool, "trusted_keys": list}
+SCHEMA = {"active_model": str, "require_signature": bool, "trusted_keys": list,
+          "listener_allowed_aes": list, "listener_allowed_peers": list}
 
 
 def user_home() -> Path:
@@ -72,7 +75,7 @@ def load_settings() -> Settings:
         kind = SCHEMA.get(key)
         if kind is None or isinstance(value, kind):
             if kind is list and not all(isinstance(item, str) for item in value):
-                problems.append(f"'{key}' must be a list of file names; ignored")
+                problems.append(f"'{key}' must be a list of strings; ignored")
                 continue
             values[key] = value
         elif key == "require_signature":

@@ -74,11 +74,15 @@ class PreferencesDialog(QDialog):
         self.folder.chosen.connect(self.folder.edit.setText)
         self.remote_box = QCheckBox("Accept calls from other computers (off: this computer only)")
         self.remote_box.setChecked(node.accept_remote)
+        self.allowed_edit = QLineEdit(" ".join(node.allowed_aes))
+        self.allowed_edit.setPlaceholderText("e.g. CR01 PACS (needed for calls from other computers)")
+        self.allowed_edit.setToolTip("Calling AE titles allowed to send images, separated by spaces or commas")
         form = QFormLayout(listener)
         form.addRow("Port", self.port_spin)
         form.addRow("AE title", self.ae_edit)
         form.addRow("Storage folder", self.folder)
         form.addRow("", self.remote_box)
+        form.addRow("Allowed callers", self.allowed_edit)
         note = QLabel("The storage folder keeps every image as it arrived: it holds patient data. A running "
                       "listener uses new settings after Stop and Start.")
         note.setObjectName("muted")
@@ -110,7 +114,8 @@ class PreferencesDialog(QDialog):
         folder = self.folder.text()
         return node_settings.NodeSettings(self.port_spin.value(), self.ae_edit.text(),
                                           Path(folder) if folder else None,
-                                          self.remote_box.isChecked()).checked()
+                                          self.remote_box.isChecked(),
+                                          tuple(node_settings.parse_titles(self.allowed_edit.text()))).checked()
 
     def accept(self) -> None:
         try:

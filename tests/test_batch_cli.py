@@ -102,8 +102,12 @@ def test_heatmaps_are_written_per_good_scan(full_run, folder):
 
     names = sorted(p.name for p in (full_run["out"] / "hm").iterdir())
     assert len(names) == len(folder.good) and all(n.endswith("-gradcam.png") for n in names)
-    assert "normal-IM-0115-0001-gradcam.png" in names  # named after the input's stem
-    with Image.open(full_run["out"] / "hm" / "normal-IM-0115-0001-gradcam.png") as im:
+    from pneumonet_core.reports.deidentify import pseudonym
+    from pneumonet_core.results import file_sha256
+
+    name = pseudonym("", file_sha256(folder.good[0])) + "-gradcam.png"  # de-identified: the file's pseudonym
+    assert name in names
+    with Image.open(full_run["out"] / "hm" / name) as im:
         assert im.mode == "RGB" and im.size == Image.open(folder.good[0]).size
 
 
@@ -142,17 +146,18 @@ def test_resume_skips_files_already_classified(tmp_path, folder, model, monkeypa
     assert len(after) == len(before) + 1
     doc = json.loads(capsys.readouterr().out)
     assert [r["path"] for r in doc["results"]] == [r["path"] for r in after]
+    from pneumonet_core.reports.deidentify import report_path
+    from pneumonet_core.results import file_sha256
+
     old = {r["path"]: r for r in before}
+    # Default exports name files by a pseudonym of their content, never by a path: the
+    # changed file gets a new one, as does the new file.
+    assert {r["path"] for r in after} - set(old) == {report_path(p, {}, True, file_sha256(p)) for p in (changed, new)}
     for row in after:
-        if Path(row["path"]).name in ({changed.name, new.name} | bad_names):
-            continue
-        # Carried rows, the de-identified DICOM included, keep their numbers exactly.
-        assert row == old[row["path"]]
-    # Default exports name files relative to the input folder, never by absolute path.
-    assert {r["path"] for r in after} - set(old) == {"zz-new.jpeg"}
-    changed_row = changed.name
-    assert read_rows(second)[[r["path"] for r in after].index(changed_row)]["file_sha256"] != \
-        old[changed_row]["file_sha256"]
+        assert "/" not in row["path"] and row["path"].startswith("anon-")
+        if row["path"] in old and not row["error"]:
+            # Carried rows, the de-identified DICOM included, keep their numbers exactly.
+            assert row == old[row["path"]]
 
 
 def test_resume_from_another_model_classifies_again(tmp_path, folder, model, capsys):

@@ -130,7 +130,7 @@ def test_fifos_and_devices_are_reported_at_once_never_opened(tmp_path, tiny, cap
     os.mkfifo(folder / "pipe.png")  # opening it would wait for a writer forever
     os.mkfifo(folder / "1.2.840.99")  # named like a DICOM UID: sniffing it would block too
     (folder / "good.jpeg").write_bytes(JPEG.read_bytes())
-    code, doc = classify_json(capsys, folder, "/dev/zero", "--model", tiny, "--recursive")
+    code, doc = classify_json(capsys, folder, "/dev/zero", "--model", tiny, "--recursive", "--include-identifiers")
     assert code == 3
     by_name = {Path(r["path"]).name: r for r in doc["results"]}
     assert by_name["pipe.png"]["error"] == "a FIFO (named pipe): not a regular file"
@@ -146,7 +146,7 @@ def test_symlink_loops_under_recursive_end(tmp_path, tiny, capsys):
     (root / "sub" / "back").symlink_to(root, target_is_directory=True)  # sub/back -> scans: a loop
     (root / "self").symlink_to(root / "self")  # a link to itself
     (root / "loop.dcm").symlink_to(root / "loop.dcm")
-    code, doc = classify_json(capsys, root, "--model", tiny, "--recursive")
+    code, doc = classify_json(capsys, root, "--model", tiny, "--recursive", "--include-identifiers")
     names = sorted(Path(r["path"]).name for r in doc["results"])
     assert names == ["a.jpeg", "loop.dcm"] and code == 3
     assert [r["error"] for r in doc["results"] if r["error"]] == ["symbolic link loop"]
@@ -225,7 +225,8 @@ def test_batch_peak_memory_stays_under_1_5_gb_with_100_megapixel_inputs(tmp_path
     files += [tmp_path / "big.png", tmp_path / "big.jpeg", tmp_path / "rgb.png", JPEG, *films]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("PNEUMONET_MODEL", None)
-    run = subprocess.run([sys.executable, "-c", MEASURE, "classify", *map(str, files), "--workers", "4", "--json"],
+    run = subprocess.run([sys.executable, "-c", MEASURE, "classify", *map(str, files), "--workers", "4", "--json",
+                          "--include-identifiers"],
                          capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 3, run.stderr[-2000:]
     peak = float(run.stderr.split("PEAK_MB")[1].split()[0])

@@ -242,8 +242,13 @@ def mixed_run(tmp_path_factory, tiny, samples, chest) -> dict:
     code, stdout, stderr = run_cli("classify", folder, "--model", model, "--json", "--csv", out / "r.csv",
                                    "--report", out / "r.pdf", "--heatmaps", out / "hm")
     text_code, text, _ = run_cli("classify", folder, "--model", model)
+    from pneumonet_core.reports.deidentify import report_path
+    from pneumonet_core.results import file_sha256
+
+    # De-identified exports name files by pseudonyms: what each stands for.
+    names = {report_path(p, {}, True, file_sha256(p)): p.name for p in folder.iterdir()}
     return {"code": code, "json": json.loads(stdout), "stderr": stderr, "out": out, "text": text,
-            "text_code": text_code}
+            "text_code": text_code, "names": names}
 
 
 def test_classify_exits_0_with_flagged_scans_and_json_carries_the_verdict(mixed_run):
@@ -260,7 +265,7 @@ def test_classify_exits_0_with_flagged_scans_and_json_carries_the_verdict(mixed_
         else:
             assert r["probability"] is not None and r["label"] in ("NORMAL", "PNEUMONIA")
             assert r["withheld_probability_not_for_use"] is None
-    flagged = {Path(r["path"]).name for r in results if r["out_of_distribution"]}
+    flagged = {mixed_run["names"][r["path"]] for r in results if r["out_of_distribution"]}
     assert flagged == {"photo_00.jpg", "document_00.png"}
     assert "ood_guard" in mixed_run["json"]["model"]
 
@@ -299,7 +304,7 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
         withheld = row["out_of_distribution"] == "true"
         assert (row["label"] == "WITHHELD") == withheld and (row["probability"] == "") == withheld
         assert (row["withheld_probability_not_for_use"] != "") == withheld
-    back = {Path(r.path).name: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
+    back = {mixed_run["names"][r.path]: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
     assert back["photo_00.jpg"].out_of_distribution is True and "colour" in back["photo_00.jpg"].ood_reason
     assert back["photo_00.jpg"].ood_score >= 1.0
     assert back["photo_00.jpg"].label == "WITHHELD" and back["photo_00.jpg"].probability is None

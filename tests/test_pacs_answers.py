@@ -137,16 +137,20 @@ def test_classify_dicom_out_writes_answers_that_pass_dciodvfy_for_jpeg2000_and_p
     out = tmp_path / "answers"
     code = main(["classify", str(j2k), str(png), "--model", str(tiny_model), "--dicom-out", str(out)])
     assert code == 0, capsys.readouterr().err
+    from pneumonet_core.reports.deidentify import safe_stem
+    from pneumonet_core.results import file_sha256
+
+    child, j2k_stem = (safe_stem(p, {}, True, file_sha256(p)) for p in (png, j2k))  # de-identified file names
     written = sorted(out.iterdir())
-    assert [p.name for p in written] == sorted([f"{j2k.stem}-sc.dcm", f"{j2k.stem}-sr.dcm", "child-sc.dcm",
-                                                "child-sr.dcm"])
+    assert [p.name for p in written] == sorted([f"{j2k_stem}-sc.dcm", f"{j2k_stem}-sr.dcm", f"{child}-sc.dcm",
+                                                f"{child}-sr.dcm"])
     for path in written:
         assert dciodvfy_errors(path) == [], path.name
     source = pydicom.dcmread(j2k, stop_before_pixels=True)
-    png_sr, j2k_sr = (pydicom.dcmread(out / f"{stem}-sr.dcm") for stem in ("child", j2k.stem))
+    png_sr, j2k_sr = (pydicom.dcmread(out / f"{stem}-sr.dcm") for stem in (child, j2k_stem))
     assert j2k_sr.StudyInstanceUID == source.StudyInstanceUID
     assert png_sr.StudyInstanceUID != source.StudyInstanceUID  # a PNG gets a new study...
-    assert pydicom.dcmread(out / "child-sc.dcm").StudyInstanceUID == png_sr.StudyInstanceUID  # ...shared by both
+    assert pydicom.dcmread(out / f"{child}-sc.dcm").StudyInstanceUID == png_sr.StudyInstanceUID  # ...shared by both
     assert png_sr.PatientName == "" and png_sr.PatientID == ""
 
 

@@ -83,9 +83,12 @@ def test_json_document_matches_the_cli_contract(tmp_path):
     patient_row = doc["results"][2]
     assert "patient_name" not in patient_row["metadata"] and patient_row["metadata"]["patient_age"] == "009Y"
     assert "Doe" not in json.dumps(doc) and "JD-778899" not in json.dumps(doc)
-    # No absolute path in a default export: the file name alone, pseudonymised as it names the patient.
-    assert patient_row["path"] == "anon-" + "3" * 16 + ".dcm"
-    assert all(not r["path"].startswith("/") for r in doc["results"]) and "/data" not in json.dumps(doc)
+    # No path component in a default export: a keyed pseudonym of the content hash, and the suffix.
+    from pneumonet_core.reports.deidentify import pseudonym
+
+    assert patient_row["path"] == pseudonym("", "3" * 64) + ".dcm"
+    assert all(r["path"].startswith("anon-") and "/" not in r["path"] for r in doc["results"])
+    assert "/data" not in json.dumps(doc) and "ward" not in json.dumps(doc)
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -115,17 +118,17 @@ def test_identifying_tokens_and_matching():
     assert identifying_tokens({}) == [] and not contains_identifier("anything", identifiers({}))
 
 
-def test_paths_and_stems_are_pseudonymised_only_when_they_name_the_patient():
-    from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_text
+def test_paths_and_stems_are_always_pseudonymised_when_de_identifying():
+    from pneumonet_core.reports.deidentify import pseudonym, report_path, safe_stem, scrub_text
 
-    assert safe_stem("/a/Doe_Jane.dcm", PATIENT, True, "f" * 64) == "anon-" + "f" * 16
+    assert safe_stem("/a/Doe_Jane.dcm", PATIENT, True, "f" * 64) == pseudonym("", "f" * 64)
     assert safe_stem("/a/Doe_Jane.dcm", PATIENT, False, "f" * 64) == "Doe_Jane"
-    assert safe_stem("/a/IM-0001.dcm", PATIENT, True, "f" * 64) == "IM-0001"
+    assert safe_stem("/a/IM-0001.dcm", PATIENT, True, "f" * 64) == pseudonym("", "f" * 64)  # whatever it says
     shown = report_path("/data/Doe Jane/study/IM-1.dcm", PATIENT, True, "f" * 64, shown="Doe Jane/study/IM-1.dcm")
-    assert "Doe" not in shown and shown.endswith("/study/IM-1.dcm") and shown.startswith("anon-")
-    assert shown == report_path("/elsewhere/Doe Jane/study/IM-1.dcm", PATIENT, True, None,
-                                shown="Doe Jane/study/IM-1.dcm")  # a stable pseudonym
-    assert report_path("/data/x/IM-1.dcm", PATIENT, True) == "IM-1.dcm"  # never an absolute path
+    assert shown == pseudonym("", "f" * 64) + ".dcm" and "study" not in shown
+    assert shown == report_path("/elsewhere/IM-1.dcm", {}, True, "f" * 64)  # a stable pseudonym of the content
+    unread = report_path("/data/x/IM-1.dcm", PATIENT, True, None, shown="x/IM-1.dcm")  # no content hash
+    assert unread.startswith("anon-") and unread == report_path("/other/x/IM-1.dcm", {}, True, None, shown="x/IM-1.dcm")
     assert report_path("/data/x/IM-1.dcm", PATIENT, False) == "/data/x/IM-1.dcm"
     assert scrub_text("Patient DOE, Jane: bad header", PATIENT, True) == "Patient [removed]: bad header"
 
@@ -142,7 +145,9 @@ def test_overlay_colours_hot_regions_and_keeps_cool_ones_gray(tmp_path):
     scan = Scan(path=Path("/x/Doe_Jane.png"), pixels=pixels, source=SourceInfo("PNG", 90, 60, "L"),
                 metadata=dict(PATIENT))
     out = write_heatmap_overlay(scan, heat, tmp_path, deidentify=True, file_hash="e" * 64)
-    assert out.name == "anon-" + "e" * 16 + "-gradcam.png" == heatmap_file_name(scan, True, "e" * 64)
+    from pneumonet_core.reports.deidentify import pseudonym
+
+    assert out.name == pseudonym("", "e" * 64) + "-gradcam.png" == heatmap_file_name(scan, True, "e" * 64)
     rgb = np.asarray(Image.open(out))
     assert rgb.shape == (60, 90, 3)
     cool, hot = rgb[30, 10].astype(int), rgb[30, 80].astype(int)

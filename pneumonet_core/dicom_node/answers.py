@@ -88,8 +88,8 @@ def write_answers_into(out_dir: str | Path, scan, result, heatmap: np.ndarray, c
                        used_stems: set[str] | None = None) -> tuple[Path, Path]:
     """Build and write the answers as ``<stem>-sr.dcm`` and ``<stem>-sc.dcm`` in ``out_dir``.
 
-    The stem is the input's, or a hash when de-identifying and the name holds a patient
-    identifier; ``used_stems`` keeps same-named inputs from two folders apart.
+    The stem is the input's, or its pseudonym when de-identifying (a file name may name the
+    patient in forms no rule knows); ``used_stems`` keeps same-named inputs apart.
     """
     stem = base = safe_stem(scan.path, scan.metadata, deidentify, getattr(result, "file_sha256", None))
     used = used_stems if used_stems is not None else set()

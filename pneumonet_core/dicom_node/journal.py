@@ -10,9 +10,12 @@ Layout of ``DIR``::
 ``key`` is the object's SOP Instance UID (a hash of its bytes when that UID is unusable
 as a file name). Every file is written atomically, so after a crash or a kill each
 record is either the old state or the new one. A record's ``status`` is ``received``
-until it is ``answered``, ``failed`` or ``ignored``; on a restart the ``received`` ones
-(and answered ones whose forwarding did not succeed) are done again. Records hold no
-patient identifiers: those stay in the DICOM files.
+until it is ``answered``, ``failed`` or ``ignored``; on a restart the ``received`` ones,
+the failed ones marked ``retry`` (a full disk, an internal error: up to
+:data:`MAX_ATTEMPTS` tries) and answered ones whose forwarding did not succeed are done
+again. A second object with the same SOP Instance UID and other content never replaces
+the first: it is refused, and the first's record lists it under ``refused_duplicates``.
+Records hold no patient identifiers: those stay in the DICOM files.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from typing import Any, NotRequired, TypedDict, cast
 from pneumonet_core.atomic import write_bytes_atomic, write_text_atomic
 
 RECEIVED, ANSWERED, FAILED, IGNORED = "received", "answered", "failed", "ignored"
+#: Tries of an object whose failure may pass (a full disk, an internal error).
+MAX_ATTEMPTS = 3
+#: Refused duplicates listed in one record at most.
+MAX_DUPLICATES_LISTED = 20
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -113,6 +120,13 @@ class Journal:
         except OSError:
             return False
 
+    def note_duplicate(self, key: str, data: bytes, calling_ae: str) -> dict:
+        """Record that an object with ``key``'s UID and other content was refused."""
+        record = self.record(key) or {"key": key}
+        listed = list(record.get("refused_duplicates") or [])[-(MAX_DUPLICATES_LISTED - 1):]
+        listed.append({"at": now_iso(), "calling_ae": calling_ae, "sha256": hashlib.sha256(data).hexdigest()})
+        return self.update(key, refused_duplicates=listed)
+
     def records(self) -> list[JournalRecord]:
         """Every record, oldest first; received files without one get a ``received`` record."""
         records: dict[str, JournalRecord] = {}
@@ -127,6 +141,13 @@ class Journal:
         return sorted(records.values(), key=lambda r: (r.get("received_at") or "", r["key"]))
 
     def unfinished(self, forwarding: bool) -> list[JournalRecord]:
-        """Records to do again: not yet answered, or (``forwarding``) answered but not forwarded."""
-        return [r for r in self.records() if r.get("status") == RECEIVED
+        """Records to do again: not yet answered, failed in a way that may pass (``retry``, fewer
+        than :data:`MAX_ATTEMPTS` tries), or (``forwarding``) answered but not forwarded."""
+        return [r for r in self.records()
+                if r.get("status") == RECEIVED or retryable(r)
                 or forwarding and r.get("status") == ANSWERED and r.get("forward") != "done"]
+
+
+def retryable(record: JournalRecord) -> bool:
+    """True for a failed record whose failure may pass and that has tries left."""
+    return record.get("status") == FAILED and bool(record.get("retry")) and int(record.get("attempts") or 0) < MAX_ATTEMPTS

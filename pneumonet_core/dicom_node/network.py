@@ -69,6 +69,9 @@ def application_entity(ae_title: str):
     """A pynetdicom AE with Pneumonet's title and timeouts."""
     from pynetdicom import AE
 
+    from pneumonet_core.imaging.inflate import install
+
+    install(network=True)  # a deflated object received is inflated with a bound, as a file read is
     ae = AE(ae_title=check_ae_title(ae_title))
     ae.connection_timeout = NETWORK_TIMEOUT_S
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = NETWORK_TIMEOUT_S

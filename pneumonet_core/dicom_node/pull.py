@@ -130,8 +130,12 @@ def retrieve_study(peer: Peer, calling_ae: str, study_uid: str, out_dir: str | P
     folder = Path(out_dir) / object_key(study_uid, study_uid.encode())
     written: list[Path] = []
 
+    from pneumonet_core.dicom_node.exposure import DEFAULT_MAX_OBJECT_MB
+
     def on_store(event) -> int:
         try:
+            if len(event.request.DataSet.getbuffer()) > DEFAULT_MAX_OBJECT_MB << 20:  # the listener's size cap
+                return 0xA700
             data = event.encoded_dataset(include_meta=True)
             uid = str(event.request.AffectedSOPInstanceUID)
             written.append(write_bytes_atomic(folder / f"{object_key(uid, data)}.dcm", data))

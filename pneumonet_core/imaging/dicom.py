@@ -289,8 +289,11 @@ def _decode_first_frame(ds: Dataset, path: Path, syntax: UID) -> np.ndarray:
         hint = next((hint for family, hint in _PLUGIN_HINTS if syntax in family), None)
         needed = hint or "; ".join(decoder.missing_dependencies) or "a decoding plugin"
         raise ScanError(path, f"{syntax.name} needs {needed}, which is not installed")
+    from pneumonet_core.quiet import native_panics_filtered
+
     try:
-        return pixel_array(ds, index=0)
+        with native_panics_filtered():  # a Rust codec's panic report is not a line of ours
+            return pixel_array(ds, index=0)
     except MemoryError:
         raise
     except Exception as exc:  # truncated data, corrupt codestream, plugin failure

@@ -103,13 +103,18 @@ def decode_estimate(path: str | os.PathLike) -> int:
     return estimate + -(-width // step) * -(-height // step) * 12
 
 
-def find_scans(paths: Iterable[str | os.PathLike], recursive: bool = True) -> list[Path]:
+def find_scans(paths: Iterable[str | os.PathLike], recursive: bool = True,
+               problems: list[tuple[str, str]] | None = None) -> list[Path]:
     """Expand files and folders into the scan files to load.
 
     A folder gives its files with a supported suffix, plus DICOM files named without
     one or by UID (``1.2.840...123``), sorted; hidden files and folders (``.DS_Store``,
     ``._x.png``) are skipped. Symbolic links to folders are followed, each folder at most
-    once, so a link loop ends. Paths named explicitly are kept as given, even missing or
+    once, so a link loop ends, and only when they stay inside the folder given: a link out
+    of it (to ``/``, say) is not followed. A sub-folder that cannot be read, or a link not
+    followed, is skipped with a (path, reason) in ``problems`` (when given) for the caller
+    to report.
+    Paths named explicitly are kept as given, even missing or
     hidden ones, so that :func:`load_scan` reports them. A file reached twice (also
     through a relative and an absolute path) is listed once; the order of ``paths`` is
     kept. Nothing here opens a file that is not regular (a FIFO would block).
@@ -117,7 +122,7 @@ def find_scans(paths: Iterable[str | os.PathLike], recursive: bool = True) -> li
     found: list[Path] = []
     seen: set[Path] = set()
     for given in map(Path, paths):
-        candidates = sorted(_scan_files(given, recursive)) if given.is_dir() else [given]
+        candidates = sorted(_scan_files(given, recursive, problems)) if given.is_dir() else [given]
         for candidate in candidates:
             key = _resolved(candidate)
             if key not in seen:
@@ -159,9 +164,26 @@ def _load(path: Path) -> Scan:
     return dicom.load_dicom(path, MAX_PIXELS, dataset=dataset)
 
 
-def _scan_files(folder: Path, recursive: bool) -> Iterator[Path]:
+def _scan_files(folder: Path, recursive: bool, problems: list[tuple[str, str]] | None = None) -> Iterator[Path]:
+    problems = problems if problems is not None else []
     visited: set[tuple[int, int]] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    top = _resolved(folder)
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename if exc.filename is not None else folder
+        problems.append((str(where), f"folder skipped: {os_problem(exc)}"))
+
+    def inside(root: str, name: str) -> bool:
+        path = Path(root, name)
+        if not path.is_symlink():
+            return True
+        target = _resolved(path)
+        if target == top or top in target.parents:
+            return True
+        problems.append((str(path), f"link to a folder outside {folder} not followed"))
+        return False
+
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unreadable):
         try:
             info = os.stat(root)
         except OSError:
@@ -171,7 +193,8 @@ def _scan_files(folder: Path, recursive: bool) -> Iterator[Path]:
             dirs[:] = []
             continue
         visited.add((info.st_dev, info.st_ino))
-        dirs[:] = sorted(name for name in dirs if not name.startswith(".")) if recursive else []
+        dirs[:] = sorted(name for name in dirs if not name.startswith(".") and inside(root, name)) \
+            if recursive else []
         for name in files:
             if not name.startswith(".") and _is_scan_file(Path(root, name)):
                 yield Path(root, name)

@@ -9,6 +9,7 @@ all read packages through :func:`verified_files`, so none of them imports anothe
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -25,6 +26,8 @@ MARKER = "pneumonet-model.json"
 MAX_UNPACKED_BYTES = 1 << 30
 MAX_MEMBERS = 5000
 MAX_RATIO = 200
+#: The largest JSON member (card, manifest, architecture): checked from the zip directory.
+MAX_JSON_BYTES = 16 << 20
 
 
 def is_model_package(path: Path) -> bool:
@@ -37,21 +40,47 @@ def is_model_package(path: Path) -> bool:
 
 
 def _read_zip(path: Path) -> dict[str, bytes]:
+    from pneumonet_core.imaging.files import NotRegularFile, open_regular
+
     if not path.exists():
         raise ModelPackageError(path, "model file not found")
     if path.is_dir():
         raise ModelPackageError(path, "is a folder, not a model file")
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if MARKER not in zf.namelist():
-                raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
-            _check_sizes(path, infos)
-            return {info.filename: zf.read(info) for info in infos}
+        with open_regular(path) as handle:  # never a FIFO or a device (/dev/zero)
+            if (size := os.fstat(handle.fileno()).st_size) > MAX_UNPACKED_BYTES:
+                raise ModelPackageError(path, f"refused: {size:,} bytes, more than the {MAX_UNPACKED_BYTES:,}-byte "
+                                              "limit of a model file")
+            return _read_members(path, zipfile.ZipFile(handle))
+    except NotRegularFile as exc:
+        raise ModelPackageError(path, f"not a model file: {exc.strerror}") from None
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ModelPackageError(path, f"not a Pneumonet model file ({type(exc).__name__}: {exc})") from None
     except (RuntimeError, ValueError, NotImplementedError) as exc:  # encrypted or odd members
         raise ModelPackageError(path, f"unreadable model file ({exc})") from None
+
+
+def _read_members(path: Path, zf: zipfile.ZipFile) -> dict[str, bytes]:
+    """Every member of an open package, within the zip limits; JSON ones bounded before parsing."""
+    from pneumonet_core.models.card_validation import CardError, check_json_member
+
+    with zf:
+        infos = zf.infolist()
+        if MARKER not in zf.namelist():
+            raise ModelPackageError(path, "not a Pneumonet model file (no format marker)")
+        _check_sizes(path, infos)
+        files = {}
+        for info in infos:
+            if info.filename.endswith(".json") and info.file_size > MAX_JSON_BYTES:
+                raise ModelPackageError(path, f"refused: {info.filename} is {info.file_size:,} bytes, more than "
+                                              f"the {MAX_JSON_BYTES:,}-byte limit")
+            files[info.filename] = zf.read(info)
+            if info.filename.endswith(".json"):
+                try:
+                    check_json_member(info.filename, files[info.filename])
+                except CardError as exc:
+                    raise ModelPackageError(path, f"refused: {exc}") from None
+        return files
 
 
 def _check_sizes(path: Path, infos) -> None:

@@ -78,6 +78,12 @@ def verify(files: dict[str, bytes]) -> ModelCard:
     card = card_from_bytes(files[CARD])
     if content_hash(files, card) != card.hash:
         raise IntegrityError("content hash mismatch: the file was modified or damaged")
+    from pneumonet_core.models.card_validation import CardError, validate_card
+
+    try:  # sealed is not sensible: anyone can seal a package (see card_validation)
+        validate_card(card, files)
+    except CardError as exc:
+        raise IntegrityError(f"refused: model card: {exc}") from None
     return card
 
 

@@ -12,7 +12,8 @@ under ``trusted_keys`` in ``settings.json``. Signatures are *required* when
 true``, or for one command with ``--require-signature``; then :func:`check_package`,
 called by the one model loader, refuses an unsigned, wrongly signed or untrusted package
 in one line. The models bundled with Pneumonet are part of the installation and are
-trusted as its code is.
+trusted as its code is: by the digest of their manifest, pinned in
+:mod:`~pneumonet_core.models.bundled_pins`, not by the folder they are in.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from pathlib import Path
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError, PneumonetError
 from pneumonet_core.models.archive import verified_files
+from pneumonet_core.models.bundled_pins import is_pinned
 from pneumonet_core.models.integrity import MANIFEST, SIGNATURE
-from pneumonet_core.models.registry import bundled_models_dir
 from pneumonet_core.settings import env_flag, read_settings, user_home
 
 ALGORITHM = "ed25519"
@@ -163,7 +164,9 @@ def signature_required(override: bool | None = None) -> bool:
 
 def signature_status(files: dict[str, bytes], path: Path | None = None) -> SignatureStatus:
     """Check the signature of a package's (already integrity-checked) files."""
-    if path is not None and _is_bundled(path) and SIGNATURE not in files:
+    if SIGNATURE not in files and MANIFEST in files and is_pinned(files[MANIFEST]):
+        # Trusted by content (the manifest pinned in the code), never by folder: a file
+        # dropped into the bundled folder is as unsigned as anywhere else.
         return SignatureStatus("bundled", "bundled with Pneumonet (trusted as part of the installation)")
     if SIGNATURE not in files:
         return SignatureStatus("unsigned", "not signed")
@@ -223,13 +226,6 @@ def sign_package(path: str | Path, private_key_path: str | Path, out: str | Path
                     zf.writestr(info.filename, files[info.filename])
             zf.writestr(SIGNATURE, files[SIGNATURE])
     return target, record["key_id"]
-
-
-def _is_bundled(path: Path) -> bool:
-    try:
-        return Path(path).resolve().parent == bundled_models_dir().resolve()
-    except OSError:
-        return False
 
 
 def package_signature_status(path: str | Path) -> SignatureStatus:

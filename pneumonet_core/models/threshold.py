@@ -13,6 +13,8 @@ import numpy as np
 #: Rules a user can pick: "youden" maximises sensitivity + specificity - 1;
 #: "sensitivity>=X" takes the highest threshold whose sensitivity is at least X.
 DEFAULT_RULE = "youden"
+#: The lowest threshold chosen (see ``models/card_validation.py``).
+MIN_THRESHOLD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -92,4 +94,7 @@ def choose_threshold(y_true, probability, rule: str = DEFAULT_RULE, where: str =
         ok = np.flatnonzero(1.0 - fpr >= target)
         i = int(ok[-1]) if ok.size else 0
         label = f"lowest threshold with specificity >= {target:g} on {where}"
-    return ThresholdChoice(float(np.clip(thresholds[i], 0.0, 1.0)), label, float(tpr[i]), float(1.0 - fpr[i]))
+    # Never 0 (a card refuses it: every film would be PNEUMONIA); the smallest threshold
+    # above 0 decides every probability a network gives in practice the same way.
+    return ThresholdChoice(float(np.clip(thresholds[i], MIN_THRESHOLD, 1.0)), label, float(tpr[i]),
+                           float(1.0 - fpr[i]))

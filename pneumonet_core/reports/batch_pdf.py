@@ -19,6 +19,7 @@ from pneumonet_core import __version__
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.imaging import load_scan
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.printable import printable
 from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
@@ -101,7 +102,7 @@ def _scan_rows(results: Sequence[ScanResult], thumbs: Mapping[str, np.ndarray], 
     st = pc.styles()
     _, bold = pc.fonts()
     for index, (r, original) in enumerate(zip(results, originals), start=1):
-        shown = os.path.relpath(r.path, folder) if folder else r.path
+        shown = printable(os.path.relpath(r.path, folder) if folder else r.path)  # any bytes a name holds
         if r.withheld:  # flagged by the guard: no decision or probability for people
             decision = Paragraph(f'<font name="{bold}" color="{pc.ERROR_COLOUR.hexval()}">WITHHELD</font>', st["cell"])
             prob = Paragraph(f'<font color="{pc.MUTED.hexval()}">withheld</font>', st["cell"])

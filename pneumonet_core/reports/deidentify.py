@@ -3,14 +3,20 @@
 A de-identified export (the default of every CSV, JSON and PDF Pneumonet writes) holds:
 
 - no identifying metadata (:data:`~pneumonet_core.imaging.scan.IDENTIFYING_KEYS`: names,
-  IDs, accession number, institution, addresses, birth date...); ages over 89 become
-  "90+" and the study date keeps its year only;
-- no absolute path: a file is shown relative to the folder it was found in
-  (``ward7/day2/IM-1.dcm``), or by its name alone;
-- no path component containing one of the scan's own identifying values in any usual
-  form (see :mod:`~pneumonet_core.reports.identifiers`): the file name becomes
-  ``anon-<content hash>``, a folder ``anon-<keyed hash>``, stable across runs;
-- free text (warnings, errors) with those values replaced by ``[removed]``.
+  IDs, accession number, institution, addresses, birth date...); ages over 89 in any
+  notation ("095Y", "095", "95 YEARS", "1200M") become "90+", an age that cannot be read
+  is left out, and the study date keeps its year only;
+- no path component at all: a rule that looks for the patient's name in a file name
+  cannot know every form people write (ASCII spellings, MRN variants, dates, folders
+  named after other patients, files whose header cannot be read), so every file is named
+  by a pseudonym, ``anon-`` and 16 hex digits of an HMAC of its content hash (of its
+  path when it could not be read) under the installation's key
+  (:mod:`pneumonet_core.secret`, ``$PNEUMONET_HOME/secret.key``, never exported). The
+  same file gets the same name in every export of this installation (CSV, JSON, PDF,
+  heat maps, DICOM answers' file names), so they can be joined and resumed; a run with
+  ``--include-identifiers`` maps names back. Only a known image suffix is kept;
+- free text (warnings, errors) with the scan's values, its file and folder names and
+  absolute paths replaced by ``[removed]`` or the pseudonym.
 
 ``include_identifiers`` / ``--include-identifiers`` is the explicit opt-in to keep them.
 For the screen, :func:`screen_metadata` and :func:`screen_text` give the same protection
@@ -38,6 +44,10 @@ HIDDEN = "hidden"
 MAX_REPORTED_AGE = 89
 _AGE_TEXT = re.compile(r"\b(\d+)\s+(year|month|week|day)s?\b", re.IGNORECASE)
 _YEARS_PER = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25}
+#: An age in any usual notation: "095Y", "095", "95 YEARS", "1200M", "30 d", "12 mo".
+_ANY_AGE = re.compile(r"^\s*(\d{1,6})\s*(y|yrs?|years?|m|mo|mos|months?|w|wks?|weeks?|d|days?)?\.?\s*$", re.IGNORECASE)
+#: File suffixes kept on a pseudonym: they say what the file is, nothing about whom.
+_KEPT_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".dcm", ".dicom", ".dic"})
 _ABSOLUTE = re.compile(r"(?:\b[A-Za-z]:)?(?<![\w.])[\\/](?:[^\s\\/'\"]+[\\/])+")
 
 
@@ -59,16 +69,16 @@ def contains_identifier(text: str, found: Identifiers | list[str]) -> bool:
 
 
 def pseudonym(text: str, file_hash: str | None = None) -> str:
-    """``anon-`` and 16 hex digits: of the file's content hash when known, else a keyed hash of ``text``."""
-    return PSEUDONYM_PREFIX + (file_hash or keyed_digest("pseudonym", text))[:16]
+    """``anon-`` and 16 hex digits of a keyed hash (the local key) of the file's content hash
+    when known, else of ``text``: stable on this installation, not reversible without its key."""
+    return PSEUDONYM_PREFIX + keyed_digest("pseudonym", file_hash or text)[:16]
 
 
 def safe_stem(path: str | Path, metadata: dict | None, deidentify: bool, file_hash: str | None = None) -> str:
-    """The input file's stem, or its pseudonym when de-identifying and it names the patient."""
-    stem = PurePath(str(path)).stem or "scan"
-    if deidentify and identifiers(metadata).found_in(stem):
-        return pseudonym(stem, file_hash)
-    return stem
+    """The input file's stem, or, de-identifying, its pseudonym (whatever the name says)."""
+    if deidentify:
+        return pseudonym(str(path), file_hash)
+    return PurePath(str(path)).stem or "scan"
 
 
 def display_paths(paths, inputs=None) -> dict[str, str]:
@@ -113,33 +123,40 @@ def report_path(path: str | Path, metadata: dict | None, deidentify: bool, file_
                 shown: str | None = None) -> str:
     """The path as an export shows it.
 
-    With ``deidentify``: ``shown`` (the path relative to its input folder) or else the
-    file name, never an absolute path, with any part naming the patient pseudonymised.
-    Without: the path as given.
+    With ``deidentify``: the file's pseudonym and its image suffix, no folder, no name
+    (``metadata`` is no longer needed; kept for the callers). ``shown`` (the path relative
+    to its input folder) keys the pseudonym of a file without a content hash. Without:
+    the path as given.
     """
     if not deidentify:
         return str(path)
-    pure = PurePosixPath(*PurePath(shown or PurePath(str(path)).name).parts)
-    parts = [part for part in pure.parts if part not in ("/", "\\") and not re.fullmatch(r"[A-Za-z]:\\?", part)]
-    if not parts:
-        return pseudonym(str(path), file_hash)
-    found = identifiers(metadata)
-    for i, part in enumerate(parts[:-1]):
-        if found.found_in(part):
-            parts[i] = pseudonym(part)[:17]
-    name = PurePosixPath(parts[-1])
-    if found.found_in(name.name):
-        suffix = name.suffix if not found.found_in(name.suffix) else ""
-        parts[-1] = pseudonym(name.stem, file_hash) + suffix
-    return str(PurePosixPath(*parts))
+    suffix = PurePath(str(path)).suffix.lower()
+    return pseudonym(str(shown or path), file_hash) + (suffix if suffix in _KEPT_SUFFIXES else "")
+
+
+def age_in_years(value: str | None) -> float | None:
+    """An age in years from a DICOM age string or any usual notation ("095", "95 YEARS", "1200M")."""
+    parsed = parse_dicom_age(value) if value else None
+    if parsed is not None:
+        return parsed[0]
+    match = _ANY_AGE.match(str(value or ""))
+    if not match:
+        return None
+    unit = (match.group(2) or "y").lower()
+    per = _YEARS_PER["month" if unit.startswith("m") else {"y": "year", "w": "week", "d": "day"}[unit[0]]]
+    return int(match.group(1)) * per
 
 
 def generalise_age(value: str | None) -> str | None:
-    """A DICOM age ("095Y", "1100M") as "90+" when over 89 years; others unchanged."""
-    parsed = parse_dicom_age(value) if value else None
-    if parsed is not None and parsed[0] >= MAX_REPORTED_AGE + 1:
-        return f"{MAX_REPORTED_AGE + 1}+"
-    return value
+    """An age as "90+" when over 89 years in any notation; an age that cannot be read is left
+    out (None), since its meaning, and so whether it identifies, is unknown; others unchanged."""
+    if value in (None, ""):
+        return value
+    years = age_in_years(value)
+    if years is None:
+        return f"{MAX_REPORTED_AGE + 1}+" if any(int(n) > MAX_REPORTED_AGE for n in re.findall(r"\d+", str(value))) \
+            else None
+    return f"{MAX_REPORTED_AGE + 1}+" if years >= MAX_REPORTED_AGE + 1 else value
 
 
 def scrub_metadata(metadata: dict | None, deidentify: bool) -> dict:
@@ -170,6 +187,9 @@ def scrub_text(text: str, metadata: dict | None, deidentify: bool) -> str:
     if not deidentify or not text:
         return text
     text = _ABSOLUTE.sub("", text)
+    age = str((metadata or {}).get("patient_age") or "")
+    if age.strip() and generalise_age(age) != age:  # the raw value quoted in a warning ("'095' could not be read")
+        text = text.replace(age, generalise_age(age) or REMOVED)
     return _generalise_age_text(identifiers(metadata).scrub(text, REMOVED))
 
 
@@ -178,11 +198,22 @@ def deidentified(result: ScanResult, deidentify: bool = True) -> ScanResult:
     if not deidentify:
         return result
     md = result.metadata
+    name = report_path(result.path, md, True, result.file_sha256, result.display_path)
+
+    def scrub(text: str) -> str:  # the file's own path and names may appear in a message
+        # The paths, the file's name and stem; not its folders' names alone, which may be
+        # ordinary words ("CHEST") that a warning uses too.
+        original = PurePath(str(result.path))
+        parts = {str(result.path), str(result.display_path or ""), original.name, original.stem}
+        for part in sorted((p for p in parts if len(p.strip("/\\.")) >= 4), key=len, reverse=True):
+            text = re.sub(rf"(?<![^\W_]){re.escape(part)}(?![^\W_])", name, text)
+        return scrub_text(text, md, True)
+
     return dataclasses.replace(
         result,
-        path=report_path(result.path, md, True, result.file_sha256, result.display_path),
-        warnings=[scrub_text(w, md, True) for w in result.warnings],
-        error=scrub_text(result.error, md, True) if result.error else result.error,
+        path=name,
+        warnings=[scrub(w) for w in result.warnings],
+        error=scrub(result.error) if result.error else result.error,
         metadata=scrub_metadata(md, True),
         display_path=None,
     )

@@ -13,6 +13,7 @@ from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyl
 from pneumonet_core import __version__
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES, Scan
 from pneumonet_core.models.card import ModelCard
+from pneumonet_core.printable import printable
 from pneumonet_core.reports import pdf_common as pc
 from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_metadata, scrub_text
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
@@ -132,7 +133,7 @@ def metadata_rows(scan: Scan, deidentify: bool) -> list[tuple[str, str]]:
 def file_rows(scan: Scan, deidentify: bool, file_hash: str | None) -> list[tuple[str, str]]:
     """Where the pixels came from: file, format and size, content hash."""
     src = scan.source
-    rows = [("File", report_path(scan.path, scan.metadata, deidentify, file_hash))]
+    rows = [("File", printable(report_path(scan.path, scan.metadata, deidentify, file_hash)))]
     detail = f"{src.format}, {src.width} × {src.height} px, {src.photometric}"
     if src.bits_stored:
         detail += f", {src.bits_stored} bits"

@@ -20,6 +20,7 @@ from pathlib import Path
 from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models.card import ModelCard, describe_guard
+from pneumonet_core.printable import printable
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.results import ScanResult
 from pneumonet_core.secret import keyed_digest
@@ -63,7 +64,7 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
     """One CSV row (values as written, before formula neutralisation), with its check digest."""
     src = result.source or {}
     row = {
-        "path": result.path,
+        "path": printable(result.path),  # undecodable bytes and newlines escaped: one row, any encoding
         "file_sha256": result.file_sha256 or "",
         "probability": _fmt(result.probability),
         "label": result.label or "",
@@ -153,7 +154,10 @@ def json_document(results: Iterable[ScanResult], model: dict, deidentify: bool =
     """
     if deidentify and model.get("path"):
         model = {**model, "path": Path(str(model["path"])).name}
-    return {"model": model, "results": [deidentified(r, deidentify).to_dict(deidentify=deidentify) for r in results]}
+    rows = [deidentified(r, deidentify).to_dict(deidentify=deidentify) for r in results]
+    for row in rows:
+        row["path"] = printable(row["path"])  # undecodable bytes escaped, so the document is valid UTF-8
+    return {"model": model, "results": rows}
 
 
 def write_json(results: Iterable[ScanResult], path: str | Path, card: ModelCard, deidentify: bool = True,

@@ -218,7 +218,7 @@ class WorklistPanel(QWidget):
         if text is None:
             node = node_settings.load(self.settings)
             if listening:
-                who = "any computer on the network" if node.accept_remote else "this computer only"
+                who = "the allowed callers on the network" if node.accept_remote else "this computer only"
                 text = (f"Listening as {node.ae_title} on port {self.port} (calls from {who}); "
                         f"storing in {node.out_dir}.")
             else:

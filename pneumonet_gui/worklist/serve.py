@@ -43,7 +43,8 @@ def serve(node, classifier, should_stop):
     """Run a listener with ``node``'s settings (a NodeSettings) until cancelled; yields as above."""
     from pneumonet_core.dicom_node.listener import Listener
 
-    listener = Listener(node.out_dir, classifier, ae_title=node.ae_title, port=node.port, bind=node.bind)
+    listener = Listener(node.out_dir, classifier, ae_title=node.ae_title, port=node.port, bind=node.bind,
+                        allowed_aes=node.allowed_aes or None)
     events: queue.Queue = queue.Queue()
     listener.subscribe(events.put)
     history = listener.history()  # before start: what the journal holds, then only what is new
