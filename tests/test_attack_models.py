@@ -17,7 +17,7 @@ import pytest
 
 from pneumonet_cli.main import main
 from pneumonet_core.errors import ModelPackageError
-from pneumonet_core.models import package
+from pneumonet_core.models import archive, package
 from tests.helpers import forge_architecture, make_tiny_model
 
 
@@ -28,7 +28,7 @@ def tiny(tmp_path_factory) -> Path:
 
 def resealed_with_card(source: Path, out: Path, **changes) -> Path:
     """``source`` re-sealed (valid manifest and hash) with card fields changed, as an attacker can."""
-    card, files = package._verified_files(source)
+    card, files = archive.verified_files(source)
     package._write(out, files, dataclasses.replace(card, **changes))
     return out
 
