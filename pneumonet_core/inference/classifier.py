@@ -34,6 +34,18 @@ from pneumonet_core.preprocessing import INPUT_SIZE, preprocess
 from pneumonet_core.results import ScanResult
 
 
+def site_accepted_ages() -> tuple[float, float] | None:
+    """The ``accepted_ages`` setting ("MIN-MAX" years) of ``settings.json``; None when unset or unreadable."""
+    from pneumonet_core.ood.population import parse_age_range
+    from pneumonet_core.settings import load_settings
+
+    value = load_settings().values.get("accepted_ages")
+    try:
+        return parse_age_range(value) if value else None
+    except ValueError:
+        return None  # a mistyped setting leaves the card's ages (load_settings names the problem)
+
+
 class Classifier:
     """Wraps one model package; all inference in Pneumonet goes through here.
 
@@ -41,7 +53,8 @@ class Classifier:
     use of the model holds a lock, so calls interleave between model batches.
     """
 
-    def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True):
+    def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True,
+                 accepted_ages: tuple[float, float] | None = None):
         self.package = package
         # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
         self.apply_calibration = apply_calibration
@@ -59,7 +72,8 @@ class Classifier:
         #: Scans per forward pass: the architecture's, unless the caller chose one.
         self.batch_size = batch_size or architecture.inference_batch
         try:
-            self.guard = Guard.of_package(package)
+            # The header ages a site accepts: ``accepted_ages``, else its setting, else the card's.
+            self.guard = Guard.of_package(package, accepted_ages or site_accepted_ages())
             if self.guard.needs_features:
                 check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
         except ValueError as exc:
