@@ -216,3 +216,15 @@ def test_the_viewer_withholds_an_adult_film_and_a_turned_film_and_says_why(qtbot
         panel = window.result_panel
         assert panel.shown_label() != window.current.result.label  # no NORMAL / PNEUMONIA on screen
         assert words in panel.details.text()
+
+
+@pytest.mark.gui
+def test_the_model_card_page_shows_the_population_checks_rates(fitted):
+    from pneumonet_core.models.package import read_card
+    from pneumonet_gui.card_page import ood_section
+
+    card = read_card(fitted["out"])
+    text = ood_section(card)
+    adult = card.ood["population"]["adult"]
+    assert "Population check: adult films flagged" in text and f"{adult['adult_detection_rate']:.1%}" in text
+    assert "leave-one-site-out" in text and "turned 90/180/270 degrees flagged" in text

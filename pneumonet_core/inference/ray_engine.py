@@ -105,7 +105,7 @@ class ModelStage:
     """A Ray Data actor: loads the model once, then classifies batches of decoded files."""
 
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
-                 version: str, threads: int | None):
+                 version: str, threads: int | None, accepted_ages: tuple | None = None):
         import ray
 
         from pneumonet_core.inference.classifier import Classifier
@@ -122,7 +122,9 @@ class ModelStage:
         if package.card.hash != model_hash:
             raise RuntimeError(f"model hash {package.card.hash} differs from the driver's {model_hash}")
         self.batch_size = batch_size
-        self.classifier = Classifier(package, batch_size=batch_size, apply_calibration=apply_calibration)
+        # The driver's accepted header ages (its --accept-ages or setting), not this node's settings.
+        self.classifier = Classifier(package, batch_size=batch_size, apply_calibration=apply_calibration,
+                                     accepted_ages=tuple(accepted_ages) if accepted_ages else None)
 
     def __call__(self, batch: dict) -> dict:
         good = np.flatnonzero(batch["ok"])
@@ -297,7 +299,7 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
         fn_constructor_kwargs={
             "model": [model_ref], "model_hash": classifier.card.hash, "precision": classifier.precision,
             "batch_size": batch_size, "apply_calibration": classifier.apply_calibration, "version": __version__,
-            "threads": plan["threads"],
+            "threads": plan["threads"], "accepted_ages": classifier.guard.accepted_ages,
         },
     )
 

@@ -199,6 +199,22 @@ def _describe_population(block: dict) -> str:
             f" adult films flagged, {adult.get('sites')} sites left out in turn) + orientation + header age ({ages})")
 
 
+def population_rates(settings: dict) -> str | None:
+    """The population check's measured rates in one sentence (``card.ood`` as stored); None without one."""
+    block = settings.get("population") or {}
+    adult, turns = block.get("adult"), (block.get("orientation") or {}).get("flag_rate") or {}
+    parts = []
+    if adult:
+        parts.append(f"adult films flagged: {adult['adult_detection_rate']:.1%} of {adult['fitted_on']['adult_films']} "
+                     f"({adult['adult_detection_how']}, {adult['sites']} sites); children flagged: "
+                     f"{adult['children_flag_rate']:.1%} (cross-fitted)")
+    if turns:
+        parts.append(f"films turned 90/180/270 degrees flagged: {turns.get('turned_90', 0):.0%}/"
+                     f"{turns.get('turned_180', 0):.0%}/{turns.get('turned_270', 0):.0%}, upright "
+                     f"{turns.get('upright', 0):.1%} (children not fitted on)")
+    return "Population check: " + "; ".join(parts) + "." if parts else None
+
+
 def _describe_core(settings: dict) -> str:
     if settings.get("method") == METHOD:
         fitted = settings.get("fitted_on") or {}
