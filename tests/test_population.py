@@ -81,7 +81,7 @@ def test_guard_fit_records_the_population_check_and_stores_its_models(fitted):
     assert adult["sites"] == 2 and adult["adult_detection_how"].startswith("leave-one-site-out")
     assert adult["fitted_on"]["adult_films"] == 40 and 0.0 <= adult["children_flag_rate"] <= 0.05
     assert adult["threshold"] > adult["children_median"]
-    assert block["orientation"]["fitted_on_children"] == 200
+    assert block["orientation"]["fitted_on_children"] == 150 and block["orientation"]["checked_on_children"] == 50
     assert "adult-like film" in package.card.summary_lines()[[i for i, line in enumerate(
         package.card.summary_lines()) if line.startswith("OOD guard")][0]]
 
@@ -115,7 +115,7 @@ def test_a_turned_film_is_withheld_and_an_upright_one_is_not(capsys, fitted, chi
     turned = classify_json(capsys, fitted["out"], *[turned_copy(f, tmp_path, degrees) for f in films])
     for r in turned:
         assert r["out_of_distribution"] is True, (r["path"], r["ood_score"])
-        assert r["ood_reason"].startswith(f"the film looks {words}"), r["ood_reason"]
+        assert f"the film looks {words}" in r["ood_reason"], r["ood_reason"]
         assert "turn it upright" in r["ood_reason"]
 
 

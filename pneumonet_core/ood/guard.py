@@ -43,6 +43,8 @@ DEFAULT_PERCENTILE = 99.5
 FLAG_AT = 1.0
 #: A ratio that could not be computed (non-finite features) counts as this.
 _UNMEASURABLE = 1000.0
+#: The population checks' ratios (see :func:`_strongest`).
+_POPULATION = ("orientation", "adult")
 #: At most this many reasons are named.
 _MAX_REASONS = 2
 
@@ -164,12 +166,24 @@ class Guard:
         flagged = score >= FLAG_AT
         reason = None
         if flagged:
-            # A turned film is named first: the turn explains why it looks unlike anything else.
-            strongest = sorted(((r, n) for n, r in ratios.items() if r >= FLAG_AT),
-                               key=lambda item: (item[1] != "orientation", -item[0]))
-            phrases = tags + [_phrase(name, ratio, values, source, self.card_ages) for ratio, name in strongest]
+            phrases = tags + [_phrase(name, ratio, values, source, self.card_ages)
+                              for ratio, name in _strongest(ratios, bool(tags))]
             reason = "; ".join(phrases[:_MAX_REASONS])
         return Assessment(flagged, round(float(score), 4), reason, {k: round(v, 4) for k, v in ratios.items()})
+
+
+def _strongest(ratios: dict, tagged: bool) -> list[tuple[float, str]]:
+    """The ratios at their limit, in the order the reason names them.
+
+    The population checks (adult-like, orientation) judge chest films; for anything else
+    they answer at random. They are named only when neither a tag nor an image statistic
+    says "not a chest X-ray"; then the strongest comes first (a turn wins a tie: a turned
+    film also looks adult-like and unlike the fitting films).
+    """
+    flagged = [(r, n) for n, r in ratios.items() if r >= FLAG_AT]
+    if tagged or any(n not in _POPULATION and n != "features" for _, n in flagged):
+        flagged = [(r, n) for r, n in flagged if n not in _POPULATION]
+    return sorted(flagged, key=lambda item: (-round(item[0], 1), item[1] != "orientation"))
 
 
 def _phrase(name: str, ratio: float, values: dict, source: dict, ages: tuple[float, float]) -> str:

@@ -27,7 +27,8 @@ from pneumonet_core.ood.population import (DEFAULT_AGES, FEATURES_ID, POPULATION
 DEFAULT_POPULATION_PERCENTILE = 99.5
 #: L2 strength of the logistic models (inverse: smaller is smoother), chosen by leave-one-site-out.
 ADULT_C, TURN_C = 0.03, 0.1
-#: Children films the orientation model is fitted on (each in 4 turns and mirrored) and checked on.
+#: Children films the orientation model is fitted on (each in 4 turns and mirrored; at most 3/4 of
+#: the fitting films) and checked on.
 TURN_FILMS, TURN_CHECK_FILMS = 1500, 500
 FOLDS = 5
 
@@ -86,7 +87,8 @@ def fit_population(children_inputs: np.ndarray, adult_inputs: np.ndarray | None 
     adults = image_features(adult_inputs) if have_adults else np.zeros((0, children.shape[1]), np.float32)
     mirrored = image_features(adult_inputs[:, :, ::-1]) if have_adults else adults
     pick = rng.permutation(len(children_inputs))
-    fit_turn, check_turn = pick[:TURN_FILMS], pick[TURN_FILMS : TURN_FILMS + TURN_CHECK_FILMS]
+    n_fit = min(TURN_FILMS, (3 * len(pick)) // 4)  # a quarter at least is kept to check the turns on
+    fit_turn, check_turn = pick[:n_fit], pick[n_fit : n_fit + TURN_CHECK_FILMS]
     turn_x, turn_y = _turn_set(children_inputs[fit_turn])
     stacked = np.vstack([children, adults, mirrored, turn_x])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
