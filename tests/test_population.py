@@ -8,7 +8,6 @@ laid out as two "sites"; the other 14 adult films are classified as a new site's
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +81,7 @@ def test_guard_fit_records_the_population_check_and_stores_its_models(fitted):
     assert adult["fitted_on"]["adult_films"] == 40 and 0.0 <= adult["children_flag_rate"] <= 0.05
     assert adult["threshold"] > adult["children_median"]
     assert block["orientation"]["fitted_on_children"] == 150 and block["orientation"]["checked_on_children"] == 50
-    assert "adult-like film" in package.card.summary_lines()[[i for i, line in enumerate(
-        package.card.summary_lines()) if line.startswith("OOD guard")][0]]
+    assert "adult-like film" in next(line for line in package.card.summary_lines() if line.startswith("OOD guard"))
 
 
 def test_adult_films_of_a_new_site_are_withheld_with_the_reason_through_the_cli(capsys, fitted, children):
