@@ -44,7 +44,7 @@ def fitted(tmp_path_factory, adult_films) -> dict:
     source = make_tiny_model(folder / "tiny.pneumonet", seed=0)
     out = folder / "tiny-population.pneumonet"
     report = fit_folder(folder / "train", source, out, adults=[folder / "adults"])
-    return {"out": out, "report": report, "held_out": adult_films[40:]}
+    return {"out": out, "report": report, "held_out": adult_films[40:], "source": source, "folder": folder}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,21 @@ def test_guard_fit_records_the_population_check_and_stores_its_models(fitted):
     assert adult["threshold"] > adult["children_median"]
     assert block["orientation"]["fitted_on_children"] == 150 and block["orientation"]["checked_on_children"] == 50
     assert "adult-like film" in next(line for line in package.card.summary_lines() if line.startswith("OOD guard"))
+
+
+def test_guard_fit_cli_takes_the_adult_folders_and_reports_the_check(fitted, capsys):
+    folder = fitted["folder"]
+    code = cli_main(["guard", "fit", str(folder / "train"), "--model", str(fitted["source"]), "--out",
+                     str(folder / "cli.pneumonet"), "--adults", str(folder / "adults" / "site_a"),
+                     "--adults", str(folder / "adults" / "site_b"), "--population-percentile", "99"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "adult-like films: " in out and "leave-one-site-out" in out
+    from pneumonet_core.models.package import read_card
+
+    adult = read_card(folder / "cli.pneumonet").ood["population"]["adult"]
+    assert adult["percentile"] == 99.0 and adult["sites"] == 2
+    assert set(adult["adult_detection_per_set"]) == {"site_a", "site_b"}
 
 
 def test_adult_films_of_a_new_site_are_withheld_with_the_reason_through_the_cli(capsys, fitted, children):
