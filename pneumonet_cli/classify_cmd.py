@@ -53,6 +53,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def age_range(text: str) -> tuple[float, float]:
+    """argparse type of ``--accept-ages``: "MIN-MAX" in years."""
+    from pneumonet_core.ood.population import parse_age_range
+
+    try:
+        return parse_age_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_output_arguments(p) -> None:
     """The model and output options of ``classify`` (``pull`` classifies with the same ones)."""
     add_model_argument(p)
@@ -70,6 +80,10 @@ def add_output_arguments(p) -> None:
     p.add_argument("--deidentify", dest="include_identifiers", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: automatic)")
+    p.add_argument("--accept-ages", type=age_range, metavar="MIN-MAX", default=None,
+                   help="DICOM patient ages (years) the guard accepts, for a site that accepts a wider range than "
+                   "the model card's (default: the setting accepted_ages, else the card's, 1-5); a header age "
+                   "outside them withholds the result")
     add_precision_argument(p)
     add_engine_arguments(p)
 

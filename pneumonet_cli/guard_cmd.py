@@ -23,6 +23,7 @@ from pneumonet_core.printable import printable
 
 def register(subparsers) -> None:
     from pneumonet_core.ood.guard import DEFAULT_PERCENTILE
+    from pneumonet_core.ood.population_fitting import DEFAULT_POPULATION_PERCENTILE
     from pneumonet_core.ood.reference import DEFAULT_COMPONENTS
 
     p = subparsers.add_parser(
@@ -46,6 +47,13 @@ def register(subparsers) -> None:
                      f"{DEFAULT_PERCENTILE})")
     fit.add_argument("--components", type=int, default=DEFAULT_COMPONENTS,
                      help=f"principal components of the feature reference (default {DEFAULT_COMPONENTS})")
+    fit.add_argument("--adults", type=Path, action="append", metavar="DIR", default=None,
+                     help="a folder of adult chest films (repeatable; each sub-folder holding films is a site) for the "
+                     "population check: an adult-like film is withheld. Without it only the orientation and header "
+                     "age checks are fitted. The card records the leave-one-site-out detection rate")
+    fit.add_argument("--population-percentile", type=float, default=DEFAULT_POPULATION_PERCENTILE,
+                     help="adult-like threshold: this percentile of the fitting films' cross-fitted scores (default "
+                     f"{DEFAULT_POPULATION_PERCENTILE})")
     fit.add_argument("--batch-size", type=int, default=16)
     fit.add_argument("--json", action="store_true", help="print the report as JSON")
     fit.set_defaults(func=run_fit)
@@ -67,7 +75,8 @@ def run_fit(args) -> int:
     from pneumonet_core.models.card import ood_text
     from pneumonet_core.ood.fitting import fit_folder
 
-    report = fit_folder(args.data_dir, args.model, args.out, args.percentile, args.components, args.batch_size)
+    report = fit_folder(args.data_dir, args.model, args.out, args.percentile, args.components, args.batch_size,
+                        adults=args.adults, population_percentile=args.population_percentile)
     for err in report["errors"]:
         print(printable(f"pneumonet guard fit: skipped {err}"), file=sys.stderr)
     if args.json:
@@ -81,6 +90,10 @@ def run_fit(args) -> int:
     if guard.get("threshold") is not None:
         print(f"  feature threshold {guard['threshold']:.4f} ({guard['percentile']}th percentile, "
               f"{guard['components']} of {guard['dimensions']} dimensions)")
+    adult = (guard.get("population") or {}).get("adult")
+    if adult:
+        print(f"  adult-like films: {adult['adult_detection_rate']:.1%} of {adult['fitted_on']['adult_films']} flagged "
+              f"({adult['adult_detection_how']}); children flagged {adult['children_flag_rate']:.1%}")
     print(f"wrote {report['out']} (hash {report['hash'][:12]})")
     return 0
 

@@ -9,7 +9,9 @@ one exception is a security switch: a ``require_signature`` that is present but 
 Keys (all optional): ``active_model`` (a path), ``require_signature`` (bool),
 ``trusted_keys`` (a list of public-key files, besides ``trusted_keys/*.pub``),
 ``listener_allowed_aes`` and ``listener_allowed_peers`` (lists: the calling AE titles and
-peer addresses the DICOM listener accepts; see ``dicom_node.exposure``). Other keys
+peer addresses the DICOM listener accepts; see ``dicom_node.exposure``), ``accepted_ages``
+("MIN-MAX" in years, such as "0-17": the header ages the guard accepts instead of the ages
+the model card states, for a site that accepts a wider range). Other keys
 are kept untouched when the file is rewritten.
 """
 
@@ -25,7 +27,7 @@ from pneumonet_core.atomic import write_text_atomic
 SETTINGS_FILE = "settings.json"
 #: Each known key and the type its value must have.
 SCHEMA = {"active_model": str, "require_signature": bool, "trusted_keys": list,
-          "listener_allowed_aes": list, "listener_allowed_peers": list}
+          "listener_allowed_aes": list, "listener_allowed_peers": list, "accepted_ages": str}
 
 
 def user_home() -> Path:
@@ -84,6 +86,14 @@ def load_settings() -> Settings:
                             "requiring signatures until it is fixed")
         else:
             problems.append(f"'{key}' must be {_type_name(kind)}, not {type(value).__name__}; ignored")
+    if "accepted_ages" in values:  # "MIN-MAX" years, checked here so a typo is named, not silently ignored
+        from pneumonet_core.ood.population import parse_age_range
+
+        try:
+            parse_age_range(values["accepted_ages"])
+        except ValueError as exc:
+            problems.append(f"'accepted_ages' {exc}; using the model card's ages")
+            del values["accepted_ages"]
     return Settings(values, problems)
 
 

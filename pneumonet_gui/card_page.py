@@ -194,6 +194,10 @@ def ood_section(card: ModelCard) -> str:
     if rate is not None:
         out.append(_para(f"It flags {float(rate):.1%} of the films it was fitted on; a flagged film's result is "
                          "withheld.", theme.MUTED))
+    from pneumonet_core.models.card import population_rates
+
+    if population_rates(ood):
+        out.append(_para(_e(population_rates(ood)), theme.MUTED))
     return "".join(out)
 
 

@@ -60,8 +60,9 @@ def make_batch_folder(tmp_path: Path, n_per_class: int = 3) -> BatchFolder:
         for src in sorted((SHARED_TRAIN / cls).glob("*.jpeg"))[:n_per_class]:
             good.append(Path(shutil.copy(src, root / f"{cls.lower()}-{src.name}")))
     patient = dict(PatientName=PATIENT_NAME, PatientID=PATIENT_ID, PatientBirthDate=PATIENT_BIRTH)
-    # Aged 9: outside the training ages, so this scan carries a warning.
-    dicom = make_dicom_from_image(good[-1], root / "ward_b", name="Doe_Jane_chest.dcm", PatientAge="009Y", **patient)
+    # A lateral view: this scan carries a warning, and still a result (an age outside 1 to 5 would withhold it).
+    dicom = make_dicom_from_image(good[-1], root / "ward_b", name="Doe_Jane_chest.dcm", PatientAge="004Y",
+                                  ViewPosition="LL", **patient)
     good.append(dicom)
     bad = {}
     (root / "empty.png").write_bytes(b"")

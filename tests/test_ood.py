@@ -130,7 +130,7 @@ def test_guard_fit_writes_a_verified_package_and_leaves_the_input_untouched(fitt
     assert ood["fitted_on"]["images"] == 60 and ood["fitted_on"]["per_class"] == {"NORMAL": 30, "PNEUMONIA": 30}
     assert set(ood["image_statistics"]) >= {"dark_fraction", "entropy", "edge_fraction"}
     assert 0.0 <= ood["fit_flag_rate"] <= 0.05
-    assert set(package.extras) == {"ood.npz"} and len(package.extras["ood.npz"]) < 2 << 20
+    assert set(package.extras) == {"ood.npz", "population.npz"} and len(package.extras["ood.npz"]) < 2 << 20
     assert package.card.hash != source.hash  # the guard is part of the model's identity
     assert package.card.threshold == source.threshold and package.card.calibration == source.calibration
     code, out, _ = run_cli("info", "--model", fitted["out"], "--verify")

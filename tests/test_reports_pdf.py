@@ -87,7 +87,7 @@ def test_study_report_reads_right(tmp_path, study, shots):
     from pneumonet_core.reports.summary import format_pair
 
     scan, prediction, heatmap, card = study
-    assert scan.warnings, "the test DICOM should carry a warning (patient aged 9)"
+    assert scan.warnings, "the test DICOM should carry a warning (a lateral view)"
     pdf = write_study_report(tmp_path / "study.pdf", scan, prediction, heatmap, card, deidentify=False,
                              app_version="9.8.7")
     text = pdf_text(pdf)
@@ -220,11 +220,11 @@ def test_study_report_says_ages_in_words_and_lists_the_measurements(tmp_path, st
     from pneumonet_core.reports.study_pdf import write_study_report
 
     scan, prediction, heatmap, card = study
-    assert scan.metadata["patient_age"] == "009Y"
+    assert scan.metadata["patient_age"] == "004Y"
     rows = [("Distance 1", "42.3 mm"), ("Angle 1", "37.5\u00b0"), ("Calibration", "Pixel Spacing: 0.2 mm per pixel")]
     text = " ".join(pdf_text(write_study_report(tmp_path / "m.pdf", scan, prediction, heatmap, card,
                                                 deidentify=False, measurements=rows)).split())
-    assert "9 years" in text and "009Y" not in text
+    assert "4 years" in text and "004Y" not in text
     assert "Measurements" in text and "Distance 1 42.3 mm" in text and "Angle 1 37.5\u00b0" in text
     assert "Pixel Spacing: 0.2 mm per pixel" in text
     plain = " ".join(pdf_text(write_study_report(tmp_path / "p.pdf", scan, prediction, heatmap, card)).split())

@@ -35,6 +35,18 @@ from pneumonet_core.runtime.predict import (
 )
 
 
+def site_accepted_ages() -> tuple[float, float] | None:
+    """The ``accepted_ages`` setting ("MIN-MAX" years) of ``settings.json``; None when unset or unreadable."""
+    from pneumonet_core.ood.population import parse_age_range
+    from pneumonet_core.settings import load_settings
+
+    value = load_settings().values.get("accepted_ages")
+    try:
+        return parse_age_range(value) if value else None
+    except ValueError:
+        return None  # a mistyped setting leaves the card's ages (load_settings names the problem)
+
+
 class Classifier:
     """Wraps one model package; all inference in Pneumonet goes through here.
 
@@ -47,7 +59,8 @@ class Classifier:
 
     runtime = "tensorflow"
 
-    def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True):
+    def __init__(self, package: ModelPackage, batch_size: int | None = None, apply_calibration: bool = True,
+                 accepted_ages: tuple[float, float] | None = None):
         self.package = package
         # Off only to refit a calibration (``pneumonet calibrate``), which needs raw probabilities.
         self.apply_calibration = apply_calibration
@@ -65,7 +78,8 @@ class Classifier:
         #: Scans per forward pass: the architecture's, unless the caller chose one.
         self.batch_size = batch_size or architecture.inference_batch
         try:
-            self.guard = Guard.of_package(package)
+            # The header ages a site accepts: ``accepted_ages``, else its setting, else the card's.
+            self.guard = Guard.of_package(package, accepted_ages or site_accepted_ages())
             if self.guard.needs_features and package.model is not None:  # a LiteRT graph is checked by its classifier
                 check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
         except ValueError as exc:

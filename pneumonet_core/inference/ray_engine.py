@@ -107,7 +107,7 @@ class ModelStage:
     """A Ray Data actor: loads the model once, then classifies batches of decoded files."""
 
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
-                 version: str, threads: int | None):
+                 version: str, threads: int | None, accepted_ages: tuple | None = None):
         import ray
 
         if version != __version__:
@@ -125,6 +125,8 @@ class ModelStage:
         if classifier.runtime == "tensorflow":
             _limit_threads(threads)
         self.batch_size = batch_size
+        if accepted_ages:  # the driver's accepted header ages (its --accept-ages or setting), not this node's
+            classifier.guard.accepted_ages = tuple(accepted_ages)
         self.classifier = classifier
 
     def __call__(self, batch: dict) -> dict:
@@ -300,7 +302,7 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
         fn_constructor_kwargs={
             "model": [model_ref], "model_hash": classifier.card.hash, "precision": classifier.precision,
             "batch_size": batch_size, "apply_calibration": classifier.apply_calibration, "version": __version__,
-            "threads": plan["threads"],
+            "threads": plan["threads"], "accepted_ages": classifier.guard.accepted_ages,
         },
     )
 

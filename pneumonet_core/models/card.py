@@ -173,6 +173,43 @@ def _training_lines(training: dict) -> list[str]:
 
 def describe_guard(settings: dict) -> str:
     """What guards a package, in one phrase (``card.ood`` as stored; :mod:`pneumonet_core.ood` writes it)."""
+    return _describe_core(settings) + _describe_population(settings.get("population") or {})
+
+
+def _ages_text(ages) -> str:
+    return f"{ages[0]:g} to {ages[1]:g} years"
+
+
+def _describe_population(block: dict) -> str:
+    # The card states 1 to 5 years when the block records no ages (the bundled models' population).
+    ages = _ages_text(tuple(block.get("ages_years") or (1, 5)))
+    if not block:
+        return f" + header age ({ages})"
+    adult = block.get("adult")
+    if not adult:
+        return f" + orientation + header age ({ages}); no adult-like check"
+    return (f" + adult-like film ({adult.get('adult_detection_rate', 0):.0%} of "
+            f"{adult.get('fitted_on', {}).get('adult_films')} adult films flagged, {adult.get('sites')} sites left "
+            f"out in turn) + orientation + header age ({ages})")
+
+
+def population_rates(settings: dict) -> str | None:
+    """The population check's measured rates in one sentence (``card.ood`` as stored); None without one."""
+    block = settings.get("population") or {}
+    adult, turns = block.get("adult"), (block.get("orientation") or {}).get("flag_rate") or {}
+    parts = []
+    if adult:
+        parts.append(f"adult films flagged: {adult['adult_detection_rate']:.1%} of {adult['fitted_on']['adult_films']} "
+                     f"({adult['adult_detection_how']}, {adult['sites']} sites); children flagged: "
+                     f"{adult['children_flag_rate']:.1%} (cross-fitted)")
+    if turns:
+        parts.append(f"films turned 90/180/270 degrees flagged: {turns.get('turned_90', 0):.0%}/"
+                     f"{turns.get('turned_180', 0):.0%}/{turns.get('turned_270', 0):.0%}, upright "
+                     f"{turns.get('upright', 0):.1%} (children not fitted on)")
+    return "Population check: " + "; ".join(parts) + "." if parts else None
+
+
+def _describe_core(settings: dict) -> str:
     if settings.get("method"):  # a feature reference (the guard refuses a method it does not know)
         fitted = settings.get("fitted_on") or {}
         where = f" fitted on {fitted.get('images')} films of {fitted.get('data_set')}" if fitted else ""

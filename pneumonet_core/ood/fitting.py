@@ -2,9 +2,10 @@
 
 The fitting films' guard features give the feature reference and its threshold
 (the ``percentile``-th percentile of their own distances), and their image statistics
-give the statistics' limits. The settings go into ``card.ood`` (part of the content hash)
-and the reference into the package's extra file ``ood.npz``; :func:`fit_folder` writes a
-new package and leaves the input untouched.
+give the statistics' limits; they and adult films (``adults``) give the population check
+(:mod:`.population_fitting`). The settings go into ``card.ood`` (part of the content hash),
+the reference into the package's extra file ``ood.npz`` and the population models into
+``population.npz``; :func:`fit_folder` writes a new package and leaves the input untouched.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 from pneumonet_core.ood import image_stats
 from pneumonet_core.ood.features import FEATURE_LAYER, feature_model, guard_layer, has_layer, predict_with_features
 from pneumonet_core.ood.guard import DEFAULT_PERCENTILE, FLAG_AT, REFERENCE_FILE, Guard
+from pneumonet_core.ood.population import POPULATION_FILE
+from pneumonet_core.ood.population_fitting import DEFAULT_POPULATION_PERCENTILE, adult_films, fit_population
 from pneumonet_core.ood.reference import DEFAULT_COMPONENTS, METHOD, fit_reference
 from pneumonet_core.ood.tags import CONFIRMED_FEATURE_WEIGHT
 
@@ -112,26 +115,52 @@ def flag_rate(guard: Guard, inputs: np.ndarray, features: np.ndarray | None) -> 
 
 def fit_package_guard(package, inputs: np.ndarray, batch_size: int = 16, percentile: float = DEFAULT_PERCENTILE,
                       components: int = DEFAULT_COMPONENTS, fitted_on: dict | None = None, layer: str | None = None,
-                      held_out: dict | None = None):
-    """(card with ``ood`` set, ``ood.npz`` bytes or None) for a loaded package and its fitting films' inputs.
+                      held_out: dict | None = None, adults: dict | None = None,
+                      population_percentile: float = DEFAULT_POPULATION_PERCENTILE):
+    """(card with ``ood`` set, extra files {``ood.npz``: bytes or None, ``population.npz``: bytes}).
 
     ``held_out`` ({name: packed inputs}) are films not fitted on, whose flag rate is recorded.
+    ``adults`` ({"inputs", "sites", "sets"}: packed adult films, each one's site, and what
+    the sets are) fits the population check's adult-like model; without it only the
+    orientation model is fitted.
     """
     layer = choose_layer(package, layer)
     _, features = outputs_and_features(package.model, inputs, batch_size, layer)
     checks = {name: (x, outputs_and_features(package.model, x, batch_size, layer)[1] if len(x) else None)
               for name, x in (held_out or {}).items()}
     settings, reference = fit_guard(inputs, features, percentile, components, fitted_on, checks, layer or "")
-    return dataclasses.replace(package.card, ood=settings, notes=list(package.card.notes)), reference
+    adults = adults or {}
+    settings["population"], population = fit_population(inputs, adults.get("inputs"), adults.get("sites"),
+                                                        population_percentile, adults.get("sets"))
+    card = dataclasses.replace(package.card, ood=settings, notes=list(package.card.notes))
+    return card, {REFERENCE_FILE: reference, POPULATION_FILE: population}
+
+
+def decode_adults(folders: list[Path], progress: Callable[[int, int], None] | None = None) -> dict:
+    """The ``adults`` of :func:`fit_package_guard` from ``--adults`` folders (their films' sites, see
+    :func:`~.population_fitting.adult_films`); raises DatasetError when no film can be read."""
+    from pneumonet_core.data.batches import decode_inputs
+    from pneumonet_core.errors import DatasetError
+
+    files, sites = adult_films(folders)
+    decoded = decode_inputs(files, progress=progress)
+    if len(decoded.inputs) < 2:
+        raise DatasetError(f"{', '.join(map(str, folders))}: fewer than 2 adult films could be read")
+    kept = [sites[i] for i in decoded.kept]
+    sets = {Path(f).name: f"{sum(s.split('/')[0] == Path(f).name for s in kept)} films, "
+                          f"{len({s for s in kept if s.split('/')[0] == Path(f).name})} sites" for f in folders}
+    return {"inputs": decoded.inputs, "sites": kept, "sets": sets, "errors": decoded.errors}
 
 
 def fit_folder(data_dir: Path, model_path: Path, out: Path, percentile: float = DEFAULT_PERCENTILE,
                components: int = DEFAULT_COMPONENTS, batch_size: int = 16, layer: str | None = None,
-               progress: Callable[[int, int], None] | None = None) -> dict:
+               progress: Callable[[int, int], None] | None = None, adults: list[Path] | None = None,
+               population_percentile: float = DEFAULT_POPULATION_PERCENTILE) -> dict:
     """Write ``out``: the package ``model_path`` with its guard fitted on the films of ``data_dir``.
 
     ``data_dir`` holds NORMAL/ and PNEUMONIA/ (every film is used, whatever its patient);
-    returns a report (out, hash, films, threshold, fit flag rate, unreadable files).
+    ``adults`` are folders of adult films for the population check. Returns a report
+    (out, hash, films, threshold, fit flag rate, unreadable files).
     """
     from pneumonet_core.data.batches import decode_inputs
     from pneumonet_core.data.discovery import find_labelled_images
@@ -151,6 +180,9 @@ def fit_folder(data_dir: Path, model_path: Path, out: Path, percentile: float = 
     kept = [images[i] for i in decoded.kept]
     probe = FolderPredictions(kept, np.zeros(len(kept)), decoded.errors)
     fitted_on = {k: v for k, v in site_record(data_dir, probe).items() if k != "pneumonia_share"}
-    card, reference = fit_package_guard(package, decoded.inputs, batch_size, percentile, components, fitted_on, layer)
-    sealed = rewrite_package(model_path, out, card, extras={REFERENCE_FILE: reference})
-    return {"out": str(out), "hash": sealed.hash, "guard": card.ood, "errors": decoded.errors}
+    adult_set = decode_adults(adults) if adults else None
+    card, extras = fit_package_guard(package, decoded.inputs, batch_size, percentile, components, fitted_on, layer,
+                                     adults=adult_set, population_percentile=population_percentile)
+    sealed = rewrite_package(model_path, out, card, extras=extras)
+    errors = decoded.errors + (adult_set["errors"] if adult_set else [])
+    return {"out": str(out), "hash": sealed.hash, "guard": card.ood, "errors": errors}

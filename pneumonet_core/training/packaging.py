@@ -87,11 +87,12 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
             write_predictions(Path(config.predictions), test_items, test_p, "test")
     else:
         card.notes.append("no held-out test patients: test fraction was 0")
-    reference = None
+    extras = {REFERENCE_FILE: None}
     if train_x is not None and len(train_x):  # the guard, fitted on the training patients' films
         fitted_on = {"data_set": f"training patients of {Path(config.data_dir).name}",
                      "patients": len(split.patients("train"))}
-        card, reference = fit_package_guard(package, train_x, config.batch_size, fitted_on=fitted_on,
-                                            held_out={"validation": val_x, "test": test_x})
-    card = rewrite_package(path, path, card, extras={REFERENCE_FILE: reference})
+        # No adult films here: the adult-like check is fitted by ``pneumonet guard fit --adults``.
+        card, extras = fit_package_guard(package, train_x, config.batch_size, fitted_on=fitted_on,
+                                         held_out={"validation": val_x, "test": test_x})
+    card = rewrite_package(path, path, card, extras=extras)
     return card, test_metrics
