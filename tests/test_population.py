@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumonet_core.cli.main import main as cli_main
+from pneumonet_cli.main import main as cli_main
 from tests.conftest import SHARED_TRAIN_DIR
 from tests.helpers import make_tiny_model
 
