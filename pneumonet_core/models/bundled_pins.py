@@ -14,8 +14,8 @@ import hashlib
 
 #: File name -> SHA-256 of its ``integrity.json``.
 BUNDLED_MANIFESTS = {
-    "pneumonet-cnn.pneumonet": "6040dfa2bdfd1f70283119068f0fcb99aefc5b3e13adc7884a9cad17536e07ad",
-    "pneumonet-resnet152v2.pneumonet": "ea4f14fed72cd8222130d5bac32bc7e8e8a424efc9a55bff3c467c81b28acaca",
+    "pneumonet-cnn.pneumonet": "69cb745c974029dd1058cb455b5043ef73cf5dfb0edf70bbd2abcd9a75398c5e",
+    "pneumonet-resnet152v2.pneumonet": "e87dc28e4aa1f92a6502cfae9d618afb95a0f32a094df1e099a45ca81f16ebcf",
 }
 
 
