@@ -159,6 +159,9 @@ def run(args) -> int:
     classify_paths = batch_engine_from_args(args)  # the local engine, or Ray (checked to be installed)
     deid = not args.include_identifiers
     paths = find_scans(args.paths, recursive=args.recursive)
+    if not paths:  # nothing to do is a failed command (exit 1), not "some inputs failed" (3)
+        hint = "" if args.recursive else " (--recursive looks in subfolders)"
+        raise PneumonetError(f"no PNG, JPEG or DICOM files found in {' '.join(map(str, args.paths))}{hint}")
     check_outputs(args, paths)
     classifier = load_classifier_from_args(args, "classify")
     shown = display_paths(paths, args.paths)
@@ -243,9 +246,6 @@ def _finish(args, classifier, paths, results, carried, interrupted, received, th
         from pneumonet_core.reports.tables import json_document
 
         write_json(json_document(results, model_summary(classifier), deidentify=deid))
-    if not paths:
-        print("pneumonet classify: no PNG, JPEG or DICOM files found", file=sys.stderr)
-        return 3
     from pneumonet_core.reports.summary import BatchSummary
 
     print(f"pneumonet classify: {BatchSummary.of(results).line()}", file=sys.stderr)

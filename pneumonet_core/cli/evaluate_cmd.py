@@ -47,8 +47,14 @@ def run(args) -> int:
     from pneumonet_core.evaluation.folder import measure, predict_folder
     from pneumonet_core.evaluation.metrics import headline
 
+    from pneumonet_core.cli.progress import CountProgress
+
     classifier = load_classifier_from_args(args, "evaluate")
-    found = predict_folder(args.data_dir, classifier, args.held_out, args.batch_size)
+    progress = CountProgress("pneumonet evaluate")
+    try:
+        found = predict_folder(args.data_dir, classifier, args.held_out, args.batch_size, progress=progress)
+    finally:
+        progress.clear()
     metrics = measure(found, classifier.threshold if args.threshold is None else args.threshold)
     errors = found.errors
     for err in errors:
