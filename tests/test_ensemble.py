@@ -12,6 +12,8 @@ from pneumonet_core.models.package import load_package, read_card
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.trainer import train
 
+pytestmark = pytest.mark.slow  # trains its members
+
 
 @pytest.fixture(scope="module")
 def members(shared_train_dir, tmp_path_factory):

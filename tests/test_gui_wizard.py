@@ -22,7 +22,7 @@ from pneumonet_core.data.discovery import find_labelled_images, patient_and_subt
 from pneumonet_core.data.split import split_by_patient
 from tests.helpers import SHARED_TRAIN
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.slow]  # trains in child processes
 
 WAIT_MS = 600_000  # generous for 2 busy CI cores; every wait ends as soon as its condition holds
 PER_CLASS = 60

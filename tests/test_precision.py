@@ -94,6 +94,7 @@ def compare_precisions(model: Path, batch_size: int) -> tuple[float, float]:
     return float(np.abs(p32 - p16).max()), float(agree)
 
 
+@pytest.mark.slow
 def test_bfloat16_cnn_agrees_with_float32_on_external():
     worst, agree = compare_precisions(CNN, batch_size=32)
     assert worst <= MAX_PROBABILITY_DIFFERENCE, worst
@@ -132,6 +133,7 @@ def test_bfloat16_resnet152v2_first_blocks_agree_with_float32():
     assert 0 < difference <= MAX_FEATURE_DIFFERENCE, difference  # it really computed in bfloat16, closely
 
 
+@pytest.mark.slow
 def test_bfloat16_heatmap_and_command_line(some_training_jpeg, capsys):
     from pneumonet_core.imaging import load_scan
     from pneumonet_core.inference.classifier import Classifier

@@ -15,6 +15,8 @@ from pneumonet_core.models.package import load_package
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.trainer import train
 
+pytestmark = pytest.mark.slow  # trains networks: full runs and CI only (tools/test.sh --fast leaves them out)
+
 
 def _config(shared_train_dir, tmp_path, **kw):
     base = dict(data_dir=shared_train_dir, out=tmp_path / "model.pneumonet", epochs=2, batch_size=16, limit=240,

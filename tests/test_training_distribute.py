@@ -55,6 +55,7 @@ JAX_WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_data_parallel_trains_on_two_devices_and_the_card_says_so(shared_train_dir, tmp_path):
     out = tmp_path / "dp.pneumonet"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
