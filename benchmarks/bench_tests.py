@@ -81,8 +81,9 @@ def run_suite(tree: Path, pytest_args: list[str]) -> dict:
     lines = output.splitlines()
     summary = next((line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), "?")
     slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
+    failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     return {"tree": tree, "code": proc.returncode, "wall": wall, "cpu": cpu, "peak": peak[0],
-            "load": (load_before, os.getloadavg()), "summary": summary, "slowest": slowest}
+            "load": (load_before, os.getloadavg()), "summary": summary, "slowest": slowest, "failed": failed}
 
 
 def report(name: str, run: dict) -> str:
@@ -91,7 +92,7 @@ def report(name: str, run: dict) -> str:
             f"- wall {run['wall'] / 60:.1f} min, CPU {run['cpu'] / 60:.1f} min, peak memory of the process tree "
             f"{run['peak'] / 2**30:.2f} GB, exit {run['code']}",
             f"- load average before / after: {load} ({os.cpu_count()} CPUs)",
-            f"- {run['summary']}", "", "```", *run["slowest"], "```", ""]
+            f"- {run['summary']}", *(f"- {line}" for line in run["failed"]), "", "```", *run["slowest"], "```", ""]
     return "\n".join(text)
 
 
