@@ -44,10 +44,9 @@ def write_plots(folder: Path, metrics: dict) -> None:
 
 
 def run(args) -> int:
+    from pneumonet_core.cli.progress import CountProgress
     from pneumonet_core.evaluation.folder import measure, predict_folder
     from pneumonet_core.evaluation.metrics import headline
-
-    from pneumonet_core.cli.progress import CountProgress
 
     classifier = load_classifier_from_args(args, "evaluate")
     progress = CountProgress("pneumonet evaluate")
