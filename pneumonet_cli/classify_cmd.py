@@ -208,6 +208,9 @@ def run(args) -> int:
     paths = find_scans(args.paths, recursive=args.recursive, problems=skipped)
     for where, reason in skipped:  # an unreadable sub-folder, a link out of the input: said, and exit 3
         print(printable(f"pneumonet classify: {where}: {reason}"), file=sys.stderr)
+    if not paths:  # nothing to do is a failed command (exit 1), not "some inputs failed" (3)
+        hint = "" if args.recursive else " (--recursive looks in subfolders)"
+        raise PneumonetError(f"no PNG, JPEG or DICOM files found in {' '.join(map(str, args.paths))}{hint}")
     check_outputs(args, paths)
     classifier = load_classifier_from_args(args, "classify")
     shown = display_paths(paths, args.paths)
@@ -276,9 +279,6 @@ def _finish(args, classifier, paths, results, carried, interrupted, received, th
         from pneumonet_core.reports.tables import json_document
 
         write_json(json_document(results, model_summary(classifier), deidentify=deid))
-    if not paths:
-        print("pneumonet classify: no PNG, JPEG or DICOM files found", file=sys.stderr)
-        return 3
     from pneumonet_core.reports.summary import BatchSummary
 
     summary = BatchSummary.of(results)

@@ -45,11 +45,16 @@ def write_plots(folder: Path, metrics: dict) -> None:
 
 
 def run(args) -> int:
+    from pneumonet_cli.progress import CountProgress
     from pneumonet_core.evaluation.folder import measure, predict_folder
     from pneumonet_core.evaluation.metrics import headline
 
     classifier = load_classifier_from_args(args, "evaluate")
-    found = predict_folder(args.data_dir, classifier, args.held_out, args.batch_size)
+    progress = CountProgress("pneumonet evaluate")
+    try:
+        found = predict_folder(args.data_dir, classifier, args.held_out, args.batch_size, progress=progress)
+    finally:
+        progress.clear()
     metrics = measure(found, classifier.threshold if args.threshold is None else args.threshold)
     errors = found.errors
     for err in errors:

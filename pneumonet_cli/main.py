@@ -1,7 +1,8 @@
 """Entry point of the ``pneumonet`` command: builds the parser from the command modules.
 
 Exit codes: 0 ok, 2 usage error, 3 some inputs failed but the others were done,
-1 the command itself failed (message on one line, no traceback), 130 interrupted
+1 the command itself failed (message on one line, no traceback; also a folder with no
+scan in it), 130 interrupted
 (SIGINT), 143 terminated (SIGTERM).
 """
 

@@ -61,7 +61,7 @@ class ProgressLines:
         now = self._clock()
         if now - self._last >= self.interval and self.progress.done < self.progress.total:
             self._last = now
-            self.stream.write(f"{self.prefix}: {self.progress.text()} scans\n")
+            self.stream.write(f"{self.prefix}: {self.progress.text()}\n")
             self.stream.flush()
 
     def clear(self) -> None:
@@ -78,3 +78,24 @@ def progress_for(total: int, stream=None, prefix: str = "pneumonet"):
     except (AttributeError, ValueError):
         tty = False
     return ProgressBar(total, stream) if tty else ProgressLines(total, stream, prefix=prefix)
+
+
+class CountProgress:
+    """A ``progress(done, total)`` callback (what :func:`predict_folder` reports) shown as
+    :func:`progress_for` shows a batch: a bar on a terminal, a line now and then otherwise.
+    Made at the first count, so the total is known; :meth:`clear` before printing results."""
+
+    def __init__(self, prefix: str, stream=None):
+        self.prefix = prefix
+        self.stream = stream
+        self.shown = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.shown is None:
+            self.shown = progress_for(total, self.stream, prefix=self.prefix) or False
+        if self.shown and done > self.shown.progress.done:
+            self.shown.advance(done - self.shown.progress.done)
+
+    def clear(self) -> None:
+        if self.shown:
+            self.shown.clear()

@@ -187,6 +187,11 @@ def check_writable(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(21, "is a folder", str(path))
+    for folder in path.parents:  # mkdir would only say "File exists" about a file on the way
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise NotADirectoryError(20, f"{folder} is a file, not a folder", str(path))
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
     os.close(fd)

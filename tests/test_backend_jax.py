@@ -13,9 +13,12 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pneumonet_core.imaging import load_scan
 from pneumonet_core.inference.classifier import Classifier
+
+pytestmark = pytest.mark.slow  # a JAX process that trains
 
 CNN = "resources/models/pneumonet-cnn.pneumonet"
 

@@ -178,3 +178,20 @@ def test_progress_estimates_rate_and_time_left():
     assert progress.seconds_left == pytest.approx(45.0)
     assert progress.text() == "10 / 100 · 2.0 scans/s · about 0:45 left"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_the_first_estimate_leaves_out_model_loading_and_counts_a_batch_once():
+    """Issue 28: a minute of loading and compiling before the first batch is not a rate."""
+    from pneumonet_core.inference.batch import BatchProgress
+
+    now = [0.0]
+    progress = BatchProgress(64, clock=lambda: now[0])
+    now[0] = 60.0
+    for _ in range(16):  # the first batch's results arrive together
+        progress.advance()
+    assert progress.rate is None and progress.text() == "16 / 64"
+    now[0] = 62.0
+    for _ in range(16):
+        progress.advance()
+    assert progress.rate == pytest.approx(8.0) and progress.seconds_left == pytest.approx(4.0)
+    assert progress.text() == "32 / 64 · 8.0 scans/s · about 0:04 left"

@@ -179,8 +179,9 @@ def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel
     with qtbot.waitSignal(panel.batchFinished, timeout=WAIT_MS) as finished:
         panel.start(paths)
         qtbot.waitUntil(lambda: len(panel.results) >= panel.batch_size and len(calls) == 2, timeout=WAIT_MS)
-        assert f"{panel.batch_size} / {len(paths)}" in panel.progress_label.text()
-        assert "scans/s" in panel.progress_label.text() and "left" in panel.progress_label.text()
+        # One batch done: no rate or time left yet, since that batch's time includes loading and
+        # compiling the model (issue 28: the first estimate was several times too long).
+        assert panel.progress_label.text() == f"{panel.batch_size} / {len(paths)}"
         assert panel.grab().save(str(shots / "batch-panel-running.png"))
         QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
         assert not panel.cancel_button.isEnabled()

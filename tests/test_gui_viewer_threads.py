@@ -93,7 +93,8 @@ def test_two_quick_opens_end_with_the_second_scans_result(make_window, qtbot, ca
     qtbot.waitUntil(lambda: bool(slow_classify.started), timeout=WAIT_MS)  # a is being classified now
     window.show_scan(images["b"])
     qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
-    QTest.qWait(800)  # long enough for a's late result to arrive, had it not been dropped
+    qtbot.waitUntil(lambda: len(slow_classify) == 2, timeout=WAIT_MS)  # a's pass has returned too ...
+    QTest.qWait(50)  # ... and its result, had it not been dropped, is delivered by now
     assert window.current.path == images["b"]
     assert_result_matches_cli(window, expected_b)
     assert shown == [(images["b"].name, pytest.approx(expected_b["probability"], abs=1e-6))]

@@ -12,9 +12,6 @@ page go to ``$PNEUMONET_SCREENSHOTS`` (or the test's tmp folder).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from pneumonet_core.data.discovery import find_labelled_images, patient_and_subt
 from pneumonet_core.data.split import split_by_patient
 from tests.helpers import SHARED_TRAIN
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.slow]  # trains in child processes
 
 WAIT_MS = 600_000  # generous for 2 busy CI cores; every wait ends as soon as its condition holds
 PER_CLASS = 60
@@ -136,22 +133,23 @@ def model_files(*roots: Path) -> list[Path]:
     return [p for root in roots for p in root.rglob("*.pneumonet") if not p.is_symlink()]
 
 
-def cli_evaluate(data: Path, model: Path) -> dict:
-    """``pneumonet evaluate DATA --model MODEL --held-out --json`` in its own process."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pneumonet_cli.main", "evaluate", str(data), "--model", str(model),
-         "--held-out", "--json"], capture_output=True, text=True, env=env, timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+def cli_evaluate(data: Path, model: Path, capsys) -> dict:
+    """``pneumonet evaluate DATA --model MODEL --held-out --json`` (the command's own code, in
+    this process: a second process would only add a TensorFlow start)."""
+    from pneumonet_cli.main import main
+
+    capsys.readouterr()
+    code = main(["evaluate", str(data), "--model", str(model), "--held-out", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    return json.loads(out)
 
 
 # --- the whole wizard ------------------------------------------------------------------
 
 
 def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbot, small_data, isolated_home,
-                                                                 tmp_path, shots):
+                                                                 tmp_path, shots, capsys):
     from pneumonet_core.models import registry
     from pneumonet_core.models.package import read_card
 
@@ -245,7 +243,7 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     qtbot.waitUntil(lambda: page.result is not None or page.error is not None, timeout=WAIT_MS)
     assert page.error is None, page.error
     shown = page.result["metrics"]
-    cli = cli_evaluate(small_data, trained)
+    cli = cli_evaluate(small_data, trained, capsys)
     assert page.confusion.matrix == cli["confusion_matrix"] == shown["confusion_matrix"]
     assert shown["n"] == cli["n"] == expected["test"]["images"]
     for key in ("accuracy", "sensitivity", "specificity", "roc_auc", "threshold"):

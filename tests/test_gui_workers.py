@@ -209,12 +209,14 @@ class StandInClassifier:
         self.slow_name = slow_name
         self.started = threading.Event()
         self.calls = []
+        self.returned = []
 
     def classify(self, scan):
         self.calls.append(Path(scan.path).name)
         if Path(scan.path).name == self.slow_name:
             self.started.set()
             time.sleep(0.5)
+        self.returned.append(Path(scan.path).name)
         return ScanResult(path=str(scan.path), probability=0.9, label=Path(scan.path).name, threshold=0.5)
 
     def heatmap(self, scan, result):
@@ -236,7 +238,8 @@ def test_a_stale_viewer_request_is_dropped(qtbot):
     qtbot.waitUntil(classifier.started.is_set, timeout=WAIT_MS)  # a is being classified now
     controller.open(b)
     qtbot.waitUntil(lambda: controller.current.done, timeout=WAIT_MS)
-    qtbot.wait(800)  # long enough for a's late result to arrive, had it not been dropped
+    qtbot.waitUntil(lambda: len(classifier.returned) == 2, timeout=WAIT_MS)  # a's pass has returned too ...
+    qtbot.wait(50)  # ... and its result, had it not been dropped, is delivered by now
     assert classifier.calls == [a.name, b.name] and shown == [b.name]
     assert controller.current.path == b and controller.current.result.label == b.name
     assert controller.current.ok and controller.current.heatmap is not None

@@ -81,6 +81,8 @@ def test_output_problems_are_found_before_the_first_scan_is_read(tmp_path, tiny,
         (["--csv", str(tmp_path)], "cannot write the --csv output"),
         (["--csv", str(tmp_path / "r.x"), "--report", str(tmp_path / "r.x")], "name the same file"),
         (["--heatmaps", str(scan)], "needs a folder"),
+        # The --csv folder is a file: said so, not mkdir's "(File exists)" (issue 28).
+        (["--csv", str(scan / "r.csv")], f"cannot write the --csv output ({scan} is a file, not a folder)"),
     ]
     if os.geteuid() != 0:  # root writes anywhere
         cases.append((["--csv", str(locked / "r.csv")], "cannot write the --csv output"))
@@ -91,6 +93,15 @@ def test_output_problems_are_found_before_the_first_scan_is_read(tmp_path, tiny,
         assert err.count("\n") == 0 and words in err, (extra, err)
     assert read == []
     assert scan.stat().st_size > 1000  # the input was not touched
+
+
+def test_a_folder_without_scans_is_a_failed_command_not_some_failed_inputs(tmp_path, tiny, capsys):
+    """Issue 28: exit 1 with one line, before the model loads; 3 means some scans failed."""
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    assert main(["classify", str(tmp_path / "empty"), "--model", str(tmp_path / "no-model.pneumonet")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"pneumonet: error: no PNG, JPEG or DICOM files found in {tmp_path / 'empty'} "
+                   "(--recursive looks in subfolders)")
 
 
 def test_resume_reclassifies_rows_that_were_edited(tmp_path, tiny, capsys):
@@ -143,6 +154,7 @@ def test_progress_lines_when_stderr_is_not_a_terminal():
         lines.advance()
     text = stream.getvalue().splitlines()
     assert len(text) == 2 and text[0].startswith("pneumonet classify: 20 / 100") and "\r" not in stream.getvalue()
+    assert text[0].endswith(" left"), text[0]  # no stray word after the estimate
     assert isinstance(progress_for(5, io.StringIO()), ProgressLines)
 
     class Tty(io.StringIO):

@@ -88,6 +88,7 @@ def test_code_running_architectures_are_refused_before_keras_sees_them(tiny, tmp
     assert err.count("\n") == 0 and "refused:" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_the_models_of_every_approach_pass_the_allow_list():
     from pneumonet_core.models.architectures import ModelSpec, build_model
     from pneumonet_core.models.ensemble import build_ensemble

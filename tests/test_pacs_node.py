@@ -36,6 +36,8 @@ from tests.pacs_servers import (
     storescu,
 )
 
+pytestmark = pytest.mark.slow  # Orthanc, dcmtk and listener processes
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -22,6 +22,8 @@ from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
+pytestmark = pytest.mark.slow  # starts Ray
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -45,7 +45,8 @@ JAX_WORKER = textwrap.dedent(
     except PneumonetError as exc:
         odd = str(exc)
     code = main(["train", data, "--approach", "cnn", "--out", out, "--epochs", "1", "--batch-size", "16",
-                 "--limit", "120", "--cnn-width", "4", "--progress", "none", "--distribute", "data-parallel"])
+                 "--limit", "120", "--cnn-width", "4", "--progress", "none", "--distribute", "data-parallel",
+                 "--no-augment"])  # augmentation under JAX is test_backend_jax's; here it only adds compile time
     card = read_card(out)
     print(json.dumps({"code": code, "weight_devices": devices, "info": info.record(), "odd": odd,
                       "distribution": card.training["distribution"],
@@ -54,6 +55,7 @@ JAX_WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_data_parallel_trains_on_two_devices_and_the_card_says_so(shared_train_dir, tmp_path):
     out = tmp_path / "dp.pneumonet"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",

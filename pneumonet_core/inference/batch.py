@@ -181,9 +181,15 @@ def classify_paths(
 class BatchProgress:
     """Counts finished scans and estimates the rate and the time left of a batch run.
 
-    The rate is measured over the most recent scans (a sliding window), so the first
-    batch, which also compiles the model, does not distort the estimate for long.
+    The rate is measured from the first finished scan on, over the most recent scans (a
+    sliding window): the time before it (loading the model, compiling it, the first
+    decodes) is not a rate and would make the first estimate far too long. Results come in
+    bursts (a model batch at a time): counts that arrive within :data:`BURST_S` of each
+    other are one stamp, so a window that starts inside a burst does not inflate the rate.
     """
+
+    #: Seconds within which finished scans count as one burst (one model batch).
+    BURST_S = 0.01
 
     def __init__(self, total: int, window: int = 64, clock: Callable[[], float] = time.monotonic):
         self.total = total
@@ -191,11 +197,14 @@ class BatchProgress:
         self._clock = clock
         self.started = clock()
         self._stamps: collections.deque[tuple[float, int]] = collections.deque(maxlen=window)
-        self._stamps.append((self.started, 0))
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        self._stamps.append((self._clock(), self.done))
+        now = self._clock()
+        if self._stamps and now - self._stamps[-1][0] < self.BURST_S:
+            self._stamps[-1] = (now, self.done)  # the same burst: its end is the stamp
+        else:
+            self._stamps.append((now, self.done))
 
     @property
     def elapsed(self) -> float:
@@ -203,7 +212,10 @@ class BatchProgress:
 
     @property
     def rate(self) -> float | None:
-        """Scans per second over the window, None before the first scan."""
+        """Scans per second since the first finished burst, over the window; None before
+        two bursts have finished."""
+        if len(self._stamps) < 2:
+            return None
         (t0, n0), (t1, n1) = self._stamps[0], self._stamps[-1]
         return (n1 - n0) / (t1 - t0) if n1 > n0 and t1 > t0 else None
 
