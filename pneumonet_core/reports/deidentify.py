@@ -202,9 +202,12 @@ def deidentified(result: ScanResult, deidentify: bool = True) -> ScanResult:
 
     def scrub(text: str) -> str:  # the file's own path and names may appear in a message
         # The paths, the file's name and stem; not its folders' names alone, which may be
-        # ordinary words ("CHEST") that a warning uses too.
+        # ordinary words ("CHEST") that a warning uses too, nor a stem that is one lowercase
+        # word ("empty.png": "empty file" is the message, not the name).
         original = PurePath(str(result.path))
-        parts = {str(result.path), str(result.display_path or ""), original.name, original.stem}
+        parts = {str(result.path), str(result.display_path or ""), original.name}
+        if not re.fullmatch(r"[a-z]+", original.stem):
+            parts.add(original.stem)
         for part in sorted((p for p in parts if len(p.strip("/\\.")) >= 4), key=len, reverse=True):
             text = re.sub(rf"(?<![^\W_]){re.escape(part)}(?![^\W_])", name, text)
         return scrub_text(text, md, True)
