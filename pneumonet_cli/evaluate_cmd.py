@@ -66,10 +66,14 @@ def run(args) -> int:
 
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["path", "patient", "label", "probability", "out_of_distribution"])
+        # A flagged film has no probability a program could use: its score, which the figures
+        # measure, sits only under a column that says so (as in classify's CSV).
+        writer.writerow(["path", "patient", "label", "probability", "out_of_distribution",
+                         "withheld_probability_not_for_use"])
         for im, prob, flagged in zip(found.images, found.probability, found.out_of_distribution):
-            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, f"{prob:.6f}",
-                             "true" if flagged else "false"])
+            score = f"{prob:.6f}"
+            writer.writerow([f"{im.path.parent.name}/{im.path.name}", im.patient, im.label, "" if flagged else score,
+                             "true" if flagged else "false", score if flagged else ""])
         write_text_atomic(args.predictions, buf.getvalue())
     if args.plots:
         write_plots(args.plots, metrics)

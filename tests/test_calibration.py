@@ -214,7 +214,8 @@ def test_evaluate_reports_ece_and_brier_and_writes_plots_and_predictions(site_an
     doc = json.loads(capsys.readouterr().out)
     assert 0 <= doc["ece"] <= 1 and 0 <= doc["brier"] <= 1 and doc["n"] == 54
     rows = preds.read_text().splitlines()
-    assert rows[0] == "path,patient,label,probability,out_of_distribution" and len(rows) == 55
+    assert rows[0] == "path,patient,label,probability,out_of_distribution,withheld_probability_not_for_use"
+    assert len(rows) == 55
     for name in ("roc.png", "reliability.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli_main(["evaluate", str(site), "--model", str(model)]) == 0

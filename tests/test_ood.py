@@ -358,8 +358,12 @@ def test_evaluate_predictions_and_json_carry_the_flag(guarded, fitted, tmp_path)
     with open(tmp_path / "p.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert reader.fieldnames == ["path", "patient", "label", "probability", "out_of_distribution"]
+    assert reader.fieldnames == ["path", "patient", "label", "probability", "out_of_distribution",
+                                 "withheld_probability_not_for_use"]
     assert len(rows) == 8 and {row["out_of_distribution"] for row in rows} <= {"true", "false"}
+    for row in rows:  # a flagged film's score only under the column that says it is not for use
+        flagged = row["out_of_distribution"] == "true"
+        assert (row["probability"] == "") == flagged and (row["withheld_probability_not_for_use"] != "") == flagged
 
 
 def test_guard_check_reports_the_flag_rate(fitted, samples):
