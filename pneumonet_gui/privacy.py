@@ -6,8 +6,8 @@ identifying metadata reads ``hidden`` and ages over 89 read "90+"
 (:func:`~pneumonet_core.reports.deidentify.screen_metadata`), a title or status text
 loses its absolute paths and identifying values
 (:func:`~pneumonet_core.reports.deidentify.screen_text`), and a file name that contains
-the patient's name, ID or birth date becomes its de-identified form (the one the reports
-use). This module only adds what the screen needs on top: a file name on its own, and a
+the patient's name, ID or birth date, or any other, becomes its pseudonym (the one the
+reports use). This module only adds what the screen needs on top: a file name on its own, and a
 stand-in for a scan whose identifiers are not known yet.
 """
 
@@ -37,6 +37,7 @@ def names_patient(path, metadata: dict | None) -> bool:
 
 
 def screen_name(path, metadata: dict | None, hide: bool) -> str:
-    """The file name to show: as it is, or de-identified when hiding and it names the patient."""
+    """The file name to show: as it is, or its pseudonym when hiding (as a de-identified export names it)."""
     name = PurePath(str(path)).name
-    return PurePath(report_path(name, metadata, True)).name if hide else name
+    # The whole path keys the pseudonym, as in screen_text: one scan, one name on screen.
+    return PurePath(report_path(path, metadata, True)).name if hide else name

@@ -195,3 +195,15 @@ def test_the_first_estimate_leaves_out_model_loading_and_counts_a_batch_once():
         progress.advance()
     assert progress.rate == pytest.approx(8.0) and progress.seconds_left == pytest.approx(4.0)
     assert progress.text() == "32 / 64 · 8.0 scans/s · about 0:04 left"
+
+
+def test_a_run_finished_in_one_burst_states_its_overall_rate():
+    """A cluster's results can all arrive at once: no window rate, so the whole run's, said as such."""
+    from pneumonet_core.inference.batch import BatchProgress
+
+    now = [0.0]
+    progress = BatchProgress(8, clock=lambda: now[0])
+    now[0] = 4.0
+    for _ in range(8):
+        progress.advance()
+    assert progress.rate is None and progress.text() == "8 / 8 · 2.0 scans/s overall"

@@ -125,21 +125,23 @@ def test_resume_reclassifies_rows_that_were_edited(tmp_path, tiny, capsys):
     assert rows(second) == original  # the doctored row was classified again, the others carried
 
 
-def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path, tiny):
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path, tiny, monkeypatch):
     folder = tmp_path / "scans"
     folder.mkdir()
     source = sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[0].read_bytes()
     names = ["=HYPERLINK(1).jpeg", "+1.jpeg", "-2.jpeg", "@SUM(A1).jpeg"]
     for name in names:
         (folder / name).write_bytes(source)
-    files = [str(folder / name) for name in names]  # named one by one: the cells start with the names
+    monkeypatch.chdir(folder)
+    files = list(names)  # named one by one, relative: the cells start with the names
     out = tmp_path / "r.csv"
-    assert main(["classify", *files, "--model", str(tiny), "--csv", str(out)]) == 0
+    # With identifiers (a de-identified export names files by pseudonyms, never by these names).
+    assert main(["classify", "--model", str(tiny), "--csv", str(out), "--include-identifiers", "--", *files]) == 0
     cells = [r["path"] for r in rows(out)]
     assert sorted(cells) == sorted("'" + name for name in names)
     # and they still resume: the quote is undone when the CSV is read back
-    assert main(["classify", *files, "--model", str(tiny), "--csv", str(tmp_path / "2.csv"),
-                 "--resume", str(out)]) == 0
+    assert main(["classify", "--model", str(tiny), "--csv", str(tmp_path / "2.csv"),
+                 "--include-identifiers", "--resume", str(out), "--", *files]) == 0
     assert rows(tmp_path / "2.csv") == rows(out)
 
 

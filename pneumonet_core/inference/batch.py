@@ -229,6 +229,10 @@ class BatchProgress:
         parts = [f"{self.done} / {self.total}"]
         if self.rate:
             parts.append(f"{self.rate:.1f} scans/s")
+        elif self.done and self.done >= self.total and self.elapsed > 0:
+            # All in one burst (a cluster's results, one model batch): the whole run's rate,
+            # start-up included, said as such; an estimate is no longer needed.
+            parts.append(f"{self.done / self.elapsed:.1f} scans/s overall")
         left = self.seconds_left
         if left is not None and self.done < self.total:
             parts.append(f"about {format_duration(left)} left")
