@@ -16,6 +16,9 @@ def add_model_argument(parser) -> None:
     parser.add_argument("--runtime", choices=("litert", "tensorflow"), default=None,
                         help="what runs the model: litert (default; no TensorFlow, a graph derived once per model "
                         "and cached) or tensorflow (the Keras model; --precision bfloat16 implies it)")
+    parser.add_argument("--subtype-model", default=None, metavar="FILE|none",
+                        help="the bacterial/viral model that gives its opinion on PNEUMONIA decisions "
+                        "(default: the subtype_model setting, else the bundled one; none: no opinion)")
 
 
 def add_signature_argument(parser) -> None:
@@ -45,11 +48,22 @@ def add_derived_package_arguments(parser, model_help: str, out_help: str) -> Non
     add_signature_argument(parser)
 
 
-def load_classifier(model_path: Path | None, precision: str = "float32"):
-    """Load the named or active model, or raise a one-line ModelPackageError."""
-    from pneumonet_core.inference.classifier import Classifier
+def load_classifier(model_path: Path | None, precision: str = "float32", allow_subtype: bool = False):
+    """Load the named or active model, or raise a one-line ModelPackageError.
 
-    return Classifier.load(resolve_model(model_path), precision=precision)
+    A bacterial/viral model answers a question about pneumonia films only: it is refused
+    as the model that decides pneumonia, except where it is measured (``allow_subtype``).
+    """
+    from pneumonet_core.errors import ModelPackageError
+    from pneumonet_core.inference.classifier import Classifier
+    from pneumonet_core.inference.subtype import is_subtype_card
+
+    path = resolve_model(model_path)
+    classifier = Classifier.load(path, precision=precision)
+    if is_subtype_card(classifier.card) and not allow_subtype:
+        raise ModelPackageError(path, "is a bacterial/viral model: it gives its opinion after a pneumonia model "
+                                      "(--subtype-model), it does not decide pneumonia")
+    return classifier
 
 
 def model_summary(classifier) -> dict:

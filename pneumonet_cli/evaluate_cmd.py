@@ -56,6 +56,7 @@ def run(args) -> int:
     finally:
         progress.clear()
     metrics = measure(found, classifier.threshold if args.threshold is None else args.threshold)
+    subtype = measure_subtype(found, metrics["threshold"], classifier, args.batch_size)
     errors = found.errors
     for err in errors:
         print(printable(f"pneumonet evaluate: skipped {err}"), file=sys.stderr)
@@ -79,7 +80,7 @@ def run(args) -> int:
         write_plots(args.plots, metrics)
     if args.json:
         write_json({**headline(metrics), "model": {"name": classifier.card.name, "hash": classifier.card.hash},
-                    "errors": errors})
+                    "subtype": subtype, "errors": errors})
     else:
         cm = metrics["confusion_matrix"]
         print(f"model {classifier.card.name} ({classifier.card.short_hash}) on {metrics['n']} images, "
@@ -91,4 +92,43 @@ def run(args) -> int:
         ood = metrics["out_of_distribution"]
         print(f"  flagged by the out-of-distribution guard: {ood['flagged']} of {ood['n']} (kept in the figures)")
         print(metrics["classification_report"])
+        for line in subtype_lines(subtype):
+            print(line)
     return 3 if errors else 0
+
+
+def measure_subtype(found, threshold: float, classifier, batch_size: int) -> dict | None:
+    """The bacterial/viral block: None without a subtype model or films whose names give the subtype."""
+    from pneumonet_core.evaluation.subtype_figures import subtype_block
+
+    model = classifier.subtype.model()
+    if model is None:
+        if classifier.subtype.problem:
+            print(printable(f"pneumonet evaluate: warning: {classifier.subtype.problem}"), file=sys.stderr)
+        return None
+    return subtype_block(found, threshold, model, batch_size)
+
+
+def subtype_lines(block: dict | None) -> list[str]:
+    """The subtype block for people: the figures beside the published anchor, then the 3x3 matrix."""
+    if not block:
+        return []
+
+    def f(value):
+        return "n/a" if value is None else f"{value:.4f}"
+
+    anchor = block["anchor"]
+    lines = [f"bacterial vs viral ({block['model']['name']}) on {block['n']} films whose names give the subtype, "
+             f"viral positive, threshold {block['threshold']:.4f}:"]
+    for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "ece"):
+        ref = f"   (anchor {anchor[key]:.3f})" if key in anchor else ""
+        lines.append(f"  {key:12s} {f(block[key])}{ref}")
+    und = block["undetermined"]
+    if block.get("uncertain_band"):
+        low, high = block["uncertain_band"]
+        lines.append(f"  undetermined {und['n']} ({(und['rate'] or 0):.1%}; viral p in [{low:.2f}, {high:.2f})), "
+                     f"accuracy outside {f(und['accuracy_outside_band'])}")
+    three = block["three_class"]
+    lines.append("  three classes (rows truth, columns answer): " + ", ".join(three["labels"]))
+    lines += [f"    {name:9s} {row}" for name, row in zip(three["labels"], three["matrix"])]
+    return lines

@@ -84,12 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     return_large_buffers_to_the_system()
     if problem := load_settings().problem_line():
         print(f"pneumonet: warning: {problem}", file=sys.stderr)
-    saved_env = os.environ.get("PNEUMONET_REQUIRE_SIGNATURE")
-    saved_runtime = os.environ.get("PNEUMONET_RUNTIME")
-    if getattr(args, "require_signature", False):  # for every model this run loads, however
-        os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = "1"
-    if getattr(args, "runtime", None):  # every classifier this run loads, Ray's actors included
-        os.environ["PNEUMONET_RUNTIME"] = args.runtime
+    # Options that hold for every model this run loads, however (Ray's actors included),
+    # travel as environment variables, restored afterwards.
+    chosen = {"PNEUMONET_REQUIRE_SIGNATURE": "1" if getattr(args, "require_signature", False) else None,
+              "PNEUMONET_RUNTIME": getattr(args, "runtime", None),
+              "PNEUMONET_SUBTYPE_MODEL": getattr(args, "subtype_model", None)}
+    saved = {name: os.environ.get(name) for name in chosen}
+    for name, value in chosen.items():
+        if value is not None:
+            os.environ[name] = str(value)
     try:
         return int(args.func(args))
     except PneumonetError as exc:
@@ -99,14 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         print("pneumonet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if saved_env is None:
-            os.environ.pop("PNEUMONET_REQUIRE_SIGNATURE", None)
-        else:
-            os.environ["PNEUMONET_REQUIRE_SIGNATURE"] = saved_env
-        if saved_runtime is None:
-            os.environ.pop("PNEUMONET_RUNTIME", None)
-        else:
-            os.environ["PNEUMONET_RUNTIME"] = saved_runtime
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def entry_point() -> None:

@@ -60,7 +60,7 @@ def load_classifier_from_args(args, command: str):
     note = slow_bfloat16_note(precision)
     if note:
         print(f"pneumonet {command}: {note}", file=sys.stderr)
-    classifier = load_classifier(args.model, precision=precision)
+    classifier = load_classifier(args.model, precision=precision, allow_subtype=command == "evaluate")
     if getattr(args, "accept_ages", None):  # --accept-ages outranks the setting and the card
         classifier.guard.accepted_ages = args.accept_ages
     return classifier

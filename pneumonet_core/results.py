@@ -16,6 +16,11 @@ WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
 WITHHELD = "WITHHELD"
 #: What people read for each decision; machine outputs (CSV, JSON, exit codes) keep the class names.
 DECISION_WORDS = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found", WITHHELD: "No result (withheld)"}
+#: The ``subtype`` of a PNEUMONIA result whose viral probability lies in the subtype model's uncertain band.
+UNDETERMINED = "UNDETERMINED"
+#: Said beside every bacterial/viral opinion: the film is one piece of evidence.
+SUBTYPE_CAVEAT = ("A film alone cannot establish the cause: bacterial or viral is a second opinion "
+                  "for the clinical picture and tests.")
 #: Said beside "No pneumonia found": the model answers one question only.
 SCOPE_NOTE = ("The model assesses pneumonia only; it does not look for other findings "
               "such as TB, nodules or devices.")
@@ -24,6 +29,20 @@ SCOPE_NOTE = ("The model assesses pneumonia only; it does not look for other fin
 def decision_words(label: str | None) -> str:
     """The words people read for a decision ("No pneumonia found" for NORMAL)."""
     return DECISION_WORDS.get(label or "", label or "")
+
+
+def subtype_words(subtype: str | None, viral_probability: float | None) -> str:
+    """The bacterial/viral opinion as people read it: "looks viral (p = 0.81)"; "" when there is none.
+
+    The probability shown is that of the named cause (1 - viral for "looks bacterial").
+    """
+    if not subtype or viral_probability is None:
+        return ""
+    if subtype == "VIRUS":
+        return f"looks viral (p = {viral_probability:.2f})"
+    if subtype == "BACTERIA":
+        return f"looks bacterial (p = {1.0 - viral_probability:.2f})"
+    return f"undetermined (viral p = {viral_probability:.2f})"
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,12 @@ class ScanResult:
     #: The model's calibrated probability of a withheld scan: not an answer, not for use in
     #: care; kept so that a model can be measured on labelled films the guard flags.
     withheld_probability_not_for_use: float | None = None
+    #: The bacterial/viral second opinion on a PNEUMONIA decision (:mod:`pneumonet_core.inference.subtype`):
+    #: "BACTERIA", "VIRUS", or :data:`UNDETERMINED` inside the subtype model's uncertain band;
+    #: None for every other result (NORMAL, withheld, failed, or no subtype model).
+    subtype: str | None = None
+    #: The calibrated probability that the pneumonia is viral; None whenever ``subtype`` is.
+    viral_probability: float | None = None
 
     def __post_init__(self):
         # Withholding happens here, so every way of making a flagged result (decide,
@@ -79,6 +104,10 @@ class ScanResult:
                 object.__setattr__(self, "withheld_probability_not_for_use", self.probability)
             for name, value in (("probability", None), ("label", WITHHELD), ("class_probabilities", None)):
                 object.__setattr__(self, name, value)
+        # The subtype is an opinion on a pneumonia only: none for NORMAL, withheld or failed scans.
+        if self.label != "PNEUMONIA" or self.error is not None:
+            object.__setattr__(self, "subtype", None)
+            object.__setattr__(self, "viral_probability", None)
 
     @classmethod
     def of_scan(cls, scan, file_sha256: str | None = None) -> ScanResult:
@@ -113,12 +142,9 @@ class ScanResult:
         return bool(self.out_of_distribution) and self.error is None
 
     @property
-    def subtype(self) -> str | None:
-        """BACTERIA or VIRUS for a three-label model that decided pneumonia."""
-        probs = self.class_probabilities or {}
-        if self.label != "PNEUMONIA" or len(probs) < 3:
-            return None
-        return max(("BACTERIA", "VIRUS"), key=lambda c: probs.get(c, 0.0))
+    def subtype_text(self) -> str:
+        """The bacterial/viral opinion in words ("looks viral (p = 0.81)"), "" when there is none."""
+        return subtype_words(self.subtype, self.viral_probability)
 
     def to_dict(self, deidentify: bool = False) -> dict:
         """JSON-ready dict; ``deidentify`` leaves out patient names, ids and birth dates."""

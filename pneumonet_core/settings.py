@@ -11,7 +11,8 @@ Keys (all optional): ``active_model`` (a path), ``require_signature`` (bool),
 ``listener_allowed_aes`` and ``listener_allowed_peers`` (lists: the calling AE titles and
 peer addresses the DICOM listener accepts; see ``dicom_node.exposure``), ``accepted_ages``
 ("MIN-MAX" in years, such as "0-17": the header ages the guard accepts instead of the ages
-the model card states, for a site that accepts a wider range). Other keys
+the model card states, for a site that accepts a wider range), ``subtype_model`` (the
+bacterial/viral model's path, or "none" to turn the opinion off; default: the bundled one). Other keys
 are kept untouched when the file is rewritten.
 """
 
@@ -27,7 +28,7 @@ from pneumonet_core.atomic import write_text_atomic
 SETTINGS_FILE = "settings.json"
 #: Each known key and the type its value must have.
 SCHEMA = {"active_model": str, "require_signature": bool, "trusted_keys": list,
-          "listener_allowed_aes": list, "listener_allowed_peers": list, "accepted_ages": str}
+          "listener_allowed_aes": list, "listener_allowed_peers": list, "accepted_ages": str, "subtype_model": str}
 
 
 def user_home() -> Path:

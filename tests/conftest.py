@@ -12,6 +12,10 @@ import pytest
 # (tests/test_litert_runtime.py checks LiteRT itself). PNEUMONET_RUNTIME=litert pytest ...
 # runs them on LiteRT.
 os.environ.setdefault("PNEUMONET_RUNTIME", "tensorflow")
+# The bacterial/viral opinion is off unless a test asks for it (tests/test_subtype.py, the
+# bundled model's tests): most tests check the pneumonia decision alone, and loading the
+# subtype model in each of them would only add seconds.
+os.environ.setdefault("PNEUMONET_SUBTYPE_MODEL", "none")
 
 from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
 

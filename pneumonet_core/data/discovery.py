@@ -15,6 +15,10 @@ from pathlib import Path
 from pneumonet_core.errors import DatasetError
 
 CLASS_FOLDERS = ("NORMAL", "PNEUMONIA")
+#: The classes a label set trains on (``models.architectures.LABEL_SETS``, without importing the models).
+WANTED_CLASSES = {"binary": CLASS_FOLDERS, "three": ("NORMAL", "BACTERIA", "VIRUS"), "subtype": ("BACTERIA", "VIRUS")}
+#: The subtypes the file names give, for the subtype model and its measurement.
+SUBTYPES = ("BACTERIA", "VIRUS")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 
 _PERSON = re.compile(r"^(person\d+)_(bacteria|virus)_", re.IGNORECASE)
@@ -32,6 +36,7 @@ class LabelledImage:
     patient_from_name: bool  # False when the name carried no patient id
 
     def label_for(self, labels: str) -> str:
+        """This image's class in a label set: binary, or three/subtype (from the file name)."""
         return self.label if labels == "binary" else self.subtype
 
 
@@ -75,7 +80,7 @@ def check_usable(images: list[LabelledImage], labels: str = "binary", min_per_cl
     if not images:
         raise DatasetError("no images found under NORMAL/ or PNEUMONIA/")
     counts = Counter(im.label_for(labels) for im in images)
-    wanted = ("NORMAL", "PNEUMONIA") if labels == "binary" else ("NORMAL", "BACTERIA", "VIRUS")
+    wanted = WANTED_CLASSES.get(labels, WANTED_CLASSES["three"])
     missing = [c for c in wanted if counts.get(c, 0) == 0]
     if missing:
         raise DatasetError(f"class {', '.join(missing)} has no images: a classifier needs every class")

@@ -6,6 +6,9 @@ One image-level measurement group (TID 1501) for the finding "Pneumonia" holds:
   Normal (SCT 17621005), that is PNEUMONIA / NORMAL;
 - the probability of pneumonia and the decision threshold, without units;
 - when the result carries one, the out-of-distribution flag (Yes/No) and its score;
+- for a PNEUMONIA decision with a bacterial/viral opinion: Pneumonia type = Bacterial
+  pneumonia (SCT 53084003), Viral pneumonia (SCT 75570004) or Undetermined, the
+  probability of viral pneumonia, and the caveat that a film alone cannot establish the cause;
 - the algorithm identification (TID 4019): the model's name and version, with the
   threshold and the model's content hash as parameters;
 - the source image the result was computed on.
@@ -47,6 +50,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
 from pneumonet_core.dicom_node.study import MANUFACTURER, NOT_FOR_DIAGNOSIS, SR_SERIES_NUMBER, equipment
+from pneumonet_core.results import SUBTYPE_CAVEAT, WITHHELD_MESSAGE
 
 PRIVATE_SCHEME = "99PNEUMONET"
 PNEUMONIA = CodedConcept("233604007", "SCT", "Pneumonia")
@@ -60,6 +64,12 @@ PROBABILITY = CodedConcept("PNEUMONIA-PROB", PRIVATE_SCHEME, "Probability of pne
 THRESHOLD = CodedConcept("THRESHOLD", PRIVATE_SCHEME, "Decision threshold")
 OUT_OF_DISTRIBUTION = CodedConcept("OOD", PRIVATE_SCHEME, "Out of distribution")
 OOD_SCORE = CodedConcept("OOD-SCORE", PRIVATE_SCHEME, "Out-of-distribution score")
+PNEUMONIA_TYPE = CodedConcept("PNEUMONIA-TYPE", PRIVATE_SCHEME, "Pneumonia type")
+SUBTYPE_CODES = {"BACTERIA": CodedConcept("53084003", "SCT", "Bacterial pneumonia"),
+                 "VIRUS": CodedConcept("75570004", "SCT", "Viral pneumonia"),
+                 "UNDETERMINED": CodedConcept("UNDETERMINED", PRIVATE_SCHEME, "Undetermined")}
+VIRAL_PROBABILITY = CodedConcept("VIRAL-PROB", PRIVATE_SCHEME, "Probability of viral pneumonia")
+SUBTYPE_NOTE = CodedConcept("PNEUMONIA-TYPE-NOTE", PRIVATE_SCHEME, "Pneumonia type caveat")
 NO_UNITS = codes.UCUM.NoUnits
 
 
@@ -83,7 +93,6 @@ def _sources(source: Dataset | None):
 
 def withheld_group(result, card, source: Dataset | None) -> MeasurementsAndQualitativeEvaluations:
     """The TID 1501 group of a withheld result: that no result was given, and why; no finding."""
-    from pneumonet_core.results import WITHHELD_MESSAGE
 
     algorithm = AlgorithmIdentification(name=(card.name or "model")[:64], version=str(card.version)[:64],
                                         parameters=[f"sha256={card.hash or 'unknown'}"[:64]])
@@ -122,8 +131,13 @@ def measurement_group(result, card, source: Dataset | None) -> MeasurementsAndQu
         score = _number(getattr(result, "ood_score", None))
         if score is not None:
             measurements.append(Measurement(name=OOD_SCORE, value=score, unit=NO_UNITS))
+    subtype = getattr(result, "subtype", None) if result.label == "PNEUMONIA" else None
+    viral = _number(getattr(result, "viral_probability", None))
+    if subtype in SUBTYPE_CODES and viral is not None:
+        evaluations.append(QualitativeEvaluation(PNEUMONIA_TYPE, SUBTYPE_CODES[subtype]))
+        measurements.append(Measurement(name=VIRAL_PROBABILITY, value=viral, unit=NO_UNITS))
     sources = _sources(source)
-    return MeasurementsAndQualitativeEvaluations(
+    group = MeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=HdUID(), identifier="Pneumonet pneumonia classification"),
         algorithm_id=algorithm,
         finding_sites=[FindingSite(codes.SCT.Lung)],
@@ -131,6 +145,9 @@ def measurement_group(result, card, source: Dataset | None) -> MeasurementsAndQu
         qualitative_evaluations=evaluations,
         source_images=sources,
     )
+    if subtype in SUBTYPE_CODES and viral is not None:
+        group[0].ContentSequence.append(TextContentItem(SUBTYPE_NOTE, SUBTYPE_CAVEAT, relationship_type="CONTAINS"))
+    return group
 
 
 def build_structured_report(source: Dataset | None, capture: Dataset, result, card,

@@ -9,25 +9,38 @@ from pathlib import Path
 
 import numpy as np
 
-from pneumonet_core.data.discovery import LabelledImage, find_labelled_images
+from pneumonet_core.data.discovery import SUBTYPES, LabelledImage, find_labelled_images
 from pneumonet_core.errors import CancelledError, DatasetError
 from pneumonet_core.evaluation.metrics import evaluate_predictions
 from pneumonet_core.inference.batch import classify_paths
+from pneumonet_core.inference.subtype import is_subtype_card
 
 
 @dataclass
 class FolderPredictions:
-    """The readable images of a labelled folder with their pneumonia probabilities."""
+    """The readable images of a labelled folder with the model's probability of its positive class.
+
+    For a pneumonia model the positive class is PNEUMONIA; for a bacterial/viral model
+    (``labels`` "subtype") the images are the pneumonia films whose names give the subtype
+    and the positive class is VIRUS.
+    """
 
     images: list[LabelledImage]
     probability: np.ndarray
     errors: list[str]  # "path: reason" of the files that could not be read
     #: Per image: flagged by the out-of-distribution guard (not a chest X-ray the model knows).
     out_of_distribution: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    labels: str = "binary"
+
+    @property
+    def class_names(self) -> tuple[str, str]:
+        """(negative, positive) class of ``y``."""
+        return ("BACTERIA", "VIRUS") if self.labels == "subtype" else ("NORMAL", "PNEUMONIA")
 
     @property
     def y(self) -> np.ndarray:
-        return np.array([int(im.label == "PNEUMONIA") for im in self.images], dtype=int)
+        positive = self.class_names[1]
+        return np.array([int(im.label_for(self.labels) == positive) for im in self.images], dtype=int)
 
     @property
     def patients(self) -> list[str]:
@@ -42,6 +55,9 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
     patients with ``held_out``; only ``patients``, e.g. another model's held-out patients, when
     given); unreadable files are listed, not fatal."""
     images = find_labelled_images(data_dir)
+    labels = "subtype" if is_subtype_card(classifier.card) else "binary"
+    if labels == "subtype":  # a bacterial/viral model is measured on the films whose names give the subtype
+        images = [im for im in images if im.subtype in SUBTYPES]
     if held_out:
         keep = set(classifier.card.data.get("test_patients", []))
         if not keep:
@@ -67,7 +83,7 @@ def predict_folder(data_dir: Path, classifier, held_out: bool = False, batch_siz
         raise CancelledError("cancelled")
     if not kept:
         raise DatasetError(f"{data_dir}: no image could be read")
-    return FolderPredictions(kept, np.asarray(p, dtype=np.float64), errors, np.asarray(flags, dtype=bool))
+    return FolderPredictions(kept, np.asarray(p, dtype=np.float64), errors, np.asarray(flags, dtype=bool), labels)
 
 
 def evaluate_folder(data_dir: Path, classifier, threshold: float | None = None, held_out: bool = False,
@@ -85,7 +101,7 @@ def measure(found: FolderPredictions, threshold: float) -> dict:
     Flagged films stay in the metrics: the folder is labelled chest films, and the count
     says how many of them the guard would have withheld.
     """
-    metrics = evaluate_predictions(found.y, found.probability, threshold)
+    metrics = evaluate_predictions(found.y, found.probability, threshold, found.class_names)
     flagged = int(np.sum(found.out_of_distribution))
     metrics["out_of_distribution"] = {"flagged": flagged, "n": len(found.images),
                                       "rate": round(flagged / len(found.images), 4) if found.images else None}

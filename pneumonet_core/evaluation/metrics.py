@@ -18,7 +18,7 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def evaluate_predictions(y_true, probability, threshold: float, class_names=("NORMAL", "PNEUMONIA")) -> dict:
-    """All reported figures for labels (1 = pneumonia) and pneumonia probabilities.
+    """All reported figures for labels (1 = the second of ``class_names``) and its probabilities.
 
     Returns a JSON-ready dict: n, accuracy, sensitivity, specificity, precision, f1,
     roc_auc, ece (expected calibration error, 10 bins), brier, threshold, confusion_matrix
@@ -36,7 +36,7 @@ def evaluate_predictions(y_true, probability, threshold: float, class_names=("NO
     roc_auc = float(skm.roc_auc_score(y, p)) if both else None
     fpr, tpr, thr = skm.roc_curve(y, p) if both else (np.array([]), np.array([]), np.array([]))
     report = skm.classification_report(
-        y, pred, labels=[0, 1], target_names=["NORMAL", "PNEUMONIA"], digits=4, zero_division=0
+        y, pred, labels=[0, 1], target_names=list(class_names), digits=4, zero_division=0
     )
     return {
         "n": int(len(y)),

@@ -29,6 +29,7 @@ from pneumonet_core.errors import DatasetError, PneumonetError
 from pneumonet_core.evaluation.folder import FolderPredictions, predict_folder
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline, patient_bootstrap_intervals
 from pneumonet_core.inference.classifier import Classifier
+from pneumonet_core.inference.subtype import band_around
 from pneumonet_core.models import calibration
 from pneumonet_core.models.package import rewrite_package
 from pneumonet_core.models.threshold import choose_threshold, parse_rule
@@ -52,10 +53,11 @@ def file_list_sha256(images) -> str:
 
 def site_record(data_dir: Path, found: FolderPredictions) -> dict:
     """What the card says about the site's data: counts, class balance, a hash of the file list, the date."""
-    per_class = dict(sorted(Counter(im.label for im in found.images).items()))
+    per_class = dict(sorted(Counter(im.label_for(found.labels) for im in found.images).items()))
     return {
         "data_set": Path(data_dir).name, "images": len(found.images), "patients": len(set(found.patients)),
-        "per_class": per_class, "pneumonia_share": round(per_class.get("PNEUMONIA", 0) / len(found.images), 4),
+        "per_class": per_class,
+        f"{found.class_names[1].lower()}_share": round(per_class.get(found.class_names[1], 0) / len(found.images), 4),
         "file_list_sha256": file_list_sha256(found.images), "unreadable": len(found.errors),
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
@@ -109,15 +111,16 @@ def check_site(found: FolderPredictions, data_dir: Path, force: bool = False) ->
     """Refuse a site with one class or too few films per class; with ``force``, accept down to
     :data:`FORCED_MIN_PER_CLASS` and return the warning the report carries (else None)."""
     counts = Counter(int(v) for v in found.y)
+    negative, positive = found.class_names
     if len(counts) < 2:
-        only = "PNEUMONIA" if 1 in counts else "NORMAL"
-        raise DatasetError(f"{data_dir}: only {only} films: calibration needs both NORMAL and PNEUMONIA")
-    few = [f"{name} has {counts[k]}" for k, name in ((0, "NORMAL"), (1, "PNEUMONIA")) if counts[k] < MIN_PER_CLASS]
+        only = positive if 1 in counts else negative
+        raise DatasetError(f"{data_dir}: only {only} films: calibration needs both {negative} and {positive}")
+    few = [f"{name} has {counts[k]}" for k, name in enumerate(found.class_names) if counts[k] < MIN_PER_CLASS]
     if not few:
         return None
     floor = FORCED_MIN_PER_CLASS if force else MIN_PER_CLASS
     if min(counts[0], counts[1]) < floor:
-        few = [f"{name} has {counts[k]}" for k, name in ((0, "NORMAL"), (1, "PNEUMONIA")) if counts[k] < floor]
+        few = [f"{name} has {counts[k]}" for k, name in enumerate(found.class_names) if counts[k] < floor]
         how = ("even when forced" if force else "use --force (the GUI: \u201ccalibrate anyway\u201d) to accept "
                f"down to {FORCED_MIN_PER_CLASS}")
         raise DatasetError(f"{data_dir}: too few films to calibrate ({', '.join(few)}; at least {floor} "
@@ -191,6 +194,8 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
     honest = cross_fitted_figures(y, raw, found.patients, fitted["method"], rule, where)
     new = dataclasses.replace(card, calibration={**fitted, "fitted_on": site}, threshold=choice.threshold,
                               threshold_rule=choice.rule, notes=list(card.notes))
+    if found.labels == "subtype":  # a bacterial/viral call near the threshold is reported as undetermined
+        new.uncertain_band = band_around(choice.threshold)
     previous = {k: v for k, v in card.external.items() if k != "previous"}
     new.external = {**site, "threshold_rule": choice.rule, "rule": rule, "before": before, "after": after,
                     "after_cross_fitted": honest, **({"forced": warning} if warning else {}),
@@ -199,6 +204,7 @@ def calibrate_package(data_dir: Path, model_path: Path, out: Path, rule: str = "
         raise PneumonetError("calibration cancelled; no package was written")
     sealed = rewrite_package(model_path, out, new)
     report = {"out": str(out), "hash": sealed.hash, "site": site, "rule": choice.rule, "rule_name": rule,
+              "uncertain_band": new.uncertain_band or None,
               "threshold": choice.threshold, "calibration": {k: v for k, v in fitted.items()}, "before": before,
               "after": after, "after_cross_fitted": honest, "errors": found.errors,
               "warnings": [warning] if warning else [], "min_per_class": MIN_PER_CLASS, "forced": bool(warning)}

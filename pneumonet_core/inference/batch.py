@@ -162,6 +162,7 @@ def classify_paths(
             for row, (i, output) in enumerate(zip(good, outputs)):
                 results[i] = classifier.decide(results[i], output, decoded[i].model_input,
                                                None if features is None else features[row])
+            results = classifier.with_subtypes(results, [d.model_input for d in decoded])
             for i, result in enumerate(results):
                 if result.display_path is None:
                     result = dataclasses.replace(result, display_path=shown.get(result.path))

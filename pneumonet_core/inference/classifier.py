@@ -18,6 +18,7 @@ import numpy as np
 from pneumonet_core.errors import ModelPackageError
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.inference import gradcam
+from pneumonet_core.inference.subtype import SubtypeModel, SubtypeSlot, chosen_subtype_path
 from pneumonet_core.models import calibration
 from pneumonet_core.models.architectures import ARCHITECTURES, Architecture
 from pneumonet_core.models.card import ModelCard
@@ -86,11 +87,19 @@ class Classifier:
             raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
         self._two_outputs = None  # (outputs, features) model, built on first use when the guard reads features
         self._features_only = None  # the network cut at the guard's layer, for explain()
+        #: The bacterial/viral second opinion on PNEUMONIA decisions (:mod:`.subtype`); off until
+        #: :meth:`load` attaches one.
+        self.subtype = SubtypeSlot(None)
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int | None = None,
-             precision: str = "float32", runtime: str | None = None, apply_calibration: bool = True) -> Classifier:
+             precision: str = "float32", runtime: str | None = None, apply_calibration: bool = True,
+             subtype: str | Path | None = "auto") -> Classifier:
         """Load ``path``, or the active model (see :mod:`pneumonet_core.models.registry`).
+
+        A pneumonia model (NORMAL/PNEUMONIA) gets the bacterial/viral opinion of ``subtype``: a
+        subtype package, "auto" (the chosen one, see :func:`.subtype.chosen_subtype_path`) or
+        None/"none" (off). A refit of the calibration (``apply_calibration`` False) gets none.
 
         ``runtime`` "litert" (the default, see :mod:`.litert_runtime`) answers without
         TensorFlow; "tensorflow" runs the Keras model. ``precision`` "bfloat16" runs the
@@ -102,8 +111,16 @@ class Classifier:
         if path is None:
             path = active_model_path()
         if chosen_runtime(runtime, precision) == "litert":
-            return load_lite(path, batch_size=batch_size, apply_calibration=apply_calibration)
-        return cls(load_package(path, precision=precision), batch_size=batch_size, apply_calibration=apply_calibration)
+            classifier = load_lite(path, batch_size=batch_size, apply_calibration=apply_calibration)
+        else:
+            classifier = cls(load_package(path, precision=precision), batch_size=batch_size,
+                             apply_calibration=apply_calibration)
+        if apply_calibration and list(classifier.class_names) == ["NORMAL", "PNEUMONIA"]:
+            chosen = chosen_subtype_path() if subtype == "auto" else subtype
+            off = chosen is None or str(chosen).strip().lower() == "none"
+            classifier.subtype = SubtypeSlot(None if off else Path(chosen),
+                                             lambda p: load_subtype_model(p, runtime))
+        return classifier
 
     @property
     def card(self) -> ModelCard:
@@ -179,15 +196,24 @@ class Classifier:
             verdict = self.guard.assess(model_input, result.source, result.metadata, features)
             ood = {"out_of_distribution": verdict.out_of_distribution, "ood_score": verdict.score,
                    "ood_reason": verdict.reason}
+        subtype = {}
+        if "BACTERIA" in classes and "VIRUS" in classes:  # a three-label head gives its own opinion
+            share = classes["VIRUS"] / max(classes["BACTERIA"] + classes["VIRUS"], 1e-12)
+            subtype = {"subtype": "VIRUS" if share >= 0.5 else "BACTERIA", "viral_probability": share}
         return dataclasses.replace(result, probability=p, label=decision_label(p, self.threshold),
-                                   threshold=self.threshold, class_probabilities=classes, **ood)
+                                   threshold=self.threshold, class_probabilities=classes, **ood, **subtype)
+
+    def with_subtypes(self, results: list[ScanResult], inputs: list) -> list[ScanResult]:
+        """``results`` with the bacterial/viral opinion on their PNEUMONIA decisions (one batched pass)."""
+        return self.subtype.add_to(results, inputs)
 
     def classify(self, scan: Scan, file_sha256: str | None = None) -> ScanResult:
         """Classify one loaded scan, with the guard's verdict."""
         model_input = preprocess(scan.pixels)
         outputs, features = self.forward(model_input[None])
-        return self.decide(ScanResult.of_scan(scan, file_sha256), outputs[0], model_input,
-                           None if features is None else features[0])
+        result = self.decide(ScanResult.of_scan(scan, file_sha256), outputs[0], model_input,
+                             None if features is None else features[0])
+        return self.with_subtypes([result], [model_input])[0]
 
     def explain(self, scan: Scan, file_sha256: str | None = None) -> tuple[ScanResult, np.ndarray | None]:
         """Classify one scan and explain the decision, in one forward pass where the backend allows.
@@ -211,6 +237,7 @@ class Classifier:
         features = self.guard_features(model_input[None]) if self.guard.needs_features else None
         result = self.decide(ScanResult.of_scan(scan, file_sha256), output, model_input,
                              None if features is None else features[0])
+        result = self.with_subtypes([result], [model_input])[0]
         if not result.classified or result.withheld:  # no heat map for a result that is not given
             return result, None
         return result, gradcam.finish_map(maps[self._explained_class(result)], scan.shape, self._crop_margin)
@@ -271,7 +298,7 @@ class Classifier:
         """The class whose map explains the decision: pneumonia or normal, else the subtype."""
         if self._binary_head():
             return 1 if result.label == "PNEUMONIA" else 0
-        target = result.subtype or "NORMAL"
+        target = result.subtype if result.subtype in self.class_names else "NORMAL"
         return self.class_names.index(target) if target in self.class_names else 0
 
     @staticmethod
@@ -279,3 +306,12 @@ class Classifier:
         import keras
 
         return keras.backend.backend() == "tensorflow"
+
+
+def load_subtype_model(path: str | Path, runtime: str | None = None) -> SubtypeModel:
+    """The bacterial/viral model of ``path`` (verified as any package); ModelPackageError when it is not one."""
+    classifier = Classifier.load(path, runtime=runtime, subtype=None)
+    try:
+        return SubtypeModel(classifier)
+    except ValueError as exc:
+        raise ModelPackageError(path, str(exc)) from None

@@ -182,6 +182,7 @@ class LiteClassifier(Classifier):
             self._last_explained = time.monotonic()
         features = out["features"][0] if self.guard.needs_features else None
         result = self.decide(ScanResult.of_scan(scan, file_sha256), out["outputs"][0], model_input, features)
+        result = self.with_subtypes([result], [model_input])[0]
         if not result.classified or result.withheld:  # no heat map for a result that is not given
             return result, None
         return result, self._map(scan, result, out)

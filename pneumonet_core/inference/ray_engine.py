@@ -107,7 +107,7 @@ class ModelStage:
     """A Ray Data actor: loads the model once, then classifies batches of decoded files."""
 
     def __init__(self, model: list, model_hash: str, precision: str, batch_size: int, apply_calibration: bool,
-                 version: str, threads: int | None, accepted_ages: tuple | None = None):
+                 version: str, threads: int | None, accepted_ages: tuple | None = None, subtype: list | None = None):
         import ray
 
         if version != __version__:
@@ -116,10 +116,15 @@ class ModelStage:
         with tempfile.TemporaryDirectory(prefix="pneumonet-ray-") as tmp:
             path = Path(tmp) / "model.pneumonet"
             path.write_bytes(ray.get(model[0]))  # one copy per node, from the object store
+            subtype_path = None
+            if subtype:  # the driver's bacterial/viral model, shipped like the model itself
+                subtype_path = Path(tmp) / "subtype.pneumonet"
+                subtype_path.write_bytes(ray.get(subtype[0]))
             # LiteRT by default ($PNEUMONET_RUNTIME from the driver): the graph is read or
             # derived while the package file exists, then it lives in memory.
             classifier = Classifier.load(path, batch_size=batch_size, precision=precision,
-                                         apply_calibration=apply_calibration)
+                                         apply_calibration=apply_calibration, subtype=subtype_path)
+            classifier.subtype.model()  # loaded while its file exists
         if classifier.card.hash != model_hash:
             raise RuntimeError(f"model hash {classifier.card.hash} differs from the driver's {model_hash}")
         if classifier.runtime == "tensorflow":
@@ -135,10 +140,11 @@ class ModelStage:
         if len(good):
             inputs = np.asarray(batch["input"])[good]
             outputs, features = self.classifier.forward(self._static_batches(inputs))
-            for row, i in enumerate(good):
-                decided = self.classifier.decide(pickle.loads(results[i]), outputs[row], inputs[row],
-                                                 None if features is None else features[row])
-                results[i] = pickle.dumps(decided)
+            decided = [self.classifier.decide(pickle.loads(results[i]), outputs[row], inputs[row],
+                                              None if features is None else features[row])
+                       for row, i in enumerate(good)]
+            for i, result in zip(good, self.classifier.with_subtypes(decided, list(inputs))):
+                results[i] = pickle.dumps(result)
         return {"index": np.asarray(batch["index"]), "result": _blobs(results)}
 
     def _static_batches(self, inputs: np.ndarray) -> np.ndarray:
@@ -292,6 +298,8 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
     batch_size = max(1, batch_size)
     items = [{"index": i, "path": str(p)} for i, p in enumerate(paths)]
     model_ref = ray.put(Path(classifier.package.path).read_bytes())
+    subtype_path = classifier.subtype.path
+    subtype_ref = [ray.put(Path(subtype_path).read_bytes())] if subtype_path is not None else None
     decoded = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / batch_size))).map_batches(
         decode_stage, batch_size=batch_size, num_cpus=plan["decode_cpus"], memory=DECODE_TASK_MEMORY,
         fn_kwargs={"threshold": classifier.threshold}, concurrency=workers or None,
@@ -302,7 +310,7 @@ def _dataset(ray, paths: list[Path], classifier, batch_size: int, workers: int |
         fn_constructor_kwargs={
             "model": [model_ref], "model_hash": classifier.card.hash, "precision": classifier.precision,
             "batch_size": batch_size, "apply_calibration": classifier.apply_calibration, "version": __version__,
-            "threads": plan["threads"], "accepted_ages": classifier.guard.accepted_ages,
+            "threads": plan["threads"], "accepted_ages": classifier.guard.accepted_ages, "subtype": subtype_ref,
         },
     )
 

@@ -15,10 +15,15 @@ from pathlib import Path
 
 from pneumonet_core.preprocessing import INPUT_SIZE, PREPROCESSING_ID
 
+#: Each label set's class names. "subtype" is the second-stage model: pneumonia films only,
+#: bacterial or viral, one sigmoid output for VIRUS (see :mod:`pneumonet_core.inference.subtype`).
 LABEL_SETS = {
     "binary": ("NORMAL", "PNEUMONIA"),
     "three": ("NORMAL", "BACTERIA", "VIRUS"),
+    "subtype": ("BACTERIA", "VIRUS"),
 }
+#: Label sets whose head is one sigmoid unit for the second class.
+ONE_OUTPUT_LABELS = ("binary", "subtype")
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,11 @@ class ModelSpec:
         return LABEL_SETS[self.labels]
 
     @property
+    def one_output(self) -> bool:
+        """True when the head is one sigmoid unit (the probability of the second class)."""
+        return self.labels in ONE_OUTPUT_LABELS
+
+    @property
     def architecture(self) -> Architecture:
         return approach(self.approach).arch
 
@@ -178,5 +188,5 @@ def build_model(spec: ModelSpec):
     """Build the Keras model a spec describes (weights as the spec says)."""
     approach(spec.approach)  # a one-line error for an unknown approach
     if spec.labels not in LABEL_SETS:
-        raise ValueError(f"unknown label set {spec.labels!r}; choose binary or three")
+        raise ValueError(f"unknown label set {spec.labels!r}; choose one of {', '.join(LABEL_SETS)}")
     return spec.architecture.build(spec)

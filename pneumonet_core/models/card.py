@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+#: A subtype model's classes: its one output is the probability of the second (viral).
+SUBTYPE_CLASSES = ("BACTERIA", "VIRUS")
+
 
 @dataclass
 class ModelCard:
@@ -31,6 +34,9 @@ class ModelCard:
     external: dict = field(default_factory=dict)
     #: Post-hoc probability calibration, applied in the one inference path (empty: none).
     calibration: dict = field(default_factory=dict)
+    #: [low, high] on the calibrated scale: a probability inside is reported as undetermined
+    #: (the bacterial/viral model, :mod:`pneumonet_core.inference.subtype`); empty: none.
+    uncertain_band: list = field(default_factory=list)
     #: The out-of-distribution guard's settings (its reference data is an extra file).
     ood: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
@@ -52,6 +58,11 @@ class ModelCard:
     def from_dict(cls, data: dict) -> ModelCard:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+    @property
+    def is_subtype(self) -> bool:
+        """True for a bacterial/viral model: it runs after a pneumonia model, never as one."""
+        return list(self.class_names) == list(SUBTYPE_CLASSES)
 
     @property
     def short_hash(self) -> str:
@@ -87,6 +98,9 @@ class ModelCard:
             f"preprocessing {self.input.get('preprocessing')}",
             f"Threshold:    {self.threshold:.4f} ({self.threshold_rule})",
         ]
+        if self.uncertain_band:
+            lines.append(f"Undetermined: {self.uncertain_band[0]:.2f} to {self.uncertain_band[1]:.2f} "
+                         "(calibrated probability; reported as undetermined)")
         # Independent patients first; the held-out split of the training data second, labelled
         # as such (see pneumonet_core.models.figures).
         lines += self._external_lines()

@@ -168,6 +168,18 @@ def _units(by_name: dict, name, depth: int, hops: int = 0) -> int | None:
         return None
 
 
+def _check_band(band, threshold: float) -> None:
+    """An uncertain band is empty, or [low, high] inside [0, 1] around the threshold."""
+    if band in (None, []):
+        return
+    if not isinstance(band, list) or len(band) != 2:
+        raise CardError(f"uncertain_band {band!r} is not [low, high]")
+    low = _number(band[0], "uncertain_band low", 0, 1)
+    high = _number(band[1], "uncertain_band high", 0, 1)
+    if not low <= threshold <= high:
+        raise CardError(f"uncertain_band {band!r} does not contain the threshold {threshold!r}")
+
+
 def validate_card(card, files: dict[str, bytes]) -> None:
     """Refuse a card whose values are out of range, or do not fit its architecture (CardError)."""
     for key in ("name", "version", "approach", "backbone", "threshold_rule", "gradcam_layer", "compression"):
@@ -180,6 +192,7 @@ def validate_card(card, files: dict[str, bytes]) -> None:
     # 0 makes every film PNEUMONIA, whatever it shows. (1 is what a threshold rule can
     # choose on a degenerate validation set: every film NORMAL, visible on the card.)
     _number(card.threshold, "threshold", 0, 1, open_low=True)
+    _check_band(card.uncertain_band, card.threshold)
     if card.compression not in ("float32", "float16", "int8"):
         raise CardError(f"compression {card.compression!r} is not float32, float16 or int8")
     _check_calibration(card.calibration or {})

@@ -32,6 +32,8 @@ class IntegrityError(Exception):
 def decision_record(card: ModelCard) -> bytes:
     """The card's answer-changing fields as canonical JSON bytes."""
     record = {key: getattr(card, key) for key in DECISION_FIELDS}
+    if card.uncertain_band:  # answer-changing too; absent when empty, so older packages keep their hash
+        record["uncertain_band"] = card.uncertain_band
     return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=True, default=str).encode()
 
 

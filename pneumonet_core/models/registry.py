@@ -85,9 +85,19 @@ def active_model_path() -> Path:
 
 def set_active_model(path: Path | None) -> None:
     """Make ``path`` the active model (None: back to the bundled default)."""
-    if path is not None:
-        read_card(path)  # refuse a file that is not a model
+    if path is not None and read_card(path).is_subtype:  # read_card also refuses a file that is not a model
+        raise ModelPackageError(path, "is a bacterial/viral model: choose it with `pneumonet models subtype FILE`")
     update_settings(active_model=None if path is None else str(Path(path).resolve()))
+
+
+def set_subtype_model(path: Path | None | str) -> None:
+    """Choose the bacterial/viral model: a package, None (back to the bundled one) or "none" (off)."""
+    if path is None or str(path) == "none":
+        update_settings(subtype_model=None if path is None else "none")
+        return
+    if not read_card(Path(path)).is_subtype:
+        raise ModelPackageError(path, "is not a bacterial/viral model (train one with --labels subtype)")
+    update_settings(subtype_model=str(Path(path).resolve()))
 
 
 @dataclass(frozen=True)

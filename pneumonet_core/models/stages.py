@@ -25,9 +25,9 @@ def input_stage(inputs, spec):
 
 
 def classification_head(features, spec):
-    """Global average pooling, dropout, then a sigmoid (binary) or softmax (three labels)."""
+    """Global average pooling, dropout, then a sigmoid (binary, subtype) or softmax (three labels)."""
     x = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     x = keras.layers.Dropout(spec.dropout, name="head_dropout")(x)
-    if spec.labels == "binary":
+    if spec.one_output:
         return keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="prediction")(x)
     return keras.layers.Dense(len(spec.class_names), activation="softmax", dtype="float32", name="prediction")(x)

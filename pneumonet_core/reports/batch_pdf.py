@@ -113,7 +113,7 @@ def _scan_rows(results: Sequence[ScanResult], thumbs: Mapping[str, np.ndarray], 
             decision = Paragraph(f'<font name="{bold}" color="{colour}">{escape(decision_words(r.label))}</font>', st["cell"])
             prob = Paragraph(format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0],
                              st["cell"])
-            notes = "; ".join(r.warnings)
+            notes = "; ".join(([r.subtype_text] if r.subtype_text else []) + list(r.warnings))
             note = Paragraph(escape(notes), st["cell"]) if notes else ""
         else:
             decision = Paragraph(f'<font name="{bold}" color="{pc.ERROR_COLOUR.hexval()}">ERROR</font>', st["cell"])

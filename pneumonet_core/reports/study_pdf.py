@@ -19,14 +19,14 @@ from pneumonet_core.reports.deidentify import report_path, safe_stem, scrub_meta
 from pneumonet_core.reports.heatmap_images import gray_image, overlay_image
 from pneumonet_core.reports.summary import format_pair
 from pneumonet_core.reports.wording import readable
-from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
+from pneumonet_core.results import SUBTYPE_CAVEAT, WITHHELD_MESSAGE, ScanResult, decision_words, file_sha256
 
 
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     st = pc.styles()
     regular, bold = pc.fonts()
     colour = pc.LABEL_COLOURS.get(result.label, pc.INK)
-    label = decision_words(result.label) + (f" ({result.subtype.lower()})" if result.subtype else "")
+    label = decision_words(result.label)
     p_text, t_text = format_pair(result.probability, result.threshold)
     sign = "\u2265" if result.probability >= result.threshold else "<"
     cells = [
@@ -50,6 +50,17 @@ def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
         ("BOTTOMPADDING", (0, -1), (-1, -1), 6),
     ]))
     return band
+
+
+def _subtype_lines(result: ScanResult) -> list:
+    """The bacterial/viral opinion under a PNEUMONIA decision, with its caveat; nothing otherwise."""
+    if not result.subtype_text:
+        return []
+    st = pc.styles()
+    _, bold = pc.fonts()
+    return [Spacer(1, 1.5 * mm),
+            Paragraph(f'Bacterial or viral: <font name="{bold}">{escape(result.subtype_text)}</font>', st["body"]),
+            Paragraph(escape(SUBTYPE_CAVEAT), st["muted"])]
 
 
 def _withheld_band(result: ScanResult, width: float) -> Table:
@@ -181,6 +192,7 @@ def write_study_report(path: str | Path, scan: Scan, result: ScanResult, heatmap
         Paragraph(escape(f"Pneumonet {app_version} · generated {pc.now_text()} · single study"), st["subtitle"]),
         Spacer(1, 4 * mm),
         _withheld_band(result, width) if result.withheld else _decision_band(result, card, width),
+        *_subtype_lines(result),
         Spacer(1, 2.5 * mm),
         pc.disclaimer_box(width),
         Spacer(1, 3 * mm),

@@ -22,13 +22,14 @@ from pneumonet_core.errors import PneumonetError
 from pneumonet_core.models.card import ModelCard, describe_guard
 from pneumonet_core.printable import printable
 from pneumonet_core.reports.deidentify import deidentified
-from pneumonet_core.results import ScanResult
+from pneumonet_core.results import SUBTYPE_CAVEAT, ScanResult
 from pneumonet_core.secret import keyed_digest
 
 CSV_COLUMNS = (
     "path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
     "model_name", "model_hash", "format", "width", "height",
-    "out_of_distribution", "ood_score", "ood_reason", "withheld_probability_not_for_use", "row_check",
+    "out_of_distribution", "ood_score", "ood_reason", "withheld_probability_not_for_use",
+    "subtype", "viral_probability", "row_check",
 )
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -80,6 +81,8 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
         "ood_score": "" if result.ood_score is None else f"{float(result.ood_score):.4f}",
         "ood_reason": result.ood_reason or "",
         "withheld_probability_not_for_use": _fmt(result.withheld_probability_not_for_use),
+        "subtype": result.subtype or "",
+        "viral_probability": _fmt(result.viral_probability),
     }
     row["row_check"] = row_check(row)
     return row
@@ -157,7 +160,10 @@ def json_document(results: Iterable[ScanResult], model: dict, deidentify: bool =
     rows = [deidentified(r, deidentify).to_dict(deidentify=deidentify) for r in results]
     for row in rows:
         row["path"] = printable(row["path"])  # undecodable bytes escaped, so the document is valid UTF-8
-    return {"model": model, "results": rows}
+    document = {"model": model, "results": rows}
+    if any(row.get("subtype") for row in rows):
+        document["subtype_note"] = SUBTYPE_CAVEAT
+    return document
 
 
 def write_json(results: Iterable[ScanResult], path: str | Path, card: ModelCard, deidentify: bool = True,
@@ -211,6 +217,8 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                         ood_score=_float(row.get("ood_score", "")),
                         ood_reason=row.get("ood_reason") or None,
                         withheld_probability_not_for_use=_float(row.get("withheld_probability_not_for_use", "")),
+                        subtype=row.get("subtype") or None,
+                        viral_probability=_float(row.get("viral_probability", "")),
                     )
                 except (TypeError, ValueError) as exc:
                     raise PneumonetError(f"{path}: line {line}: unreadable row ({exc})") from None

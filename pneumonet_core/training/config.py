@@ -43,7 +43,8 @@ class TrainConfig:
                                required=True)
     approach: str = _option("cnn", "--approach", "cnn (custom CNN), transfer or finetune (ResNet152V2)",
                             choices=APPROACHES, required=True)
-    labels: str = _option("binary", "--labels", "binary (NORMAL/PNEUMONIA) or three (NORMAL/BACTERIA/VIRUS)",
+    labels: str = _option("binary", "--labels", "binary (NORMAL/PNEUMONIA), three (NORMAL/BACTERIA/VIRUS) or subtype "
+                          "(BACTERIA/VIRUS on the PNEUMONIA films only: the second-stage model)",
                           choices=tuple(LABEL_SETS))
     weights: str | None = _option(
         None, "--weights", "backbone weights: imagenet (default for transfer/finetune; downloaded once and cached "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pneumonet_core.data.batches import decode_inputs
-from pneumonet_core.data.discovery import LabelledImage, check_usable, find_labelled_images
+from pneumonet_core.data.discovery import SUBTYPES, LabelledImage, check_usable, find_labelled_images
 from pneumonet_core.data.split import DataSplit, split_by_patient
 from pneumonet_core.errors import DatasetError
 
@@ -34,16 +34,21 @@ def subset(images: list[LabelledImage], limit: int, seed: int) -> list[LabelledI
 
 
 def targets(images: list[LabelledImage], labels: str, class_names) -> tuple[np.ndarray, np.ndarray]:
-    """(class index per image, binary pneumonia label per image)."""
+    """(class index per image, binary label per image: pneumonia, or viral for the subtype model)."""
     names = list(class_names)
     index = np.array([names.index(im.label_for(labels)) for im in images], dtype=np.int32)
-    binary = np.array([im.label == "PNEUMONIA" for im in images], dtype=np.int32)
+    if labels == "subtype":
+        binary = np.array([im.subtype == "VIRUS" for im in images], dtype=np.int32)
+    else:
+        binary = np.array([im.label == "PNEUMONIA" for im in images], dtype=np.int32)
     return index, binary
 
 
 def split_images(config, emit) -> DataSplit:
     """Find the run's images and split them by patient (stratified, seeded)."""
     images = find_labelled_images(config.data_dir)
+    if config.labels == "subtype":  # the second stage learns from films whose names give the subtype
+        images = [im for im in images if im.subtype in SUBTYPES]
     if config.limit:
         images = subset(images, config.limit, config.resolved_split_seed())
     check_usable(images, config.labels)

@@ -73,13 +73,14 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
     choice = choose_threshold(val_y, val_p, config.threshold_rule)
     card = package.card
     card.threshold, card.threshold_rule = choice.threshold, choice.rule
-    card.validation = headline(evaluate_predictions(val_y, val_p, choice.threshold))
+    pair = names if len(names) == 2 else ("NORMAL", "PNEUMONIA")  # the subtype model reports BACTERIA/VIRUS
+    card.validation = headline(evaluate_predictions(val_y, val_p, choice.threshold, pair))
     card.validation["patients"] = len(split.patients("validation"))
     test_items, test_x, test_y = test
     test_metrics: dict = {}
     if len(test_x):
         test_p = predict_pneumonia(package.model, names, test_x, config.batch_size)
-        test_metrics = evaluate_predictions(test_y, test_p, choice.threshold)
+        test_metrics = evaluate_predictions(test_y, test_p, choice.threshold, pair)
         card.metrics = headline(test_metrics)
         card.metrics["patients"] = len(split.patients("test"))
         card.metrics["classification_report"] = test_metrics["classification_report"]

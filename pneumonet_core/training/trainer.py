@@ -140,7 +140,7 @@ def _targets(spec: ModelSpec, y_index: np.ndarray, config: TrainConfig) -> tuple
         sample_w = class_weights(y_index, n_classes)[y_index]
     else:  # balanced batches carry the balance; every sample counts the same
         sample_w = np.ones(len(y_index), dtype=np.float32)
-    if spec.labels == "binary":
+    if spec.one_output:
         return y_index.astype(np.float32)[:, None], sample_w
     # One-hot targets, so label smoothing and mixup work for three labels too.
     return np.eye(n_classes, dtype=np.float32)[y_index], sample_w
@@ -150,7 +150,7 @@ def _compile(trainer_model, spec: ModelSpec, config: TrainConfig, steps: int) ->
     """Compile with the label set's loss and metrics and AdamW on a warm-up + cosine schedule; the peak rate."""
     import keras
 
-    if spec.labels == "binary":
+    if spec.one_output:
         loss = keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
         metrics = [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
     else:
