@@ -54,11 +54,16 @@ def run(args) -> int:
     print(f"calibrated on {site['data_set']}: {site['images']} films of {site['patients']} patients "
           f"({site['per_class']})")
     print(f"  calibration: {cal['method']}; threshold {report['threshold']:.4f} ({report['rule']})")
+    if report.get("uncertain_band"):
+        low, high = report["uncertain_band"]
+        print(f"  undetermined: viral probability from {low:.2f} to {high:.2f} (the threshold +- 0.15)")
     print(_line("before", report["before"]))
     print(_line("after (these films)", report["after"]))
     print(_line("after (cross-fitted)", report["after_cross_fitted"]))
     print("  (sensitivity and specificity: [95% interval, bootstrapped by patient])")
     print(report["trade"])
-    print(f"wrote {report['out']} (hash {report['hash'][:12]}); not active: `pneumonet models use {report['out']}` "
-          "makes it the active model")
+    action = "subtype" if report.get("uncertain_band") else "use"
+    role = "the bacterial/viral model" if action == "subtype" else "the active model"
+    print(f"wrote {report['out']} (hash {report['hash'][:12]}); not in use: `pneumonet models {action} {report['out']}` "
+          f"makes it {role}")
     return 0

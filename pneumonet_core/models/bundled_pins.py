@@ -16,6 +16,7 @@ import hashlib
 BUNDLED_MANIFESTS = {
     "pneumonet-cnn.pneumonet": "69cb745c974029dd1058cb455b5043ef73cf5dfb0edf70bbd2abcd9a75398c5e",
     "pneumonet-resnet152v2.pneumonet": "e87dc28e4aa1f92a6502cfae9d618afb95a0f32a094df1e099a45ca81f16ebcf",
+    "pneumonet-subtype.pneumonet": "d0281b6a3f1590972bb4ad6d5c868f133639b5b1ffc7a43485fccc1060042fb9",
 }
 
 
