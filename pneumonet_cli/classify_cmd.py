@@ -287,6 +287,10 @@ def _finish(args, classifier, paths, results, carried, interrupted, received, th
         from pneumonet_core.results import SCOPE_NOTE
 
         print(f"pneumonet classify: NORMAL means no pneumonia found. {SCOPE_NOTE}", file=sys.stderr)
+    if any(r.subtype for r in results):
+        from pneumonet_core.results import SUBTYPE_CAVEAT
+
+        print(f"pneumonet classify: bacterial or viral: {SUBTYPE_CAVEAT}", file=sys.stderr)
     if interrupted:
         hint = f"; rerun with --resume {args.csv} to finish" if args.csv else ""
         what = "terminated" if received and received[0] == signal.SIGTERM else "interrupted"

@@ -84,7 +84,8 @@ def _result_line(result: ScanResult) -> str:
     warn = f"  [{'; '.join(result.warnings)}]" if result.warnings else ""
     if result.withheld:
         return f"{result.path}: {WITHHELD_MESSAGE} ({result.ood_reason}; ood score {result.ood_score:.2f}){warn}"
-    return f"{result.path}: {result.label} p={result.probability:.4f} (threshold {result.threshold:.4f}){warn}"
+    opinion = f"; {result.subtype_text}" if result.subtype_text else ""
+    return f"{result.path}: {result.label} p={result.probability:.4f} (threshold {result.threshold:.4f}){opinion}{warn}"
 
 
 def write_json(document: dict, stream=None) -> None:

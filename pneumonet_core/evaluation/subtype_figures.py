@@ -20,10 +20,9 @@ from pneumonet_core.data.discovery import SUBTYPES
 from pneumonet_core.evaluation.folder import FolderPredictions
 from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
 from pneumonet_core.inference.batch import classify_paths
+from pneumonet_core.models.figures import SUBTYPE_ANCHOR
 
-#: The published figures on the official test split, for the report beside ours.
-ANCHOR = {"source": "Kermany et al., Cell 2018 (bacterial vs viral, official test split)",
-          "roc_auc": 0.940, "accuracy": 0.907, "sensitivity": 0.886, "specificity": 0.909}
+ANCHOR = SUBTYPE_ANCHOR
 THREE_CLASSES = ("NORMAL", "BACTERIA", "VIRUS")
 
 

@@ -85,6 +85,11 @@ class ModelCard:
                 lines.append(f"  {title:24s}  ROC-AUC={_f(m.get('roc_auc'))}  accuracy={_f(m.get('accuracy'))}  "
                              f"sensitivity={_f(m.get('sensitivity'))}  specificity={_f(m.get('specificity'))}  "
                              f"ECE={_f(m.get('ece'))}")
+        if self.is_subtype:  # viral is the positive class; the published figures beside ours
+            from pneumonet_core.models.figures import SUBTYPE_ANCHOR as a
+
+            lines.append(f"  {'anchor (Kermany 2018)':24s}  ROC-AUC={a['roc_auc']:.3f}  accuracy={a['accuracy']:.3f}  "
+                         f"sensitivity={a['sensitivity']:.3f}  specificity={a['specificity']:.3f}  (viral positive)")
         return lines
 
     def summary_lines(self) -> list[str]:
