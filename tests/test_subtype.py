@@ -246,3 +246,48 @@ def test_training_with_subtype_labels_learns_from_pneumonia_films_only(tmp_path)
     assert card.is_subtype and card.class_names == ["BACTERIA", "VIRUS"]
     per_class = card.data["summary"]["train"]["per_class"]
     assert set(per_class) == {"BACTERIA", "VIRUS"}
+
+
+def test_pdf_reports_state_the_opinion_with_its_caveat(tmp_path, some_training_jpeg):
+    from pneumonet_core.imaging import load_scan
+    from pneumonet_core.models.card import ModelCard
+    from pneumonet_core.reports.batch_pdf import write_batch_report
+    from pneumonet_core.reports.study_pdf import write_study_report
+    from pneumonet_core.results import ScanResult
+    from tests.test_reports_pdf import pdf_text
+
+    scan = load_scan(some_training_jpeg)
+    card = ModelCard(name="m", hash="ab" * 32, threshold=0.5)
+    sick = ScanResult(path=str(some_training_jpeg), probability=0.9, label="PNEUMONIA", threshold=0.5,
+                      subtype="BACTERIA", viral_probability=0.2)
+    text = " ".join(pdf_text(write_study_report(tmp_path / "s.pdf", scan, sick, None, card)).split())
+    assert "Bacterial or viral: looks bacterial (p = 0.80)" in text
+    assert "A film alone cannot establish the cause" in text
+    normal = ScanResult(path=str(some_training_jpeg), probability=0.1, label="NORMAL", threshold=0.5)
+    text = " ".join(pdf_text(write_study_report(tmp_path / "n.pdf", scan, normal, None, card)).split())
+    assert "Bacterial or viral" not in text and "looks" not in text
+    text = " ".join(pdf_text(write_batch_report(tmp_path / "b.pdf", [sick, normal], card)).split())
+    assert "looks bacterial (p = 0.80)" in text and "A film alone cannot establish the cause" in text
+
+
+def test_the_bundled_subtype_model_is_the_default_and_tells_external_films_apart(monkeypatch, isolated_home):
+    """The README's external AUC (0.986 on these 172 films) holds for the bundled file."""
+    from sklearn.metrics import roc_auc_score
+
+    from pneumonet_core.data.batches import decode_inputs
+    from pneumonet_core.inference.classifier import load_subtype_model
+    from pneumonet_core.inference.subtype import BUNDLED_SUBTYPE, chosen_subtype_path
+    from pneumonet_core.models.registry import bundled_models_dir
+
+    monkeypatch.delenv("PNEUMONET_SUBTYPE_MODEL", raising=False)
+    assert chosen_subtype_path() == bundled_models_dir() / BUNDLED_SUBTYPE
+    external = SHARED_TRAIN.parent / "external" / "PNEUMONIA"
+    films = sorted(external.glob("*_bacteria_*.jpeg")) + sorted(external.glob("*_virus_*.jpeg"))
+    model = load_subtype_model(chosen_subtype_path())
+    assert model.band and model.band[0] <= model.threshold <= model.band[1]
+    viral = model.viral_probability(decode_inputs(films).inputs)
+    y = np.array(["_virus_" in f.name for f in films])
+    assert len(films) == 172
+    assert roc_auc_score(y, viral) == pytest.approx(0.9856, abs=0.002)
+    calls = np.array([model.call(float(p)) for p in viral])
+    assert np.mean(calls[calls != "UNDETERMINED"] == np.where(y, "VIRUS", "BACTERIA")[calls != "UNDETERMINED"]) > 0.95

@@ -25,7 +25,7 @@ from pneumonet_core.reports.charts import probability_histogram_png
 from pneumonet_core.reports.deidentify import deidentified
 from pneumonet_core.reports.heatmap_images import thumbnail
 from pneumonet_core.reports.summary import BatchSummary, format_pair
-from pneumonet_core.results import WITHHELD_MESSAGE, ScanResult, decision_words
+from pneumonet_core.results import SUBTYPE_CAVEAT, WITHHELD_MESSAGE, ScanResult, decision_words
 
 #: Rows per table: reportlab splits long tables in quadratic time, so many short tables
 #: keep a report of thousands of scans fast.
@@ -188,6 +188,8 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     if deidentify:
         notes.append("De-identified: patient names, IDs, accession numbers, institutions and dates are left out; "
                      "file or folder names that contain them are replaced by a pseudonym.")
+    if any(r.subtype for r in shown):
+        notes.append(f"Bacterial or viral (beside a pneumonia): {SUBTYPE_CAVEAT}")
     story.append(Paragraph("Scans", st["h2"]))
     story += [Paragraph(escape(n), st["muted"]) for n in notes]
     story.append(Spacer(1, 1.5 * mm))
