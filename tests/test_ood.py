@@ -295,7 +295,8 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
         reader = csv.DictReader(fh)
         rows = list(reader)
     assert tuple(reader.fieldnames) == CSV_COLUMNS
-    assert CSV_COLUMNS[-5:] == (*OOD_FIELDS, "withheld_probability_not_for_use", "row_check")
+    assert CSV_COLUMNS[-7:] == (*OOD_FIELDS, "withheld_probability_not_for_use", "subtype", "viral_probability",
+                                "row_check")
     assert CSV_COLUMNS[:12] == ("path", "file_sha256", "probability", "label", "threshold", "warnings", "error",
                                 "model_name", "model_hash", "format", "width", "height")
     assert sorted(row["out_of_distribution"] for row in rows) == ["false", "false", "true", "true"]

@@ -103,10 +103,24 @@ fi
 # for (the install is editable, so code changes need nothing). The stamp records both.
 python=${PYTHON:-python3}
 stamp=.venv/.pneumonet-install
+
+# The bundled models' LiteRT graphs, derived once here (TensorFlow, a few minutes) into the
+# checkout's resources/litert, which the app trusts like its own code (as the packaged app's):
+# the first scan then needs no TensorFlow. Again only when a bundled model changed; a test
+# install skips it (the suite runs the TensorFlow path and derives what it checks itself).
+derive_graphs() {
+  [ -n "$extras" ] && return 0
+  local models_stamp
+  models_stamp=$(sha256sum resources/models/*.pneumonet 2>/dev/null | sha256sum | cut -d' ' -f1)
+  [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ] && return 0
+  echo "install: deriving the bundled models' LiteRT graphs (once; a few minutes)"
+  .venv/bin/python tools/derive_litert.py resources/litert
+  echo "$models_stamp" >resources/litert/.models-sha256
+}
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) ${extras:-none}"
 have=$(cat "$stamp" 2>/dev/null || true)
 if [ "$have" = "$wanted" ] || { [ -z "$extras" ] && [ "${have% *}" = "${wanted% *}" ]; }; then
-  .venv/bin/python -c "import pneumonet_core" 2>/dev/null && exit 0  # nothing to do, and quiet
+  .venv/bin/python -c "import pneumonet_core" 2>/dev/null && { derive_graphs; exit 0; }  # nothing to do, and quiet
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
@@ -118,4 +132,5 @@ fi
 # A test install also holds what a user needs: keep the larger record.
 if [ -z "$extras" ] && [ "$have" = "${wanted% *} test" ]; then wanted=$have; fi
 echo "$wanted" >"$stamp"
+derive_graphs
 echo "installed: $(.venv/bin/pneumonet --version)"

@@ -111,14 +111,14 @@ class Classifier:
         if path is None:
             path = active_model_path()
         if chosen_runtime(runtime, precision) == "litert":
-            classifier = load_lite(path, batch_size=batch_size, apply_calibration=apply_calibration)
+            classifier: Classifier = load_lite(path, batch_size=batch_size, apply_calibration=apply_calibration)
         else:
             classifier = cls(load_package(path, precision=precision), batch_size=batch_size,
                              apply_calibration=apply_calibration)
         if apply_calibration and list(classifier.class_names) == ["NORMAL", "PNEUMONIA"]:
             chosen = chosen_subtype_path() if subtype == "auto" else subtype
             off = chosen is None or str(chosen).strip().lower() == "none"
-            classifier.subtype = SubtypeSlot(None if off else Path(chosen),
+            classifier.subtype = SubtypeSlot(None if off or chosen is None else Path(chosen),
                                              lambda p: load_subtype_model(p, runtime))
         return classifier
 
@@ -191,17 +191,17 @@ class Classifier:
             normal = self.class_names.index("NORMAL")
             classes = {n: (1.0 - p if i == normal else float(v) / max(raw, 1e-12) * p)
                        for i, (n, v) in enumerate(zip(self.class_names, output))}
-        ood = {}
         if model_input is not None:
             verdict = self.guard.assess(model_input, result.source, result.metadata, features)
-            ood = {"out_of_distribution": verdict.out_of_distribution, "ood_score": verdict.score,
-                   "ood_reason": verdict.reason}
-        subtype = {}
+            result = dataclasses.replace(result, out_of_distribution=verdict.out_of_distribution,
+                                         ood_score=verdict.score, ood_reason=verdict.reason)
+        subtype, viral = None, None
         if "BACTERIA" in classes and "VIRUS" in classes:  # a three-label head gives its own opinion
-            share = classes["VIRUS"] / max(classes["BACTERIA"] + classes["VIRUS"], 1e-12)
-            subtype = {"subtype": "VIRUS" if share >= 0.5 else "BACTERIA", "viral_probability": share}
+            viral = classes["VIRUS"] / max(classes["BACTERIA"] + classes["VIRUS"], 1e-12)
+            subtype = "VIRUS" if viral >= 0.5 else "BACTERIA"
         return dataclasses.replace(result, probability=p, label=decision_label(p, self.threshold),
-                                   threshold=self.threshold, class_probabilities=classes, **ood, **subtype)
+                                   threshold=self.threshold, class_probabilities=classes,
+                                   subtype=subtype, viral_probability=viral)
 
     def with_subtypes(self, results: list[ScanResult], inputs: list) -> list[ScanResult]:
         """``results`` with the bacterial/viral opinion on their PNEUMONIA decisions (one batched pass)."""

@@ -103,12 +103,12 @@ class SubtypeModel:
 
     def add_to(self, results: list[ScanResult], inputs: list[np.ndarray | None]) -> list[ScanResult]:
         """``results`` with the opinion on each PNEUMONIA decision that has its model input, in one pass."""
-        rows = [i for i, (r, x) in enumerate(zip(results, inputs)) if r.label == "PNEUMONIA" and x is not None]
+        rows = [(i, x) for i, (r, x) in enumerate(zip(results, inputs)) if r.label == "PNEUMONIA" and x is not None]
         if not rows:
             return list(results)
-        p = self.viral_probability(np.stack([inputs[i] for i in rows]))
+        p = self.viral_probability(np.stack([x for _, x in rows]))
         out = list(results)
-        for i, viral in zip(rows, p):
+        for (i, _), viral in zip(rows, p):
             if not np.isfinite(viral):
                 continue  # no opinion from NaN; the pneumonia decision stands on its own
             out[i] = dataclasses.replace(out[i], subtype=self.call(float(viral)), viral_probability=float(viral))
@@ -157,6 +157,7 @@ class SubtypeSlot:
             return list(results)
         model = self.model()
         if model is None:
-            return [dataclasses.replace(r, warnings=[*r.warnings, self.problem]) if r.label == "PNEUMONIA" else r
+            why = self.problem or "bacterial/viral opinion unavailable"
+            return [dataclasses.replace(r, warnings=[*r.warnings, why]) if r.label == "PNEUMONIA" else r
                     for r in results]
         return model.add_to(results, inputs)
