@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from pneumonet_gui.colour_bar import ColourBar
 from pneumonet_gui.display import COLORMAPS
+from pneumonet_gui.subtype_view import EXPLAIN_PNEUMONIA, EXPLAIN_SUBTYPE
 from pneumonet_gui.trust import GRADCAM_EXPLAINED, LEGEND
 
 
@@ -27,6 +28,8 @@ class HeatmapControls(QGroupBox):
     showForNormalChanged = Signal(bool)
     opacityChanged = Signal(float)
     colormapChanged = Signal(str)
+    #: Which question the map explains: EXPLAIN_PNEUMONIA or EXPLAIN_SUBTYPE (:mod:`.subtype_view`).
+    explainChanged = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__("Grad-CAM heat map", parent)
@@ -58,6 +61,7 @@ class HeatmapControls(QGroupBox):
         self.colormap.currentTextChanged.connect(self.legend.set_colormap)
         form.addRow("Opacity", row)
         form.addRow("Colours", self.colormap)
+        self._add_explain_row(form)
         self.status = QLabel(LEGEND)
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
@@ -66,6 +70,22 @@ class HeatmapControls(QGroupBox):
         layout.addLayout(form)
         layout.addWidget(self.legend)
         layout.addWidget(self.status)
+
+    def _add_explain_row(self, form: QFormLayout) -> None:
+        """The choice of the question the map explains: the pneumonia decision, or the bacterial/viral opinion."""
+        self.explain = QComboBox()
+        self.explain.addItems([EXPLAIN_PNEUMONIA, EXPLAIN_SUBTYPE])
+        self.explain.currentTextChanged.connect(self.explainChanged)
+        form.addRow("Explain", self.explain)
+        self.set_explain_available(False)
+
+    def set_explain_available(self, available: bool) -> None:
+        """Offer bacterial/viral only for a result with that opinion; without one, back to pneumonia."""
+        if not available and self.explain.currentText() != EXPLAIN_PNEUMONIA:
+            self.explain.setCurrentText(EXPLAIN_PNEUMONIA)
+        self.explain.setEnabled(bool(available))
+        self.explain.setToolTip("Which finding the heat map explains" if available else
+                                "Bacterial/viral is offered for a Pneumonia decision with that opinion")
 
     def _on_opacity(self, value: int) -> None:
         self.opacity_value.setText(f"{value}%")

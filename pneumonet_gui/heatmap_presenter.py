@@ -39,6 +39,9 @@ class HeatmapPresenter(QObject):
         self.show_for_normal = False
         self.side_by_side = False
         self._drawn = None  # the heat map the viewer has rendered (re-rendering a large one is slow)
+        #: The bacterial/viral map shown instead of the pneumonia one, the open scan it belongs
+        #: to, and its legend (:meth:`set_subtype_map`, from :mod:`pneumonet_gui.subtype_heatmap`).
+        self.subtype_map, self._subtype_scan, self.subtype_legend = None, None, ""
         controls.opacityChanged.connect(viewer.set_overlay_opacity)
         controls.colormapChanged.connect(viewer.set_colormap)
         for signal in (controls.opacityChanged, controls.colormapChanged):  # the side-by-side copy follows too
@@ -47,9 +50,22 @@ class HeatmapPresenter(QObject):
     @property
     def allowed(self) -> tuple[bool, str]:
         current = self._current()
-        if current.heatmap is None:
+        if self._heat_of(current) is None:
             return False, ""
         return heatmap_policy(current.result, self.show_for_normal)
+
+    def _heat_of(self, current: OpenScan):
+        """The map on offer: the bacterial/viral one when it was asked for, else the pneumonia one."""
+        return self.subtype_map if self.explains_subtype(current) else current.heatmap
+
+    def explains_subtype(self, current: OpenScan) -> bool:
+        # Only for the scan it was made for: another scan (or a re-analysis) never shows it.
+        return self.subtype_map is not None and self._subtype_scan is current
+
+    def set_subtype_map(self, current: OpenScan | None, heat, legend: str = "") -> None:
+        """Show the bacterial/viral ``heat`` map of ``current`` instead of the pneumonia one (None: back to it)."""
+        self.subtype_map, self._subtype_scan, self.subtype_legend = heat, current, legend
+        self.apply()
 
     def set_visible(self, visible: bool) -> None:
         """The H key, the View menu and the check box beside the result."""
@@ -74,7 +90,9 @@ class HeatmapPresenter(QObject):
         current, viewer = self._current(), self.viewer
         allowed, note = self.allowed
         first_frame = self.cine_bar.index == 0
-        heat = current.heatmap if allowed else None
+        heat = self._heat_of(current) if allowed else None
+        if allowed and self.explains_subtype(current):
+            note = self.subtype_legend  # says which question the map explains
         if heat is None and viewer.has_heatmap():
             viewer.set_heatmap(None)
         elif heat is not None and (heat is not self._drawn or not viewer.has_heatmap()):
@@ -82,11 +100,11 @@ class HeatmapPresenter(QObject):
         self._drawn = heat
         viewer.set_overlay_visible(allowed and self.visible and first_frame and not self.side_by_side)
         if self.side_by_side and current.scan is not None:
-            self.compare_pane.show_heatmap(current.scan, current.heatmap if allowed else None,
+            self.compare_pane.show_heatmap(current.scan, heat,
                                            viewer.colormap, viewer.overlay_opacity, "" if allowed else "none shown")
         shown = allowed and (self.visible or self.side_by_side)
         self.controls.set_legend_visible(shown)
-        if current.heatmap is not None or note:
+        if self._heat_of(current) is not None or note:
             if allowed and not first_frame:
                 note = "The heat map belongs to frame 1, the frame the model classified."
             elif allowed and not shown:

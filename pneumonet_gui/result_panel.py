@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 from pneumonet_core.reports.summary import format_pair as fewest_decimals
 from pneumonet_core.results import SCOPE_NOTE, WITHHELD_MESSAGE, decision_words
 from pneumonet_gui import theme
+from pneumonet_gui.subtype_view import SubtypeOpinion
 
 DISCLAIMER = "Decision support for a clinician, not a diagnosis."
 
@@ -127,6 +128,7 @@ class ResultPanel(QWidget):
         number.setBold(True)
         self.probability.setFont(number)
         self.bar = ProbabilityBar()
+        self.subtype = SubtypeOpinion()  # the bacterial/viral opinion on a PNEUMONIA decision, with its caveat
         self.details = QLabel()
         self.details.setObjectName("muted")
         self.details.setWordWrap(True)
@@ -138,7 +140,7 @@ class ResultPanel(QWidget):
         self.disclaimer.setObjectName("disclaimer")
         self.disclaimer.setWordWrap(True)
         for widget in (self.label, self.decision, self.probability_caption, self.probability, self.bar,
-                       self.details, self.model, self.disclaimer):
+                       self.subtype, self.details, self.model, self.disclaimer):
             layout.addWidget(widget)
         layout.addStretch(1)
         self._card = None
@@ -167,14 +169,13 @@ class ResultPanel(QWidget):
         if len(result.class_probabilities or {}) > 2:
             parts = [f"{name.title()} {value:.2f}" for name, value in result.class_probabilities.items()]
             lines.append("Class probabilities: " + ", ".join(parts))
-            if result.subtype:
-                lines.append(f"Most likely type: {result.subtype.lower()}")
         lines.append(SCOPE_NOTE)  # "No pneumonia found" is not "nothing found"
         details = "\n".join(lines)
         _, threshold_text = format_pair(result.probability, result.threshold)
         self._set(label=decision_words(result.label), colour=colour, decision=decision_text(result),
                   probability=f"{result.probability:.3f}",
                   bar=(result.probability, result.threshold, threshold_text), details=details)
+        self.subtype.set_result(result)  # nothing unless the core gave an opinion (PNEUMONIA only)
 
     def show_withheld(self, result) -> None:
         """The guard flagged the scan: what was withheld and why; no number, bar or threshold."""
@@ -198,6 +199,7 @@ class ResultPanel(QWidget):
         self.bar.set_values(*(bar or (None, None, None)), greyed=greyed)
         self.details.setText(details)
         self.details.setVisible(bool(details))
+        self.subtype.set_result(None)
 
     # --- for tests and reports -----------------------------------------------------------
     def shown_decision(self) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pneumonet_core.results import WITHHELD_MESSAGE, decision_words
 from pneumonet_gui.privacy import names_patient
+from pneumonet_gui.subtype_heatmap import SubtypeHeatmap
+from pneumonet_gui.subtype_view import subtype_model_note
 
 WAITING_FOR_MODEL = "Waiting for the model to load\u2026"
 WAITING_FOR_RESULT = "Waiting for the result\u2026"
@@ -36,6 +38,8 @@ class ScanPresenter:
         m.loading.connect(self._on_model_loading)
         m.loaded.connect(self._on_model_loaded)
         m.failed.connect(self._on_model_failed)
+        #: The "Explain: bacterial/viral" heat map (after the connections above: a result shows first).
+        self.subtype_heatmap = SubtypeHeatmap(c, m, window.heatmap_presenter, window.heatmap_controls, window)
 
     # --- the scan -----------------------------------------------------------------------
     def opening(self, path: Path, decoded: bool = False) -> None:
@@ -139,7 +143,7 @@ class ScanPresenter:
         w.status_fields.model.setText(f"Model: {card.name} v{card.version}")
         w.status_fields.model.setToolTip(str(path))
         w.model_menu.set_active(card, path, self.model_note)
-        w.result_panel.set_model(card)
+        w.result_panel.set_model(card, subtype_model_note(classifier))
         self._model_error = None
         self._refresh_error_banner()
         w.statusBar().showMessage(f"Model ready: {card.name} (version {card.version})", 5000)

@@ -71,11 +71,17 @@ class Outcome:
     ood_score: float | None = None
     ood_reason: str | None = None
     warnings: tuple[str, ...] = ()
+    #: The bacterial/viral opinion on a PNEUMONIA decision (``ScanResult.subtype``), else None.
+    subtype: str | None = None
+    viral_probability: float | None = None
 
     def __post_init__(self):
         if self.out_of_distribution:  # frozen: set the withheld fields the way dataclasses allow
             object.__setattr__(self, "probability", None)
             object.__setattr__(self, "label", WITHHELD)
+        if self.label != "PNEUMONIA":  # an opinion on a pneumonia only, as on the ScanResult
+            object.__setattr__(self, "subtype", None)
+            object.__setattr__(self, "viral_probability", None)
 
     @property
     def withheld(self) -> bool:
@@ -89,19 +95,26 @@ class Outcome:
         return cls(None if p is None else float(p), str(result.label), float(result.threshold),
                    bool(getattr(result, "out_of_distribution", False) or False),
                    None if score is None else float(score), getattr(result, "ood_reason", None),
-                   tuple(getattr(result, "warnings", None) or ()))
+                   tuple(getattr(result, "warnings", None) or ()), getattr(result, "subtype", None),
+                   _float_or_none(getattr(result, "viral_probability", None)))
 
     def to_dict(self) -> dict:
         return {"probability": self.probability, "label": self.label, "threshold": self.threshold,
                 "out_of_distribution": self.out_of_distribution, "ood_score": self.ood_score,
-                "ood_reason": self.ood_reason, "warnings": list(self.warnings)}
+                "ood_reason": self.ood_reason, "warnings": list(self.warnings), "subtype": self.subtype,
+                "viral_probability": self.viral_probability}
 
     @classmethod
     def from_dict(cls, data: dict) -> Outcome:
         p = data.get("probability")
         return cls(None if p is None else float(p), str(data["label"]), float(data["threshold"]),
                    bool(data.get("out_of_distribution")), data.get("ood_score"), data.get("ood_reason"),
-                   tuple(data.get("warnings") or ()))
+                   tuple(data.get("warnings") or ()), data.get("subtype"),
+                   _float_or_none(data.get("viral_probability")))
+
+
+def _float_or_none(value) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)

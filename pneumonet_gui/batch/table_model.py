@@ -13,10 +13,11 @@ from pneumonet_core.reports.summary import format_pair, matches
 from pneumonet_core.results import ScanResult, decision_words
 from pneumonet_gui import theme
 from pneumonet_gui.qimage import gray_to_qimage
+from pneumonet_gui.subtype_view import short_subtype, subtype_tooltip
 from pneumonet_gui.table_base import WITHHELD, RowsTableModel
 
-COLUMNS = ("", "File", "Probability", "Decision", "Out of distribution", "Warnings", "Error")
-THUMB, FILE, PROBABILITY, DECISION, OOD, WARNINGS, ERROR = range(len(COLUMNS))
+COLUMNS = ("", "File", "Probability", "Decision", "Type", "Out of distribution", "Warnings", "Error")
+THUMB, FILE, PROBABILITY, DECISION, TYPE, OOD, WARNINGS, ERROR = range(len(COLUMNS))
 #: The flag of such a scan when the guard gives no reason.
 NOT_A_CHEST_XRAY = "not a chest X-ray this model knows"
 #: Role holding the value a column sorts by (numbers for probability, text otherwise).
@@ -100,6 +101,8 @@ class BatchTableModel(RowsTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col in (THUMB, FILE):
                 return r.path
+            if col == TYPE:  # the full opinion and its caveat
+                return subtype_tooltip(r.subtype, r.viral_probability) or None
             return self._text(r, col) or None
         if role == Qt.ItemDataRole.ForegroundRole:
             if col in (WARNINGS, OOD) or (col in (PROBABILITY, DECISION) and r.withheld):
@@ -123,6 +126,8 @@ class BatchTableModel(RowsTableModel):
             return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0]
         if col == DECISION:
             return decision_words(r.label) if r.ok else "ERROR"
+        if col == TYPE:  # the bacterial/viral opinion: the core gives one for PNEUMONIA decisions only
+            return short_subtype(r.subtype, r.viral_probability)
         if col == OOD:
             return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if r.withheld else ""
         if col == WARNINGS:
@@ -134,6 +139,8 @@ class BatchTableModel(RowsTableModel):
     def _sort_key(self, r: ScanResult, col: int):
         if col in (PROBABILITY, DECISION):
             return group_key(r)
+        if col == TYPE:  # bacterial to viral by the viral probability; rows without an opinion first
+            return -1.0 if r.subtype is None or r.viral_probability is None else float(r.viral_probability)
         if col == THUMB:
             col = FILE  # the picture column sorts like the file names beside it
         return self._text(r, col).lower()

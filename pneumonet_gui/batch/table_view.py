@@ -14,12 +14,14 @@ from pneumonet_gui.batch.table_model import (
     PROBABILITY,
     RESULT_ROLE,
     THUMB,
+    TYPE,
     WARNINGS,
     BatchFilterProxy,
     BatchTableModel,
 )
 
-COLUMN_WIDTHS = ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100), (OOD, 170), (WARNINGS, 220))
+COLUMN_WIDTHS = ((THUMB, THUMB_SIZE + 12), (FILE, 300), (PROBABILITY, 90), (DECISION, 100), (TYPE, 110),
+                 (OOD, 170), (WARNINGS, 220))
 
 
 class BatchTableView(QTableView):

@@ -16,11 +16,12 @@ from pneumonet_core.reports.deidentify import HIDDEN
 from pneumonet_core.results import WITHHELD as CORE_WITHHELD
 from pneumonet_core.results import decision_words
 from pneumonet_gui import theme
+from pneumonet_gui.subtype_view import short_subtype, subtype_tooltip
 from pneumonet_gui.table_base import WITHHELD, RowsTableModel
 
-COLUMNS = ("Received", "Patient", "Patient ID", "Study date", "Probability", "Decision", "Out of distribution",
-           "Images", "Status")
-RECEIVED, PATIENT, PATIENT_ID, STUDY_DATE, PROBABILITY, DECISION, OOD, IMAGES, STATUS = range(len(COLUMNS))
+COLUMNS = ("Received", "Patient", "Patient ID", "Study date", "Probability", "Decision", "Type",
+           "Out of distribution", "Images", "Status")
+RECEIVED, PATIENT, PATIENT_ID, STUDY_DATE, PROBABILITY, DECISION, TYPE, OOD, IMAGES, STATUS = range(len(COLUMNS))
 #: Columns masked while identifiers are hidden.
 IDENTIFYING = (PATIENT_ID, STUDY_DATE)
 #: Role holding the row's WorklistRow.
@@ -36,6 +37,15 @@ def scan_path(row: WorklistRow):
         return None
     scored = [i for i in images if i.outcome is not None and i.outcome.probability is not None]
     return max(scored, key=lambda i: i.outcome.probability).path if scored else images[0].path
+
+
+def study_subtype(row: WorklistRow):
+    """The bacterial/viral opinion a PNEUMONIA study shows: that of its most suspicious image with one; else None."""
+    if row.label != "PNEUMONIA":
+        return None
+    given = [i.outcome for i in row.images if i.outcome is not None and i.outcome.subtype is not None
+             and i.outcome.probability is not None]
+    return max(given, key=lambda o: o.probability) if given else None
 
 
 class WorklistTableModel(RowsTableModel):
@@ -85,6 +95,8 @@ class WorklistTableModel(RowsTableModel):
             text = self.text(row, col)
             if role == Qt.ItemDataRole.ToolTipRole and col == STATUS and row.reasons:
                 return "\n".join(row.reasons)
+            if role == Qt.ItemDataRole.ToolTipRole and col == TYPE and (opinion := study_subtype(row)):
+                return subtype_tooltip(opinion.subtype, opinion.viral_probability)
             return text
         if role == Qt.ItemDataRole.ForegroundRole:
             if (col in (PROBABILITY, DECISION) and row.label == CORE_WITHHELD) or (col == OOD and row.out_of_distribution):
@@ -115,6 +127,9 @@ class WorklistTableModel(RowsTableModel):
             return "" if row.probability is None else f"{row.probability:.3f}"
         if col == DECISION:
             return WITHHELD if row.label == CORE_WITHHELD else decision_words(row.label)
+        if col == TYPE:
+            opinion = study_subtype(row)
+            return short_subtype(opinion.subtype, opinion.viral_probability) if opinion else ""
         if col == OOD:
             if not row.out_of_distribution:
                 return ""
