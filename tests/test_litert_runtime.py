@@ -37,15 +37,22 @@ EXTERNAL = ROOT.parent / "shared" / "data" / "chest_xray" / "external"
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """One user home for the module: the graph is derived once, then read from its cache."""
+    """One user home for the module: the graph is derived once, then read from its cache.
+
+    The resources folder has the bundled models but no derived graphs (as after a test
+    install), whatever ``tools/install.sh`` left in the checkout's ``resources/litert``.
+    """
     folder = tmp_path_factory.mktemp("home")
-    saved = os.environ.get("PNEUMONET_HOME")
-    os.environ["PNEUMONET_HOME"] = str(folder)
+    resources = tmp_path_factory.mktemp("resources")
+    (resources / "models").symlink_to(ROOT / "resources" / "models")
+    saved = {name: os.environ.get(name) for name in ("PNEUMONET_HOME", "PNEUMONET_RESOURCES")}
+    os.environ["PNEUMONET_HOME"], os.environ["PNEUMONET_RESOURCES"] = str(folder), str(resources)
     yield folder
-    if saved is None:
-        os.environ.pop("PNEUMONET_HOME", None)
-    else:
-        os.environ["PNEUMONET_HOME"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
