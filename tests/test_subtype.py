@@ -233,6 +233,7 @@ def test_card_refuses_an_uncertain_band_that_misses_the_threshold():
         validate_card(ModelCard(class_names=["BACTERIA", "VIRUS"], threshold=0.5, uncertain_band=[0.6, 0.9]), {})
 
 
+@pytest.mark.slow
 def test_training_with_subtype_labels_learns_from_pneumonia_films_only(tmp_path):
     from pneumonet_core.models.archive import read_card
     from pneumonet_core.training.config import TrainConfig
