@@ -50,6 +50,7 @@ def run(args) -> int:
     from pneumonet_core.inference.litert_cache import describe
 
     runtime = describe(card.hash)
+    opinion = subtype_in_use(card)
     if args.json:
         data = card.to_dict()
         data["data"] = {k: v for k, v in data.get("data", {}).items() if k != "folder"}
@@ -57,12 +58,35 @@ def run(args) -> int:
             data["training"]["command"] = strip_folders(data["training"]["command"])
         write_json({"path": shown_path(path), "signature": {"state": signature.state, "text": signature.text,
                                                             "key_id": signature.key_id}, **data,
-                    "runtime": runtime})
+                    "runtime": runtime, "subtype_model": opinion})
         return 0
     print("\n".join(card.summary_lines()))
     print(f"File:         {shown_path(path)}")
     print(f"Signature:    {signature.text}")
     print(f"Runtime:      LiteRT {runtime['variant']} graph: {runtime['graph']}; heat map: {runtime['heat_map']}")
+    if opinion is not None:
+        print(f"Bacterial/viral: {opinion['text']}")
     if args.verify:
         print("Verified:     weights load and the content hash matches")
     return 0
+
+
+def subtype_in_use(card) -> dict | None:
+    """The bacterial/viral model a pneumonia model gets (None for a model that is not one)."""
+    if list(card.class_names) != ["NORMAL", "PNEUMONIA"]:
+        return None
+    from pneumonet_core.errors import PneumonetError
+    from pneumonet_core.inference.subtype import chosen_subtype_path
+    from pneumonet_core.models.archive import read_card
+
+    path = chosen_subtype_path()
+    if path is None:
+        return {"path": None, "text": "off (pneumonet models subtype FILE turns it on)"}
+    try:
+        sub = read_card(path)
+    except PneumonetError as exc:
+        return {"path": str(path), "text": f"unusable: {exc}"}
+    return {"path": shown_path(path), "name": sub.name, "hash": sub.hash,
+            "text": f"{shown_path(path)}, threshold {sub.threshold:.4f}, " + (
+                f"undetermined from {sub.uncertain_band[0]:.2f} to {sub.uncertain_band[1]:.2f}"
+                if sub.uncertain_band else "no undetermined band")}

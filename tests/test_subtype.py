@@ -292,3 +292,15 @@ def test_the_bundled_subtype_model_is_the_default_and_tells_external_films_apart
     assert roc_auc_score(y, viral) == pytest.approx(0.9856, abs=0.002)
     calls = np.array([model.call(float(p)) for p in viral])
     assert np.mean(calls[calls != "UNDETERMINED"] == np.where(y, "VIRUS", "BACTERIA")[calls != "UNDETERMINED"]) > 0.95
+
+
+def test_info_names_the_bacterial_viral_model_in_use(models, capsys, monkeypatch, isolated_home):
+    from pneumonet_cli.main import main
+
+    sick, _, subtype = models
+    assert main(["info", "--model", str(sick), "--subtype-model", str(subtype)]) == 0
+    assert f"Bacterial/viral: {subtype}, threshold 0.5000" in capsys.readouterr().out
+    assert main(["info", "--model", str(sick), "--subtype-model", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["subtype_model"]["path"] is None
+    assert main(["info", "--model", str(subtype), "--json"]) == 0  # a subtype model gets no opinion itself
+    assert json.loads(capsys.readouterr().out)["subtype_model"] is None
