@@ -54,6 +54,25 @@ def _sample(values: np.ndarray, limit: int = 262_144) -> np.ndarray:
     return sample if sample.size else np.zeros(1)
 
 
+def window_scale(scan) -> float:
+    """Display units per window unit: 1 for modality values, 255 for 0..1 grey levels.
+
+    People read and type a window in the film's own units, as Weasis and RadiAnt show
+    them: a JPEG's 0..255 grey levels, a DICOM's modality values (after rescale).
+    """
+    return 1.0 if has_raw(scan) else 255.0
+
+
+def window_text(scan, window: Window) -> str:
+    """"W 400  L 40": width and level as whole numbers in the film's own units."""
+    return format_window(window.centre, window.width, window_scale(scan))
+
+
+def format_window(centre: float, width: float, scale: float = 1.0) -> str:
+    """Width and level rounded to whole units (``scale`` converts to those units)."""
+    return f"W {round(width * scale):d}  L {round(centre * scale):d}"
+
+
 def value_range(scan) -> tuple[float, float]:
     values = _sample(display_values(scan))
     return float(values.min()), float(values.max())

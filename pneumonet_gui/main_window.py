@@ -170,8 +170,10 @@ class MainWindow(QMainWindow):
                                (heat.showForNormalChanged, (vc.normal_heatmap_action, controls.normal_box)),
                                (heat.sideBySideChanged, (vc.compare_heatmap_action,))):
             changed.connect(lambda on, boxes=boxes: [box.setChecked(on) for box in boxes if box.isChecked() != on])
+        heat.availabilityChanged.connect(lambda *state: controls.show_availability(*state, c.heatmap_action))
         self.compare_pane.closed.connect(self.stop_comparing)
         self.thumbnails.scanChosen.connect(self.show_scan)
+        self.presenter.set_scan_open(False)
 
     def _build_central(self) -> None:
         central = QWidget()

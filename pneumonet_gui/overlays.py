@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from pneumonet_core.imaging.dicom_display import DisplayHeader
 from pneumonet_core.reports.wording import age_text, sex_text
+from pneumonet_gui.display import format_window, window_scale
 from pneumonet_gui.privacy import screen_metadata, screen_name
 
 TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT, BOTTOM_RIGHT = "top_left", "top_right", "bottom_left", "bottom_right"
@@ -81,7 +82,7 @@ def corner_texts(scan, header: DisplayHeader | None, view: ViewState, hide: bool
     window = ""
     if view.window is not None:
         centre, width_ = view.window
-        window = f"W {width_:.4g}  L {centre:.4g}" + (f" ({view.preset})" if view.preset else "")
+        window = format_window(centre, width_, window_scale(scan)) + (f" ({view.preset})" if view.preset else "")
     texts[BOTTOM_RIGHT].extend(line for line in (
         window,
         _join(f"Zoom {view.zoom * 100:.0f}%", "Inverted" if view.inverted else "", view.orientation),

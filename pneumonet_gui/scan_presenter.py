@@ -50,6 +50,7 @@ class ScanPresenter:
         if not decoded:
             # The previous patient's image and data must not stay on screen under the new title.
             w.viewer.clear()
+            self.set_scan_open(False)
             w.metadata_panel.clear()
             w.statusBar().showMessage(f"Opening {w.view_presenter.shown_name(path)}\u2026")
             w.result_panel.show_waiting(f"Opening {w.view_presenter.shown_name(path)}\u2026")
@@ -61,6 +62,7 @@ class ScanPresenter:
         w.viewer.set_scan(scan)
         w.commands.invert_action.setChecked(False)
         w.stack.setCurrentWidget(w.viewer)
+        self.set_scan_open(True)
         w.metadata_panel.set_scan(scan, header)
         w.warning_banner.set_lines(scan.warnings)
         if Path(scan.path).exists():
@@ -71,10 +73,18 @@ class ScanPresenter:
         self._status(f"{Path(scan.path).name}: {waiting}")
         self.update_busy()
 
+    def set_scan_open(self, is_open: bool) -> None:
+        """Tools act on a scan: without one on screen they are disabled, and so is the heat map."""
+        w = self.w
+        w.commands.set_scan_open(is_open)
+        w.viewer_commands.set_scan_open(is_open)
+        w.heatmap_presenter.announce()
+
     def _on_scan_failed(self, message: str) -> None:
         w = self.w
         w.viewer.clear()
         w.stack.setCurrentWidget(w.placeholder)
+        self.set_scan_open(False)
         w.metadata_panel.clear()
         w.view_presenter.failed()
         self.set_scan_error(f"Could not open the scan: {message}")
@@ -86,6 +96,7 @@ class ScanPresenter:
         w = self.w
         w.result_panel.show_result(result)
         w.thumbnails.set_result(result.path, result)
+        w.heatmap_presenter.announce()
         if result.withheld:
             w.heatmap_controls.set_status("No heat map: the result is withheld for this scan.")
             self._status(f"{Path(result.path).name}: {WITHHELD_MESSAGE}")
@@ -115,6 +126,7 @@ class ScanPresenter:
         self.set_scan_error(None)
         w.result_panel.show_waiting(WAITING_FOR_MODEL)
         w.heatmap_controls.set_status(WAITING_FOR_RESULT)
+        w.heatmap_presenter.announce()
         self.update_busy()
 
     def _on_finished(self, _ok: bool) -> None:

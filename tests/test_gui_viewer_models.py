@@ -4,6 +4,7 @@ a clinician reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -126,11 +127,15 @@ def test_corner_texts_name_patient_study_series_and_view():
                            series_description="AP supine", series_number="3", instance_number="1", frames=12)
     view = ViewState(window=(40.0, 400.0), preset="Lung", zoom=0.5, inverted=True, orientation="Rotated 90\u00b0",
                      frame=(2, 12))
-    texts = corner_texts(a_scan(), header, view, hide=False)
+    texts = corner_texts(dataclasses.replace(a_scan(), raw=np.zeros((300, 200), np.float32)), header, view,
+                         hide=False)
     assert texts[TOP_LEFT] == ["Doe, Jane", "ID PNT-7788 \u00b7 born 2021-03-01", "3 years \u00b7 female"]
     assert texts[TOP_RIGHT] == ["CHEST AP", "2024-03-15", "CR \u00b7 CHEST \u00b7 AP"]
     assert texts[BOTTOM_LEFT][:2] == ["AP supine \u00b7 Series 3", "Image 1 \u00b7 Frame 2/12"]
     assert texts[BOTTOM_RIGHT][:2] == ["W 400  L 40 (Lung)", "Zoom 50% \u00b7 Inverted \u00b7 Rotated 90\u00b0"]
+    # A JPEG's window reads in its 0..255 grey levels, as whole numbers (not "W 1  L 0.5").
+    jpeg = corner_texts(a_scan("film.jpeg", {}, "JPEG"), None, ViewState(window=(0.5, 1.0)), hide=False)
+    assert jpeg[BOTTOM_RIGHT][0] == "W 255  L 128"
     hidden = corner_texts(a_scan(), header, view, hide=True).all_text()
     for identifier in ("Doe", "Jane", "PNT-7788", "2021-03-01"):
         assert identifier not in hidden

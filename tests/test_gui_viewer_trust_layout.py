@@ -62,6 +62,32 @@ def test_heat_map_and_legend_for_pneumonia_normal_on_request(make_window, qtbot,
     assert controls.legend.isVisible()
 
 
+def test_no_scan_offers_no_tool_and_a_hidden_heat_map_reads_off(make_window, qtbot, films):
+    window = make_window("normal")
+    c, vc, box = window.commands, window.viewer_commands, window.heatmap_controls.show_box
+    tools = (c.fit_action, c.actual_size_action, c.invert_action, c.reset_action, c.export_action,
+             vc.rotate_right_action, vc.flip_h_action, vc.distance_action, vc.angle_action, vc.window_level_action,
+             vc.compare_heatmap_action, vc.compare_scan_action)
+    assert not any(action.isEnabled() for action in tools) and not c.preset_box.isEnabled()
+    button = c.toolbar.widgetForAction(c.heatmap_action)
+    assert not c.heatmap_action.isEnabled() and not button.isChecked() and not box.isChecked()
+    window.resize(1300, 800)
+    settle()
+    assert window.status_fields.zoom.text() == "" and window.status_fields.window.text() == ""  # no "Zoom 100%"
+
+    open_and_wait(qtbot, window, films[0])  # a NORMAL decision: the map is hidden, and the button says so
+    assert all(action.isEnabled() for action in tools) and c.preset_box.isEnabled()
+    assert window.current.result.label == "NORMAL" and not window.viewer.overlay_visible
+    assert not button.isChecked() and not c.heatmap_action.isChecked() and not box.isChecked()
+    assert "No pneumonia found" in c.heatmap_action.toolTip() and "No pneumonia found" in box.toolTip()
+    assert window.status_fields.zoom.text().startswith("Zoom ")
+    assert window.status_fields.window.text() == "W 255  L 128"  # a JPEG: whole 0..255 grey levels
+    QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL: now it is on screen, and the button reads on
+    assert window.viewer.overlay_visible and button.isChecked() and box.isChecked() and box.isEnabled()
+    QTest.keyClick(window, Qt.Key.Key_H)
+    assert not window.viewer.overlay_visible and not button.isChecked() and not box.isChecked()
+
+
 def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window, qtbot, films, monkeypatch, tmp_path,
                                                                   shots):
     from pneumonet_core.inference.classifier import Classifier

@@ -56,6 +56,28 @@ def evaluate_predictions(y_true, probability, threshold: float, class_names=("NO
     }
 
 
+def report_rows(confusion_matrix) -> list[tuple[str, float | None, float | None, float | None, int]]:
+    """The classification report as rows (class, precision, recall, F1, support) for a table.
+
+    From the confusion matrix [[tn, fp], [fn, tp]], so every screen shows the same figures
+    as ``classification_report``: NORMAL, PNEUMONIA, then the macro and support-weighted
+    averages. None where a figure has no denominator (as zero_division=0 reads 0).
+    """
+    (tn, fp), (fn, tp) = ((int(a), int(b)) for a, b in confusion_matrix)
+    rows = []
+    for name, hit, false_pos, false_neg in (("NORMAL", tn, fn, fp), ("PNEUMONIA", tp, fp, fn)):
+        rows.append((name, _ratio(hit, hit + false_pos), _ratio(hit, hit + false_neg),
+                     _ratio(2 * hit, 2 * hit + false_pos + false_neg), hit + false_neg))
+    total = sum(r[4] for r in rows)
+    for name, weights in (("macro average", (1, 1)), ("weighted average", (rows[0][4], rows[1][4]))):
+        figures = []
+        for column in (1, 2, 3):
+            values = [(r[column] or 0.0) * w for r, w in zip(rows, weights)]
+            figures.append(_ratio(sum(values), sum(weights)))
+        rows.append((name, *figures, total))
+    return rows
+
+
 def reliability_curve(y, p, bins: int = 10) -> dict:
     """Per equal-width bin: mean probability, observed pneumonia rate and count (empty bins left out)."""
     index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
