@@ -1,10 +1,13 @@
-"""Paints the four corner texts (see :mod:`pneumonet_gui.overlays`) over a view, in screen space."""
+"""Paints the four corner texts (see :mod:`pneumonet_gui.overlays`) over a view, in screen space,
+and, while a heat map is drawn, its colour bar at the bottom centre: the legend stays on the
+film, in view whatever the panels beside it show (as OHIF draws its colour bars)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 
+from pneumonet_gui.colour_bar import paint_bar
 from pneumonet_gui.overlays import (
     BOTTOM_LEFT,
     BOTTOM_RIGHT,
@@ -23,8 +26,10 @@ _ALIGN = {
 }
 
 
-def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_font: QFont) -> None:
-    """Draw each corner's lines inside ``viewport``; the texts never turn or zoom with the scan."""
+def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_font: QFont,
+                  legend: str | None = None) -> None:
+    """Draw each corner's lines inside ``viewport``, and the ``legend`` colour map's bar when given;
+    the texts never turn or zoom with the scan."""
     painter.save()
     painter.resetTransform()
     font = QFont(base_font)
@@ -39,4 +44,10 @@ def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_
         painter.drawText(box.translated(1, 1), int(align), text)
         painter.setPen(TEXT)
         painter.drawText(box, int(align), text)
+    if legend:
+        width = max(80.0, min(180.0, 0.3 * box.width()))
+        line = painter.fontMetrics().height() + 2
+        bar = QRectF(box.center().x() - width / 2, box.bottom() - line - 10, width, 8)
+        painter.fillRect(bar.adjusted(-4, -3, 4, line + 3), SHADOW)
+        paint_bar(painter, bar, legend, TEXT, ("little", "most influence"))
     painter.restore()

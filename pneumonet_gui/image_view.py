@@ -284,7 +284,8 @@ class ScanView(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self._corners_visible and self._scan is not None:
-            paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font())
+            legend = self._colormap if self._overlay_visible and self._overlay_item.has_image() else None
+            paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font(), legend)
 
     # --- zoom --------------------------------------------------------------------------
     def zoom(self) -> float:

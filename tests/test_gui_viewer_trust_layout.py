@@ -31,6 +31,7 @@ from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
     make_window,
     models,
     open_and_wait,
+    pixels,
     save,
     settle,
 )
@@ -82,10 +83,21 @@ def test_no_scan_offers_no_tool_and_a_hidden_heat_map_reads_off(make_window, qtb
     assert "No pneumonia found" in c.heatmap_action.toolTip() and "No pneumonia found" in box.toolTip()
     assert window.status_fields.zoom.text().startswith("Zoom ")
     assert window.status_fields.window.text() == "W 255  L 128"  # a JPEG: whole 0..255 grey levels
+    without = legend_strip(window.viewer)
     QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL: now it is on screen, and the button reads on
     assert window.viewer.overlay_visible and button.isChecked() and box.isChecked() and box.isEnabled()
+    # The colour bar is drawn on the film itself, so the legend is in view with the map.
+    assert np.abs(legend_strip(window.viewer) - without).max() > 100
     QTest.keyClick(window, Qt.Key.Key_H)
     assert not window.viewer.overlay_visible and not button.isChecked() and not box.isChecked()
+
+
+def legend_strip(view) -> np.ndarray:
+    """The bottom centre of the viewer, where the heat map's colour bar is drawn."""
+    settle()
+    image = pixels(view)[..., :3].astype(int)
+    h, w = image.shape[:2]
+    return image[h - 40:h - 8, w // 2 - 30:w // 2 + 30]
 
 
 def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window, qtbot, films, monkeypatch, tmp_path,
