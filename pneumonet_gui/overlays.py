@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pneumonet_core.imaging.clinical_warnings import with_age
 from pneumonet_core.imaging.dicom_display import DisplayHeader
 from pneumonet_core.reports.wording import age_text, sex_text
 from pneumonet_gui.display import format_window, window_scale
@@ -53,7 +54,7 @@ def corner_texts(scan, header: DisplayHeader | None, view: ViewState, hide: bool
     if scan is None:
         return texts
     header = header or DisplayHeader()
-    metadata = scan.metadata or {}
+    metadata = with_age(scan.metadata or {})  # one age for the corner, the panel and the warning
     shown = screen_metadata(metadata, hide)
     identified = any(shown.get(k) for k in ("patient_name", "patient_id", "patient_birth_date"))
     if hide and identified:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pneumonet_core.results import WITHHELD_MESSAGE, decision_words
+from pneumonet_gui.dock_layout import ResultDockFitter
 from pneumonet_gui.privacy import names_patient
 
 WAITING_FOR_MODEL = "Waiting for the model to load\u2026"
@@ -24,6 +25,7 @@ class ScanPresenter:
         self.model_note = ""  # after the model's name in the Model menu: where the choice came from
         self._model_error: str | None = None  # stays on the error banner until a model loads
         self._scan_error: str | None = None
+        self.fitter = ResultDockFitter(window, window.result_dock, window.metadata_dock)
         c, m = window.controller, window.active_model
         c.scanOpened.connect(self._on_scan_opened)
         c.scanFailed.connect(self._on_scan_failed)
@@ -91,6 +93,10 @@ class ScanPresenter:
         w.result_panel.show_error(message)
         w.heatmap_controls.set_status("")
         w.statusBar().showMessage(f"Could not open: {message}")
+
+    def fit_result(self) -> None:
+        """Once the layout has settled: the Result dock as tall as what it now shows."""
+        self.fitter.schedule()
 
     def _on_classified(self, result) -> None:
         w = self.w

@@ -230,7 +230,8 @@ class WindowCommands(QObject):
 
         self._show(QMessageBox(
             QMessageBox.Icon.Information, "About Pneumonet",
-            f"Pneumonet {__version__}\n\nPneumonia decision support for pediatric chest X-rays: probability, "
+            # A non-breaking hyphen: the box wrapped "chest X-" / "rays".
+            f"Pneumonet {__version__}\n\nPneumonia decision support for pediatric chest X\u2011rays: probability, "
             "decision at the model's threshold and a Grad-CAM heat map.\n\n"
             "Decision support for a clinician, not a diagnosis.", QMessageBox.StandardButton.Close, self.window))
 

@@ -122,6 +122,19 @@ def test_orientation_composes_screen_space_turns_and_flips():
 # --- corner overlays and hiding identifiers ------------------------------------------------------
 
 
+def test_the_age_is_one_computation_for_the_panel_the_corner_and_the_warning():
+    from pneumonet_core.imaging.clinical_warnings import clinical_warnings
+    from pneumonet_gui.metadata_panel import metadata_rows
+
+    # The RG1 case: no Patient's Age, but birth and study dates (the banner said 64, the panel "\u2014").
+    metadata = {**PATIENT, "patient_age": "", "patient_birth_date": "1960-01-05", "study_date": "2024-03-15"}
+    scan = a_scan(metadata=metadata)
+    age = {label: value for _section, label, value in metadata_rows(scan, hide_identifiers=False)}["Age"]
+    assert age == "64 years (from birth and study dates)"
+    assert "64 years \u00b7 female" in corner_texts(scan, None, ViewState(), hide=False)[TOP_LEFT]
+    assert any(w.startswith("Patient age 64 years (from birth and study dates)") for w in clinical_warnings(metadata, 500, 500))
+
+
 def test_corner_texts_name_patient_study_series_and_view():
     header = DisplayHeader(pixel_spacing=(0.2, 0.2), spacing_source="Pixel Spacing", study_description="CHEST AP",
                            series_description="AP supine", series_number="3", instance_number="1", frames=12)
