@@ -5,7 +5,7 @@ film, in view whatever the panels beside it show (as OHIF draws its colour bars)
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 
 from pneumonet_gui.colour_bar import paint_bar
 from pneumonet_gui.overlays import (
@@ -25,6 +25,13 @@ _ALIGN = {
     BOTTOM_RIGHT: Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
 }
 
+_EDGES = {
+    "left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+    "right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+    "top": Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter,
+    "bottom": Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+}
+
 
 def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_font: QFont,
                   legend: str | None = None) -> None:
@@ -37,17 +44,30 @@ def paint_corners(painter: QPainter, viewport: QRectF, texts: CornerTexts, base_
     painter.setFont(font)
     box = viewport.adjusted(8, 6, -8, -6)
     for corner, align in _ALIGN.items():
-        text = "\n".join(texts[corner])
-        if not text:
-            continue
+        _shadowed(painter, box, align, "\n".join(texts[corner]))
+    # Orientation markers at the middle of each edge, a little larger (as PACS viewers draw them).
+    marker_font = QFont(font)
+    marker_font.setPointSizeF(font.pointSizeF() * 1.3)
+    marker_font.setBold(True)
+    painter.setFont(marker_font)
+    for edge, letters in texts.edges.items():
+        if edge in _EDGES:
+            _shadowed(painter, box, _EDGES[edge], letters)
+    painter.setFont(font)
+    if legend:
+        width = max(80.0, min(180.0, 0.3 * box.width()))
+        line = painter.fontMetrics().height() + 2
+        lift = QFontMetricsF(marker_font).height() if texts.edges.get("bottom") else 0.0  # above the marker
+        bar = QRectF(box.center().x() - width / 2, box.bottom() - line - 10 - lift, width, 8)
+        painter.fillRect(bar.adjusted(-4, -3, 4, line + 3), SHADOW)
+        paint_bar(painter, bar, legend, TEXT, ("little", "most influence"))
+    painter.restore()
+
+
+def _shadowed(painter: QPainter, box: QRectF, align, text: str) -> None:
+    """Text with a dark shadow, readable over white bone and black air alike."""
+    if text:
         painter.setPen(SHADOW)
         painter.drawText(box.translated(1, 1), int(align), text)
         painter.setPen(TEXT)
         painter.drawText(box, int(align), text)
-    if legend:
-        width = max(80.0, min(180.0, 0.3 * box.width()))
-        line = painter.fontMetrics().height() + 2
-        bar = QRectF(box.center().x() - width / 2, box.bottom() - line - 10, width, 8)
-        painter.fillRect(bar.adjusted(-4, -3, 4, line + 3), SHADOW)
-        paint_bar(painter, bar, legend, TEXT, ("little", "most influence"))
-    painter.restore()

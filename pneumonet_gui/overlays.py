@@ -31,11 +31,15 @@ class ViewState:
     orientation: str = ""
     frame: tuple[int, int] | None = None  # (1-based index, count)
     calibration: str = ""
+    #: Patient directions at the screen edges ("left", "right", "top", "bottom"), when known.
+    edges: dict = field(default_factory=dict)
 
 
 @dataclass
 class CornerTexts:
     lines: dict = field(default_factory=lambda: {corner: [] for corner in CORNERS})
+    #: Orientation markers at the middle of each screen edge, e.g. {"left": "R", "right": "L"}.
+    edges: dict = field(default_factory=dict)
 
     def __getitem__(self, corner: str) -> list[str]:
         return self.lines[corner]
@@ -50,9 +54,9 @@ def _join(*parts) -> str:
 
 def corner_texts(scan, header: DisplayHeader | None, view: ViewState, hide: bool) -> CornerTexts:
     """The lines of each corner for ``scan`` under ``view``; identifiers hidden when ``hide``."""
-    texts = CornerTexts()
+    texts = CornerTexts(edges=dict(view.edges))
     if scan is None:
-        return texts
+        return CornerTexts()
     header = header or DisplayHeader()
     metadata = with_age(scan.metadata or {})  # one age for the corner, the panel and the warning
     shown = screen_metadata(metadata, hide)

@@ -122,6 +122,16 @@ def test_orientation_composes_screen_space_turns_and_flips():
 # --- corner overlays and hiding identifiers ------------------------------------------------------
 
 
+def test_orientation_markers_follow_turns_and_flips_like_a_pacs_viewer():
+    o = Orientation()
+    assert o.edge_letters(None) == {}
+    assert o.edge_letters(("L", "F")) == {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+    assert o.flipped_horizontally().edge_letters(("L", "F")) == {"left": "L", "right": "R", "top": "H", "bottom": "F"}
+    # A quarter turn clockwise carries the patient's right (the left edge) to the top.
+    assert o.rotated_right().edge_letters(("L", "F")) == {"left": "F", "right": "H", "top": "R", "bottom": "L"}
+    assert o.rotated_right().rotated_left().edge_letters(("LP", "F"))["left"] == "RA"
+
+
 def test_the_age_is_one_computation_for_the_panel_the_corner_and_the_warning():
     from pneumonet_core.imaging.clinical_warnings import clinical_warnings
     from pneumonet_gui.metadata_panel import metadata_rows

@@ -282,7 +282,7 @@ def test_a_flagged_study_is_withheld_and_marked_and_a_failed_one_says_why(qapp):
             for r in range(model.rowCount())}
     assert [text["knee"][c] for c in (PROBABILITY, DECISION, OOD)] == ["withheld", "withheld",
                                                                       "\u26a0 not a chest film"]
-    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.400", "No pneumonia found", ""]
+    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.4000", "No pneumonia found", ""]
     assert text["broken"][STATUS] == "failed: no pixel data"
     assert not any("0.97" in t or "0.01" in t for t in text["knee"] + text["hand"])
     # the core's triage order: PNEUMONIA, then withheld by arrival (not by 0.97 / 0.01), then NORMAL
