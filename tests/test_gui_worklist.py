@@ -111,7 +111,7 @@ def test_studies_arrive_sorted_for_triage_with_identifiers_hidden_and_open_in_th
     assert rows[0].patient_name == "Child, Cleo" and rows[0].label == "PNEUMONIA"  # sent last, read first
     assert rows[0].probability > 0.9 > rows[-1].probability
     for i, study in enumerate(rows):
-        assert cell(panel, i, PROBABILITY) == f"{study.probability:.3f}"
+        assert cell(panel, i, PROBABILITY) == f"{study.probability:.4f}"
         words = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found"}[study.label]  # people read words
         assert cell(panel, i, DECISION) == words and cell(panel, i, STATUS) == "answered"
     # De-identified on screen until "Hide identifiers" is unticked.
