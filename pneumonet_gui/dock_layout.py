@@ -63,19 +63,22 @@ def fit_result_dock(window: QMainWindow, result_dock: QDockWidget, metadata_dock
 
 
 class ResultDockFitter(QObject):
-    """Fits the Result dock to its content when asked (a result, a note) and when its width
-    changes (narrower, its texts wrap onto more lines). A height the reader drags is kept."""
+    """Fits the Result dock to its content when asked (a result, a note), when its width
+    changes (narrower, its texts wrap onto more lines) and when the window's height does.
+    A height the reader drags between the two docks is kept."""
 
     def __init__(self, window: QMainWindow, result_dock: QDockWidget, metadata_dock: QDockWidget):
         super().__init__(window)
         self.window, self.result_dock, self.metadata_dock = window, result_dock, metadata_dock
-        self._width = -1
+        self._seen = (-1, -1)  # (the dock's width, the two docks' height)
         result_dock.installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.Resize and watched.width() != self._width:
-            self._width = watched.width()
-            self.schedule()
+        if event.type() == QEvent.Type.Resize:
+            seen = (watched.width(), watched.height() + self.metadata_dock.height())
+            if seen != self._seen:
+                self._seen = seen
+                self.schedule()
         return False
 
     def schedule(self) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from pneumonet_gui.cine import CineBar
-from pneumonet_gui.compare_view import HEATMAP, ComparePane
+from pneumonet_gui.compare_view import HEATMAP, SCAN, ComparePane
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.trust import heatmap_policy
@@ -46,8 +46,8 @@ class HeatmapPresenter(QObject):
         self._drawn = None  # the heat map the viewer has rendered (re-rendering a large one is slow)
         controls.opacityChanged.connect(viewer.set_overlay_opacity)
         controls.colormapChanged.connect(viewer.set_colormap)
-        for signal in (controls.opacityChanged, controls.colormapChanged):  # the side-by-side copy follows too
-            signal.connect(lambda *_: self.apply() if self.side_by_side else None)
+        for signal in (controls.opacityChanged, controls.colormapChanged):  # the compare pane follows too
+            signal.connect(lambda *_: self.apply() if self.side_by_side or compare_pane.mode == SCAN else None)
 
     @property
     def allowed(self) -> tuple[bool, str]:
@@ -77,6 +77,7 @@ class HeatmapPresenter(QObject):
     def apply(self) -> None:
         """Put the heat map where the rules say, and say why when it is not there."""
         current, viewer = self._current(), self.viewer
+        self.compare_pane.set_heatmap_choice(self.visible, self.show_for_normal)  # a compared scan, same rules
         allowed, note = self.allowed
         first_frame = self.cine_bar.index == 0
         heat = current.heatmap if allowed else None

@@ -345,7 +345,7 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         self.heatmap_presenter.set_side_by_side(False)
-        self.compare_pane.compare_with(path, self.metadata_panel.identifiers_hidden())
+        self.compare_pane.compare_with(path, self.metadata_panel.identifiers_hidden(), self.active_model.classifier)
 
     def stop_comparing(self) -> None:
         self.heatmap_presenter.set_side_by_side(False)

@@ -110,6 +110,12 @@ def test_study_browser_pages_through_the_folder_and_marks_results(make_window, q
 # --- compare ------------------------------------------------------------------------------------
 
 
+def centre_y(view) -> int:
+    """The screen row of the image's centre in a view."""
+    rect = view.image_item.boundingRect()
+    return view.viewport().mapToGlobal(view.mapFromScene(view.image_item.mapToScene(rect.center()))).y()
+
+
 def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot, films, monkeypatch, shots):
     from PySide6.QtWidgets import QFileDialog
 
@@ -131,7 +137,21 @@ def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot
     window.viewer_commands.compare_scan_action.trigger()
     qtbot.waitUntil(lambda: pane.view.scan is not None, timeout=WAIT_MS)
     assert pane.mode == "scan" and films[2].name in pane.title.text()
-    assert not pane.view.has_heatmap()
+    # The compared scan is read like the main one: its result, its heat map, its window in its corners.
+    assert "Pneumonia, p = 0." in pane.title.text()
+    assert pane.view.has_heatmap() and pane.view.overlay_visible
+    assert "W 255  L 128 (Default)" in pane.view.corner_texts().all_text()
+    QTest.keyClick(window, Qt.Key.Key_F4)  # Lung on the main view: the compared scan's own Lung window
+    assert view.preset == pane.view.preset == "Lung" and pane.view.window == pane.view.presets()["Lung"]
+    QTest.keyClick(window, Qt.Key.Key_H)
+    assert not pane.view.overlay_visible  # the reader's H hides both maps
+    QTest.keyClick(window, Qt.Key.Key_H)
+    # Level after a resize: the image centres stay on one screen row (they drifted 58 px apart).
+    for size in ((1200, 700), (1500, 900)):
+        window.resize(*size)
+        settle()
+        settle()
+        assert abs(centre_y(view) - centre_y(pane.view)) <= 2, size
     save(window, shots, "viewer-compare-two-scans.png")
     pane.closed.emit()
     assert not pane.isVisible()
