@@ -26,6 +26,7 @@ from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
 from pneumonet_gui.trust import LEGEND
 from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
+    WAIT_MS,
     clipped_labels,
     films,
     make_window,
@@ -296,3 +297,62 @@ def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "RATIO 2.0 CLIPPED []" in done.stdout
+
+
+# --- the README's screenshots, with the bundled custom CNN ----------------------------------------
+
+BUNDLED_CNN = Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet"
+
+
+def test_reading_room_at_1280x720_and_1920x1080_with_the_bundled_model(qtbot, qapp, tmp_path, make_dicom_from_image,
+                                                                      shots):
+    """Run with PNEUMONET_SCREENSHOTS=docs to refresh the README's screenshot-*.png."""
+    from pneumonet_gui.main_window import MainWindow
+    from tests.dicom_factory import SECONDARY_CAPTURE
+
+    apply_theme(qapp)
+    window = MainWindow(model=BUNDLED_CNN)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    settle()
+    assert not window.commands.fit_action.isEnabled() and window.status_fields.zoom.text() == ""
+    save(window, shots, "screenshot-empty-1280x720.png")
+    study = tmp_path / "study"
+    study.mkdir()
+    sources = (sorted((SHARED_TRAIN / "PNEUMONIA").glob("*bacteria*.jpeg"))[:3]
+               + sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:2])
+    files = [make_dicom_from_image(
+        source, study, name=f"IM-{i + 1:04d}.dcm", SOPClassUID=SECONDARY_CAPTURE, PatientName="Test^Child",
+        PatientID="PNT-0001", PatientBirthDate="20210301", PatientAge="003Y", PatientSex="F", StudyDate="20240315",
+        Modality="CR", BodyPartExamined="CHEST", ViewPosition="AP", PatientOrientation=["L", "F"],
+        PixelSpacing=[0.7, 0.7], StudyDescription="CHEST AP", SeriesDescription="AP supine", SeriesNumber="1",
+        InstanceNumber=str(i + 1)) for i, source in enumerate(sources)]
+    open_and_wait(qtbot, window, files[0])
+    settle()
+    settle()
+    assert window.viewer.corner_texts().edges["left"] == "R"
+    assert clipped_labels(window.result_dock) == [] and in_view(window.result_scroll, window.heatmap_controls.status)
+    save(window, shots, "screenshot-viewer-1280x720.png")
+    window.resize(1920, 1080)
+    settle()
+    settle()
+    for dock in (window.result_dock, window.metadata_dock, window.browser_dock):
+        assert dock.width() >= dock.minimumSizeHint().width(), dock.windowTitle()
+    assert clipped_labels(window.result_dock) == [] and in_view(window.result_scroll, window.heatmap_controls.status)
+    save(window, shots, "screenshot-viewer.png")
+    window.compare_with_file(files[3])
+    qtbot.waitUntil(lambda: "p = " in window.compare_pane.title.text(), timeout=WAIT_MS)
+    settle()
+    save(window, shots, "screenshot-compare.png")
+    window.stop_comparing()
+    window.resize(1280, 720)
+    batch = window.extensions["batch"]
+    batch.dock.show()
+    with qtbot.waitSignal(batch.widget.batchFinished, timeout=WAIT_MS):
+        assert batch.widget.open_folder(study)
+    settle()
+    assert window.minimumSizeHint().width() <= 1280 and clipped_labels(window.result_dock) == []
+    save(window, shots, "screenshot-batch-1280x720.png")
+    window.close()
