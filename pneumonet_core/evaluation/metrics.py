@@ -64,17 +64,16 @@ def report_rows(confusion_matrix) -> list[tuple[str, float | None, float | None,
     averages. None where a figure has no denominator (as zero_division=0 reads 0).
     """
     (tn, fp), (fn, tp) = ((int(a), int(b)) for a, b in confusion_matrix)
-    rows = []
+    classes = []
     for name, hit, false_pos, false_neg in (("NORMAL", tn, fn, fp), ("PNEUMONIA", tp, fp, fn)):
-        rows.append((name, _ratio(hit, hit + false_pos), _ratio(hit, hit + false_neg),
-                     _ratio(2 * hit, 2 * hit + false_pos + false_neg), hit + false_neg))
-    total = sum(r[4] for r in rows)
-    for name, weights in (("macro average", (1, 1)), ("weighted average", (rows[0][4], rows[1][4]))):
-        figures = []
-        for column in (1, 2, 3):
-            values = [(r[column] or 0.0) * w for r, w in zip(rows, weights)]
-            figures.append(_ratio(sum(values), sum(weights)))
-        rows.append((name, *figures, total))
+        figures = (_ratio(hit, hit + false_pos), _ratio(hit, hit + false_neg), _ratio(2 * hit, 2 * hit + false_pos + false_neg))
+        classes.append((name, figures, hit + false_neg))
+    rows = [(name, *figures, support) for name, figures, support in classes]
+    supports = [support for _name, _figures, support in classes]
+    for name, weights in (("macro average", [1, 1]), ("weighted average", supports)):
+        precision, recall, f1 = (_ratio(sum((c[1][i] or 0.0) * w for c, w in zip(classes, weights)), sum(weights))
+                                 for i in range(3))
+        rows.append((name, precision, recall, f1, sum(supports)))
     return rows
 
 
