@@ -113,3 +113,15 @@ def test_qimage_round_trip(qapp):
     rgba = np.random.default_rng(1).integers(0, 256, (5, 7, 4), dtype=np.uint8)
     rgba[..., 3] = 255
     assert np.array_equal(qimage_to_array(rgba_to_qimage(rgba)), rgba)
+
+
+def test_the_typed_window_of_a_jpeg_is_in_its_0_to_255_grey_levels(qtbot):
+    from pneumonet_gui.window_level_dialog import WindowLevelDialog
+
+    dialog = WindowLevelDialog(Window(0.5, 1.0), (0.0, 1.0), raw_units=False)
+    qtbot.addWidget(dialog)
+    assert (dialog.width_box.value(), dialog.level_box.value()) == (255.0, 128.0)  # whole grey levels
+    dialog.width_box.setValue(102.0)
+    dialog.level_box.setValue(51.0)
+    assert dialog.window() == Window(51.0 / 255.0, 102.0 / 255.0)  # the viewer keeps working in 0..1
+    assert display.format_window(0.2, 0.4, 255.0) == "W 102  L 51"
