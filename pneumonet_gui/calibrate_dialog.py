@@ -150,7 +150,7 @@ class CalibrateDialog(QDialog):
         self.trade.setTextInteractionFlags(self.trade.textInteractionFlags() | Qt.TextInteractionFlag.TextSelectableByMouse)
         self.confirm: QMessageBox | None = None
         self.use_button = QPushButton("Use the calibrated model")
-        self.use_button.setToolTip("Make it the active model for the viewer and `pneumonet` commands")
+        self.use_button.setToolTip("Make it the active model for the viewer and \u201cpneumonet\u201d commands")
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self._use)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -279,7 +279,7 @@ class CalibrateDialog(QDialog):
             return
         box = self.confirm = QMessageBox(QMessageBox.Icon.Question, "Use the calibrated model?",
                                          f"Make {Path(self.report['installed']).stem} the active model for the "
-                                         "viewer and `pneumonet` commands?", parent=self)
+                                         "viewer and \u201cpneumonet\u201d commands?", parent=self)
         box.setInformativeText(self.trade.text())
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         box.setDefaultButton(QMessageBox.StandardButton.No)

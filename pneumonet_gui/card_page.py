@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import datetime
 
-from pneumonet_core.models.card import ModelCard, calibration_text
+from pneumonet_core.imaging.clinical_warnings import MAX_AGE_YEARS, MIN_AGE_YEARS
+from pneumonet_core.models.card import ModelCard, calibration_text, strip_folders
 from pneumonet_gui import theme
 
 #: The figures of the "How well it does" table: (key, title, how to format).
@@ -46,6 +48,42 @@ NO_EXTERNAL = ("Not yet measured on patients outside the training split. The hel
 
 def _e(value) -> str:
     return html.escape(str(value))
+
+
+def readable_date(value) -> str:
+    """An ISO timestamp as people read it: "26 Nov 2026, 22:29 UTC" (the value as stored if not ISO)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    day = f"{moment.day} {moment:%b %Y}"
+    if len(str(value)) <= 10:  # a date alone
+        return day
+    offset = moment.utcoffset()
+    zone = "" if offset is None else " UTC" if not offset else f" {moment:%z}"
+    return f"{day}, {moment:%H:%M}{zone}"
+
+
+def readable_value(value) -> str:
+    """A training record's value for people: on/off for switches, file names for paths."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    return strip_folders(value) if isinstance(value, str) else str(value)
+
+
+def intended_use_section(card: ModelCard) -> str:
+    """Who the model is for and what it cannot do, before any figure (as a model card should)."""
+    ages = ((card.ood or {}).get("population") or {}).get("ages_years") or (MIN_AGE_YEARS, MAX_AGE_YEARS)
+    who = (f"Chest X-rays of <b>children aged {ages[0]:g} to {ages[1]:g} years</b>, <b>anterior-posterior</b> "
+           "(frontal) views, like the films it was trained on (one public pediatric data set, one hospital).")
+    limits = ("It assesses pneumonia only: it does not look for TB, nodules, fractures, devices or any other "
+              "finding. It was not made for adults, lateral or posterior-anterior views, other body parts, CT or MR; "
+              "the out-of-distribution guard withholds the result for films it recognises as such, but not for "
+              "every one. Its figures come from that data set's patients and may not hold at another site: "
+              "calibrate it to local films. Decision support for a clinician, not a diagnosis.")
+    return _section("Intended use") + _pairs([("For", who), ("Limits", _e(limits))])
 
 
 def number(value, kind: str = "3") -> str:
@@ -96,7 +134,8 @@ def identity_section(card: ModelCard, path=None, banner=()) -> str:
     rows = [("Approach", _e(card.approach)), ("Backbone", _e(card.backbone)),
             ("Weights initialisation", _e(card.weights_init or "n/a")), ("Classes", _e(", ".join(card.class_names))),
             ("Input", _e(f"{size[0]} \u00d7 {size[1]} grey, {card.input.get('preprocessing')}" if size else "n/a")),
-            ("Stored as", _e(card.compression)), ("Created", _e(card.created or "n/a")),
+            ("Stored as", _e(card.compression)),
+            ("Created", _e(readable_date(card.created) if card.created else "n/a")),
             ("Code version", _e(card.code_version or "n/a"))]
     if path is not None:
         rows.append(("File", f"<code>{_e(path)}</code>"))
@@ -132,7 +171,7 @@ def figures_section(card: ModelCard) -> str:
         site = (f"External films: <b>{_e(external.get('data_set'))}</b>, {number(external.get('images'), 'int')} "
                 f"films of {number(external.get('patients'), 'int')} patients"
                 + (f", per class {_e(per_class_text(external.get('per_class')))}" if external.get("per_class") else "")
-                + (f", measured {_e(external.get('date'))}" if external.get("date") else "") + ".")
+                + (f", measured {_e(readable_date(external['date']))}" if external.get("date") else "") + ".")
         out += [_para(site), _para(_e(WHY_DIFFERENT), theme.MUTED)]
     return "".join(out)
 
@@ -216,7 +255,8 @@ def data_section(card: ModelCard) -> str:
     out = [_section("Data")]
     if not data:
         return "".join(out) + _para("No training data recorded.", theme.MUTED)
-    facts = [("Folder", f"<code>{_e(data.get('folder', 'n/a'))}</code>")]
+    # The folder's name only: the training machine's folders mean nothing here (and may name people).
+    facts = [("Folder", f"<code>{_e(readable_value(data.get('folder', 'n/a')))}</code>")]
     for key, title in (("labels", "Labels"), ("seed", "Split seed"), ("validation_fraction", "Validation fraction"),
                        ("test_fraction", "Test fraction")):
         if key in summary:
@@ -238,7 +278,7 @@ def training_section(card: ModelCard) -> str:
     if not t:
         return "".join(out) + _para("No training record (an imported or hand-made model).", theme.MUTED)
     if t.get("command"):
-        out.append(f'<p><code style="color:{theme.TEXT}">{_e(t["command"])}</code></p>')
+        out.append(f'<p><code style="color:{theme.TEXT}">{_e(strip_folders(t["command"]))}</code></p>')
     rows = []
     labels = (("device", "Device"), ("backend", "Backend"), ("keras", "Keras"), ("precision", "Precision"),
               ("duration_s", "Duration"), ("epochs", "Epochs asked"), ("epochs_run", "Epochs run"),
@@ -246,11 +286,11 @@ def training_section(card: ModelCard) -> str:
               ("augment", "Augmentation"), ("seed", "Seed"))
     for key, title in labels:
         if key in t:
-            value = f"{float(t[key]):.0f} s" if key == "duration_s" else t[key]
+            value = f"{float(t[key]):.0f} s" if key == "duration_s" else readable_value(t[key])
             rows.append((title, _e(value)))
     options = t.get("options")
     if isinstance(options, dict):
-        rows += [(f"Option {k}", _e(v)) for k, v in options.items()]
+        rows += [(f"Option {k}", _e(readable_value(v))) for k, v in options.items()]
     return "".join(out) + _pairs(rows)
 
 
@@ -283,7 +323,8 @@ def reliability_charts(card: ModelCard) -> list[tuple[str, str, dict, float | No
 
 def card_html(card: ModelCard, path=None, banner=(), charts: list[tuple[str, str]] = (), extra: str = "") -> str:
     """The whole page; ``charts`` are (key, title) of the ``chart:<key>`` images, ``extra`` more sections."""
-    body = (identity_section(card, path, banner) + figures_section(card) + extra + threshold_section(card)
+    body = (identity_section(card, path, banner) + intended_use_section(card) + figures_section(card) + extra
+            + threshold_section(card)
             + calibration_section(card, list(charts)) + ood_section(card) + runtime_section(card) + data_section(card)
             + training_section(card) + integrity_section(card))
     return f'<div style="color:{theme.TEXT}">{body}</div>'

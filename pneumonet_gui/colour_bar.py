@@ -22,7 +22,8 @@ class ColourBar(QWidget):
         super().__init__(parent)
         self._colormap = colormap
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Heat-map colours: clear below 15 % of the strongest influence, then from cool to hot")
+        self.setToolTip(f"Heat-map colours: clear below {display.HEAT_FLOOR:.0%} of the strongest influence, then "
+                        "from cool to hot")
 
     @property
     def colormap(self) -> str:
@@ -40,13 +41,17 @@ class ColourBar(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        bar = QRectF(1, 1, self.width() - 2, 12)
-        values = np.linspace(0.0, 1.0, 256, dtype=np.float32).reshape(1, -1)
-        image = rgba_to_qimage(display.heatmap_rgba(values, self._colormap))
-        painter.fillRect(bar, QColor(theme.BORDER))  # what "clear" looks like
-        painter.drawImage(bar, image)
-        painter.setPen(QColor(theme.MUTED))
-        text = QRectF(0, 15, self.width(), self.height() - 15)
-        painter.drawText(text, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), "little influence")
-        painter.drawText(text, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop), "most (red)")
+        paint_bar(painter, QRectF(1, 1, self.width() - 2, 12), self._colormap, QColor(theme.MUTED),
+                  ("little influence", "most"))
         painter.end()
+
+
+def paint_bar(painter: QPainter, bar: QRectF, colormap: str, pen: QColor, ends: tuple[str, str]) -> None:
+    """The colour bar in ``bar`` over a grey that shows what "clear" looks like, its ends named below."""
+    values = np.linspace(0.0, 1.0, 256, dtype=np.float32).reshape(1, -1)
+    painter.fillRect(bar, QColor(theme.BORDER))
+    painter.drawImage(bar, rgba_to_qimage(display.heatmap_rgba(values, colormap)))
+    painter.setPen(pen)
+    text = QRectF(bar.left(), bar.bottom() + 2, bar.width(), painter.fontMetrics().height() + 2)
+    painter.drawText(text, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), ends[0])
+    painter.drawText(text, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop), ends[1])

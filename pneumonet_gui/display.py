@@ -12,15 +12,20 @@ from functools import lru_cache
 
 import numpy as np
 
-#: Heat-map colour maps offered in the viewer (matplotlib names), first is the default.
-COLORMAPS = ("jet", "inferno", "viridis", "turbo")
+#: Heat-map colour maps offered in the viewer (matplotlib names), first is the default:
+#: perceptually uniform ones first (equal steps of influence look like equal steps of colour,
+#: and they read in grey), jet last for those used to it.
+COLORMAPS = ("inferno", "viridis", "turbo", "jet")
 
 #: Window presets in menu order; "Default" is the file's own window.
 PRESET_NAMES = ("Default", "Full range", "Lung", "Mediastinum", "Bone")
 
 #: Heat below this fraction of the maximum is drawn fully transparent, so the overlay
 #: marks the regions that drove the decision and leaves the rest of the film readable.
-HEAT_FLOOR = 0.15
+HEAT_FLOOR = 0.2
+#: From this fraction up the colour is fully opaque (the opacity slider still scales it);
+#: between the two, opacity rises linearly: low influence stays nearly clear.
+HEAT_FULL = 0.7
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,25 @@ def _sample(values: np.ndarray, limit: int = 262_144) -> np.ndarray:
     sample = np.asarray(values[::step, ::step], dtype=np.float64).ravel()
     sample = sample[np.isfinite(sample)]
     return sample if sample.size else np.zeros(1)
+
+
+def window_scale(scan) -> float:
+    """Display units per window unit: 1 for modality values, 255 for 0..1 grey levels.
+
+    People read and type a window in the film's own units, as Weasis and RadiAnt show
+    them: a JPEG's 0..255 grey levels, a DICOM's modality values (after rescale).
+    """
+    return 1.0 if has_raw(scan) else 255.0
+
+
+def window_text(scan, window: Window) -> str:
+    """"W 400  L 40": width and level as whole numbers in the film's own units."""
+    return format_window(window.centre, window.width, window_scale(scan))
+
+
+def format_window(centre: float, width: float, scale: float = 1.0) -> str:
+    """Width and level rounded to whole units (``scale`` converts to those units)."""
+    return f"W {round(width * scale):d}  L {round(centre * scale):d}"
 
 
 def value_range(scan) -> tuple[float, float]:
@@ -166,12 +190,13 @@ def colormap_lut(name: str) -> np.ndarray:
 def heatmap_rgba(heat: np.ndarray, colormap: str = COLORMAPS[0]) -> np.ndarray:
     """A Grad-CAM map (H, W, values 0..1) as (H, W, 4) uint8 RGBA for drawing over the scan.
 
-    Colour follows the map; opacity rises with the heat above :data:`HEAT_FLOOR`, so the
-    coolest regions stay clear. The viewer's opacity slider scales the whole layer.
+    Colour follows the map; opacity rises linearly from :data:`HEAT_FLOOR` (clear) to
+    :data:`HEAT_FULL` (opaque), so regions of little influence do not tint the film. The
+    viewer's opacity slider scales the whole layer.
     """
     heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
     np.clip(heat, 0.0, 1.0, out=heat)
     rgba = colormap_lut(colormap)[(heat * 255.0 + 0.5).astype(np.uint8)]
-    alpha = np.clip((heat - HEAT_FLOOR) / (1.0 - HEAT_FLOOR), 0.0, 1.0) ** 0.5
+    alpha = np.clip((heat - HEAT_FLOOR) / (HEAT_FULL - HEAT_FLOOR), 0.0, 1.0)
     rgba[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
     return rgba

@@ -94,6 +94,19 @@ class HeatmapControls(QGroupBox):
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
+    def show_availability(self, available: bool, shown: bool, why: str, action) -> None:
+        """The box and the window's Heat map ``action`` read what is on screen: off, disabled and
+        saying why when no map may show (no scan, no result yet, NORMAL, withheld)."""
+        action.setEnabled(available)
+        action.setChecked(shown)  # the reader's choice travels on triggered, not toggled: no echo
+        box = self.show_box
+        box.blockSignals(True)  # its toggled carries the reader's choice: this is only a display
+        box.setEnabled(available)
+        box.setChecked(shown)
+        box.blockSignals(False)
+        action.setToolTip("Show the Grad-CAM heat map over the scan (H)" if available else f"{why} (H)")
+        box.setToolTip("" if available else why)
+
     def set_legend_visible(self, visible: bool) -> None:
         """The colour bar goes with a heat map on screen, never without one."""
         self.legend.setVisible(bool(visible))

@@ -6,7 +6,10 @@ never a withheld result) *and* the first frame, the one classified, is on screen
 "side by side" mode it moves from the scan to the compare pane. The legend shows with it.
 
 The presenter holds the reader's three choices (shown, also for NORMAL, side by side) and
-says when one changes, so the window keeps its keys, menus and check boxes in step.
+says when one changes, so the window keeps its keys, menus and check boxes in step. The
+"Heat map" button and "Show heat map" box never claim a map that is not there: where the
+rules hide it (no scan, no result yet, a NORMAL decision, a withheld one) they read off,
+disabled, and ``availabilityChanged`` carries the reason for their tooltip.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 
 from pneumonet_gui.cine import CineBar
-from pneumonet_gui.compare_view import HEATMAP, ComparePane
+from pneumonet_gui.compare_view import HEATMAP, SCAN, ComparePane
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.image_view import ScanView
 from pneumonet_gui.trust import heatmap_policy
@@ -29,6 +32,8 @@ class HeatmapPresenter(QObject):
     visibleChanged = Signal(bool)
     showForNormalChanged = Signal(bool)
     sideBySideChanged = Signal(bool)
+    #: (may a map be shown now, is it shown, why not): the window's button and box follow it.
+    availabilityChanged = Signal(bool, bool, str)
 
     def __init__(self, current: Callable[[], OpenScan], viewer: ScanView, compare_pane: ComparePane,
                  controls: HeatmapControls, cine_bar: CineBar, parent=None):
@@ -44,8 +49,8 @@ class HeatmapPresenter(QObject):
         self.subtype_map, self._subtype_scan, self.subtype_legend = None, None, ""
         controls.opacityChanged.connect(viewer.set_overlay_opacity)
         controls.colormapChanged.connect(viewer.set_colormap)
-        for signal in (controls.opacityChanged, controls.colormapChanged):  # the side-by-side copy follows too
-            signal.connect(lambda *_: self.apply() if self.side_by_side else None)
+        for signal in (controls.opacityChanged, controls.colormapChanged):  # the compare pane follows too
+            signal.connect(lambda *_: self.apply() if self.side_by_side or compare_pane.mode == SCAN else None)
 
     @property
     def allowed(self) -> tuple[bool, str]:
@@ -88,6 +93,7 @@ class HeatmapPresenter(QObject):
     def apply(self) -> None:
         """Put the heat map where the rules say, and say why when it is not there."""
         current, viewer = self._current(), self.viewer
+        self.compare_pane.set_heatmap_choice(self.visible, self.show_for_normal)  # a compared scan, same rules
         allowed, note = self.allowed
         first_frame = self.cine_bar.index == 0
         heat = self._heat_of(current) if allowed else None
@@ -110,3 +116,18 @@ class HeatmapPresenter(QObject):
             elif allowed and not shown:
                 note = "Heat map hidden (H shows it)."
             self.controls.set_status(note)
+        self.announce()
+
+    def announce(self) -> None:
+        """Say whether a heat map can be shown for the scan on screen, and why not."""
+        current = self._current()
+        allowed, note = self.allowed
+        if allowed:
+            why = ""
+        elif current.scan is None:
+            why = "No scan open"
+        elif current.heatmap is None and not (current.result is not None and current.result.withheld):
+            why = "No heat map yet for this scan"
+        else:
+            why = note or "No heat map for this scan"
+        self.availabilityChanged.emit(allowed, allowed and self.visible, why)

@@ -284,7 +284,8 @@ class ScanView(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self._corners_visible and self._scan is not None:
-            paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font())
+            shown = self._overlay_visible and self._overlay_opacity > 0 and self._overlay_item.has_image()
+            paint_corners(painter, QRectF(self.viewport().rect()), self._corners, self.font(), self._colormap if shown else None)
 
     # --- zoom --------------------------------------------------------------------------
     def zoom(self) -> float:

@@ -37,6 +37,7 @@ from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.banner import Banner
 from pneumonet_gui.cine import CineBar
 from pneumonet_gui.compare_view import ComparePane
+from pneumonet_gui.dock_layout import place_panel
 from pneumonet_gui.extensions import Extension, attach_extensions
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.heatmap_presenter import HeatmapPresenter
@@ -170,8 +171,11 @@ class MainWindow(QMainWindow):
                                (heat.showForNormalChanged, (vc.normal_heatmap_action, controls.normal_box)),
                                (heat.sideBySideChanged, (vc.compare_heatmap_action,))):
             changed.connect(lambda on, boxes=boxes: [box.setChecked(on) for box in boxes if box.isChecked() != on])
+        heat.availabilityChanged.connect(lambda *state: controls.show_availability(*state, c.heatmap_action))
+        heat.availabilityChanged.connect(lambda *_: self.presenter.fit_result())  # the note may have grown
         self.compare_pane.closed.connect(self.stop_comparing)
         self.thumbnails.scanChosen.connect(self.show_scan)
+        self.presenter.set_scan_open(False)
 
     def _build_central(self) -> None:
         central = QWidget()
@@ -219,6 +223,7 @@ class MainWindow(QMainWindow):
         self.result_scroll.setWidgetResizable(True)
         self.result_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.result_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.result_scroll.setMinimumWidth(300)  # squeezed narrower, "Pneumonia" itself was cut
         self.result_dock = self._dock(self.result_scroll, "Result", "resultDock")
         self.metadata_panel = MetadataPanel()
         self.metadata_dock = self._dock(self.metadata_panel, "Scan information", "metadataDock")
@@ -264,27 +269,14 @@ class MainWindow(QMainWindow):
     model_path = property(lambda self: self.active_model.path, doc="The active model's file.")
 
     def add_panel(self, widget: QWidget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
-        """Add ``widget`` as a dock panel; on the right it is tabbed with the scan information."""
+        """Add ``widget`` as a dock panel: on the right tabbed with the scan information, at the
+        bottom tabbed with the other bottom panels (see :mod:`pneumonet_gui.dock_layout`)."""
         name = "".join(c for c in title if c.isalnum()) + "Dock"
         dock = self._dock(widget, title, name)
         self.addDockWidget(area, dock)
-        if area == Qt.DockWidgetArea.RightDockWidgetArea:
-            self.tabifyDockWidget(self.metadata_dock, dock)
-            self.metadata_dock.raise_()
-        elif area in (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.TopDockWidgetArea):
-            # Shown later at its smallest, a table would show three rows: give it room.
-            dock.visibilityChanged.connect(lambda shown, d=dock: shown and self._size_bottom_dock(d))
+        place_panel(self, dock, area, self.metadata_dock)
         self.view_menu.addAction(dock.toggleViewAction())
         return dock
-
-    def _size_bottom_dock(self, dock: QDockWidget) -> None:
-        """Most of the height the scan can spare (it keeps 240 px), at most two thirds of it."""
-        if dock.isFloating():
-            return
-        shared = self.centralWidget().height() + dock.height()
-        target = max(int(0.4 * shared), min(int(0.66 * shared), shared - 240))
-        if dock.height() < target:
-            self.resizeDocks([dock], [target], Qt.Orientation.Vertical)
 
     def show_scan(self, path) -> None:
         """Open, show and classify ``path`` (what Ctrl+O, a drop or the command line do)."""
@@ -353,7 +345,7 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         self.heatmap_presenter.set_side_by_side(False)
-        self.compare_pane.compare_with(path, self.metadata_panel.identifiers_hidden())
+        self.compare_pane.compare_with(path, self.metadata_panel.identifiers_hidden(), self.active_model.classifier)
 
     def stop_comparing(self) -> None:
         self.heatmap_presenter.set_side_by_side(False)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from pneumonet_core.imaging.clinical_warnings import AGE_FROM_DATES, with_age
 from pneumonet_core.imaging.scan import METADATA_KEYS, METADATA_TITLES
 from pneumonet_core.reports.wording import readable
 from pneumonet_gui import theme
@@ -30,7 +31,8 @@ def metadata_rows(scan, hide_identifiers: bool, header=None) -> list[tuple[str, 
     study and series descriptions and the pixel spacing measurements use.
     """
     rows = []
-    metadata = dict(scan.metadata or {})
+    metadata = with_age(scan.metadata or {})  # the age the banner's warning states, from the dates if need be
+    derived = metadata.get("patient_age") != (scan.metadata or {}).get("patient_age")
     shown_metadata = screen_metadata(metadata, hide_identifiers)
     keys = list(METADATA_KEYS) + [k for k in metadata if k not in METADATA_KEYS]
     if not any(metadata.get(key) not in (None, "") for key in keys):
@@ -39,6 +41,8 @@ def metadata_rows(scan, hide_identifiers: bool, header=None) -> list[tuple[str, 
     for key in keys:
         value = shown_metadata.get(key)
         shown = "\u2014" if value in (None, "") else str(value if value == HIDDEN else readable(key, value))
+        if key == "patient_age" and derived and shown != "\u2014":
+            shown += f" ({AGE_FROM_DATES})"
         rows.append(("Patient and study", METADATA_TITLES.get(key, key.replace("_", " ").capitalize()), shown))
     source = scan.source
     height, width = scan.pixels.shape

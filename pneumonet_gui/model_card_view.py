@@ -28,19 +28,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pneumonet_gui import workers
+from pneumonet_gui import theme, workers
 from pneumonet_gui.card_page import card_html, measured_section, reliability_charts
 from pneumonet_gui.data_folders import default_external_folder, remember_external_folder
 from pneumonet_gui.wizard.common import monospace, push_button
 
 CHART_SIZE_IN, CHART_DPI = 3.0, 100
+#: The diagrams in the app's dark colours (the PDFs keep theirs for paper).
+CHART_COLOURS = {"face": theme.BASE, "text": theme.TEXT, "muted": theme.MUTED, "line": theme.ACCENT,
+                 "diagonal": theme.MUTED}
 
 
 def render_reliability(curves: list[tuple[str, dict, float | None]]) -> dict[str, bytes]:
     """PNG bytes of each (key, curve, ECE) reliability diagram (runs in a worker)."""
     from pneumonet_core.reports.charts import reliability_png
 
-    return {key: reliability_png(curve, ece, size_in=CHART_SIZE_IN, dpi=CHART_DPI) for key, curve, ece in curves}
+    return {key: reliability_png(curve, ece, size_in=CHART_SIZE_IN, dpi=CHART_DPI, colours=CHART_COLOURS)
+            for key, curve, ece in curves}
 
 
 def measure_on_folder(model_path, folder, should_stop, progress) -> tuple[dict, dict[str, bytes]]:

@@ -58,7 +58,7 @@ class ModelManagerDialog(QDialog):
         self.messages = MessageLabel()
 
         self.use_button = QPushButton("Use this model")
-        self.use_button.setToolTip("Make it the active model for the viewer and `pneumonet` commands")
+        self.use_button.setToolTip("Make it the active model for the viewer and \u201cpneumonet\u201d commands")
         self.use_button.clicked.connect(self.use_selected)
         self.default_button = QPushButton("Use the bundled default")
         self.default_button.clicked.connect(self.use_default)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pneumonet_core.imaging.dicom_display import opposite
+
 _ROTATE_RIGHT = ((0, -1), (1, 0))  # clockwise on a y-down screen
 _ROTATE_LEFT = ((0, 1), (-1, 0))
 _FLIP_H = ((-1, 0), (0, 1))
@@ -61,6 +63,21 @@ class Orientation:
         """Qt's QTransform(m11, m12, m21, m22, dx, dy) turning the image about (cx, cy)."""
         (a, b), (c, d) = self.matrix
         return a, c, b, d, cx - a * cx - b * cy, cy - c * cx - d * cy
+
+    def edge_letters(self, patient_orientation: tuple[str, str] | None) -> dict[str, str]:
+        """The patient direction at each screen edge ("left", "right", "top", "bottom") as turned
+        now, from the file's (row, column) directions; {} when the file does not say.
+
+        Like Weasis and RadiAnt: "R" at the left edge of a frontal film shown as acquired,
+        swapped by a mirror flip, carried round by a turn.
+        """
+        if not patient_orientation:
+            return {}
+        row, column = patient_orientation
+        along = {(1, 0): row, (-1, 0): opposite(row), (0, 1): column, (0, -1): opposite(column)}
+        (a, b), (c, d) = self.matrix  # the image direction shown along screen +x is M's first row
+        right, bottom = along[(a, b)], along[(c, d)]
+        return {"left": opposite(right), "right": right, "top": opposite(bottom), "bottom": bottom}
 
     def describe(self) -> str:
         """For the corner overlay: "" when as acquired, else e.g. "Rotated 90\u00b0, mirrored"."""

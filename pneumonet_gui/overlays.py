@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pneumonet_core.imaging.clinical_warnings import with_age
 from pneumonet_core.imaging.dicom_display import DisplayHeader
 from pneumonet_core.reports.wording import age_text, sex_text
+from pneumonet_gui.display import format_window, window_scale
 from pneumonet_gui.privacy import screen_metadata, screen_name
 
 TOP_LEFT, TOP_RIGHT, BOTTOM_LEFT, BOTTOM_RIGHT = "top_left", "top_right", "bottom_left", "bottom_right"
@@ -29,11 +31,15 @@ class ViewState:
     orientation: str = ""
     frame: tuple[int, int] | None = None  # (1-based index, count)
     calibration: str = ""
+    #: Patient directions at the screen edges ("left", "right", "top", "bottom"), when known.
+    edges: dict = field(default_factory=dict)
 
 
 @dataclass
 class CornerTexts:
     lines: dict = field(default_factory=lambda: {corner: [] for corner in CORNERS})
+    #: Orientation markers at the middle of each screen edge, e.g. {"left": "R", "right": "L"}.
+    edges: dict = field(default_factory=dict)
 
     def __getitem__(self, corner: str) -> list[str]:
         return self.lines[corner]
@@ -48,11 +54,11 @@ def _join(*parts) -> str:
 
 def corner_texts(scan, header: DisplayHeader | None, view: ViewState, hide: bool) -> CornerTexts:
     """The lines of each corner for ``scan`` under ``view``; identifiers hidden when ``hide``."""
-    texts = CornerTexts()
+    texts = CornerTexts(edges=dict(view.edges))
     if scan is None:
-        return texts
+        return CornerTexts()
     header = header or DisplayHeader()
-    metadata = scan.metadata or {}
+    metadata = with_age(scan.metadata or {})  # one age for the corner, the panel and the warning
     shown = screen_metadata(metadata, hide)
     identified = any(shown.get(k) for k in ("patient_name", "patient_id", "patient_birth_date"))
     if hide and identified:
@@ -81,7 +87,7 @@ def corner_texts(scan, header: DisplayHeader | None, view: ViewState, hide: bool
     window = ""
     if view.window is not None:
         centre, width_ = view.window
-        window = f"W {width_:.4g}  L {centre:.4g}" + (f" ({view.preset})" if view.preset else "")
+        window = format_window(centre, width_, window_scale(scan)) + (f" ({view.preset})" if view.preset else "")
     texts[BOTTOM_RIGHT].extend(line for line in (
         window,
         _join(f"Zoom {view.zoom * 100:.0f}%", "Inverted" if view.inverted else "", view.orientation),

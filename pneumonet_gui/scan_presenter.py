@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pneumonet_core.results import WITHHELD_MESSAGE, decision_words
+from pneumonet_gui.dock_layout import ResultDockFitter
 from pneumonet_gui.privacy import names_patient
 from pneumonet_gui.subtype_heatmap import SubtypeHeatmap
 from pneumonet_gui.subtype_view import subtype_model_note
@@ -26,6 +27,7 @@ class ScanPresenter:
         self.model_note = ""  # after the model's name in the Model menu: where the choice came from
         self._model_error: str | None = None  # stays on the error banner until a model loads
         self._scan_error: str | None = None
+        self.fitter = ResultDockFitter(window, window.result_dock, window.metadata_dock)
         c, m = window.controller, window.active_model
         c.scanOpened.connect(self._on_scan_opened)
         c.scanFailed.connect(self._on_scan_failed)
@@ -54,6 +56,7 @@ class ScanPresenter:
         if not decoded:
             # The previous patient's image and data must not stay on screen under the new title.
             w.viewer.clear()
+            self.set_scan_open(False)
             w.metadata_panel.clear()
             w.statusBar().showMessage(f"Opening {w.view_presenter.shown_name(path)}\u2026")
             w.result_panel.show_waiting(f"Opening {w.view_presenter.shown_name(path)}\u2026")
@@ -65,6 +68,7 @@ class ScanPresenter:
         w.viewer.set_scan(scan)
         w.commands.invert_action.setChecked(False)
         w.stack.setCurrentWidget(w.viewer)
+        self.set_scan_open(True)
         w.metadata_panel.set_scan(scan, header)
         w.warning_banner.set_lines(scan.warnings)
         if Path(scan.path).exists():
@@ -75,10 +79,18 @@ class ScanPresenter:
         self._status(f"{Path(scan.path).name}: {waiting}")
         self.update_busy()
 
+    def set_scan_open(self, is_open: bool) -> None:
+        """Tools act on a scan: without one on screen they are disabled, and so is the heat map."""
+        w = self.w
+        w.commands.set_scan_open(is_open)
+        w.viewer_commands.set_scan_open(is_open)
+        w.heatmap_presenter.announce()
+
     def _on_scan_failed(self, message: str) -> None:
         w = self.w
         w.viewer.clear()
         w.stack.setCurrentWidget(w.placeholder)
+        self.set_scan_open(False)
         w.metadata_panel.clear()
         w.view_presenter.failed()
         self.set_scan_error(f"Could not open the scan: {message}")
@@ -86,10 +98,15 @@ class ScanPresenter:
         w.heatmap_controls.set_status("")
         w.statusBar().showMessage(f"Could not open: {message}")
 
+    def fit_result(self) -> None:
+        """Once the layout has settled: the Result dock as tall as what it now shows."""
+        self.fitter.schedule()
+
     def _on_classified(self, result) -> None:
         w = self.w
         w.result_panel.show_result(result)
         w.thumbnails.set_result(result.path, result)
+        w.heatmap_presenter.announce()
         if result.withheld:
             w.heatmap_controls.set_status("No heat map: the result is withheld for this scan.")
             self._status(f"{Path(result.path).name}: {WITHHELD_MESSAGE}")
@@ -119,6 +136,7 @@ class ScanPresenter:
         self.set_scan_error(None)
         w.result_panel.show_waiting(WAITING_FOR_MODEL)
         w.heatmap_controls.set_status(WAITING_FOR_RESULT)
+        w.heatmap_presenter.announce()
         self.update_busy()
 
     def _on_finished(self, _ok: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from pneumonet_gui.display import Window
+from pneumonet_gui.display import Window, window_text
 
 
 class StatusFields:
@@ -29,9 +29,10 @@ class StatusFields:
             label.setMinimumWidth(metrics.horizontalAdvance(sample) + 16)
         for widget in (self.hover, self.window, self.zoom, self.model, self.busy):
             status_bar.addPermanentWidget(widget)
+        self._viewer = viewer
         viewer.hovered.connect(self._on_hover)
         viewer.windowChanged.connect(self._on_window_changed)
-        viewer.zoomChanged.connect(lambda z: self.zoom.setText(f"Zoom {z * 100:.0f}%"))
+        viewer.zoomChanged.connect(self._on_zoom)
 
     def clear(self) -> None:
         """Another scan is opening: the old scan's readouts must not stay on screen."""
@@ -41,5 +42,10 @@ class StatusFields:
     def _on_hover(self, x: int, y: int, value: float) -> None:
         self.hover.setText("" if value != value else f"x {x}  y {y}  value {value:.4g}")
 
+    def _on_zoom(self, zoom: float) -> None:
+        # The empty viewer zooms too (on a resize): without a scan there is no zoom to claim.
+        self.zoom.setText(f"Zoom {zoom * 100:.0f}%" if self._viewer.scan is not None else "")
+
     def _on_window_changed(self, window: Window, _preset: str) -> None:
-        self.window.setText(f"W {window.width:.4g}  L {window.centre:.4g}")
+        scan = self._viewer.scan
+        self.window.setText(window_text(scan, window) if scan is not None else "")

@@ -71,6 +71,14 @@ QCheckBox::indicator:hover {{ border-color: {ACCENT}; }}
 QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #8fb6d6; image: url(TICK); }}
 QCheckBox::indicator:disabled {{ border-color: #3a3c41; background: {DISABLED_BG}; }}
 QCheckBox::indicator:checked:disabled {{ background: #34414d; border-color: #4a5866; image: url(TICK); }}
+QRadioButton {{ color: {TEXT}; spacing: 8px; }}
+QRadioButton:disabled {{ color: {DISABLED}; }}
+QRadioButton::indicator {{ width: 13px; height: 13px; border: 1px solid #6a6e75; border-radius: 7px;
+                          background: {BASE}; }}
+QRadioButton::indicator:hover {{ border-color: {ACCENT}; }}
+QRadioButton::indicator:checked {{ border-color: #8fb6d6; background: qradialgradient(cx: 0.5, cy: 0.5,
+    radius: 0.5, fx: 0.5, fy: 0.5, stop: 0 #ffffff, stop: 0.4 #ffffff, stop: 0.5 {ACCENT}, stop: 1 {ACCENT}); }}
+QRadioButton::indicator:disabled {{ border-color: #3a3c41; background: {DISABLED_BG}; }}
 QLabel#muted {{ color: {MUTED}; }}
 QLabel#sectionTitle {{ color: {MUTED}; font-weight: bold; letter-spacing: 1px; }}
 QLabel#disclaimer {{ color: {MUTED}; font-style: italic; }}

@@ -147,7 +147,10 @@ class ThumbnailStrip(QListWidget):
         if self.hide_identifiers and path not in self._metadata:
             name = "(name hidden until read)"
         badge, colour = result_badge(self.scans.result(path))
-        item.setText(f"{name}\n{badge}" if badge else name)
+        # Elided in the middle: "person104_bacte…" read the same for two films; the start and
+        # the end (the number, the view) tell them apart. The tooltip has the whole name.
+        shown = self.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, self.gridSize().width() - 8)
+        item.setText(f"{shown}\n{badge}" if badge else shown)
         item.setToolTip(name if self.hide_identifiers else str(path))
         item.setForeground(QColor(colour if badge else theme.TEXT))
         item.setIcon(QIcon(self._badged(self._thumbs.get(path), colour if badge else None)))

@@ -11,7 +11,8 @@ and the help.
 from __future__ import annotations
 
 #: The heat map's legend: what the colours mean, in one line.
-LEGEND = "Red: the regions that pushed the model most towards its decision \u00b7 clear: little influence"
+LEGEND = ("Brightest colours: the regions that pushed the model most towards its decision \u00b7 clear: little "
+          "influence")
 
 #: What Grad-CAM can and cannot show, in two sentences (help, README, tooltips).
 GRADCAM_EXPLAINED = (

@@ -107,7 +107,8 @@ class ViewPresenter:
         state = ViewState(window=(view.window.centre, view.window.width), preset=view.preset, zoom=view.zoom(),
                           inverted=view.inverted, orientation=view.orientation.describe(),
                           frame=(self.cine_bar.index + 1, self.cine_bar.count),
-                          calibration=measurements.calibration.describe() if measurements.items else "")
+                          calibration=measurements.calibration.describe() if measurements.items else "",
+                          edges=view.orientation.edge_letters(getattr(current.header, "patient_orientation", None)))
         view.set_corner_texts(corner_texts(current.scan, current.header, state, self.hide))
 
     def _on_frame(self, index: int) -> None:

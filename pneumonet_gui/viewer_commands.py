@@ -133,6 +133,13 @@ class ViewerCommands(QObject):
             action.setIconText(text)
             toolbar.addAction(action)
 
+    def set_scan_open(self, is_open: bool) -> None:
+        """Turning, windowing, measuring and comparing need a scan on screen."""
+        for action in (self.rotate_right_action, self.rotate_left_action, self.flip_h_action, self.flip_v_action,
+                       self.window_level_action, self.compare_heatmap_action, self.compare_scan_action,
+                       *self.measure_actions.actions()):
+            action.setEnabled(is_open)
+
     # --- commands ---------------------------------------------------------------------------
     def type_window(self) -> None:
         view = self.viewer

@@ -166,6 +166,13 @@ class WindowCommands(QObject):
         toolbar.addSeparator()
         toolbar.addAction(self.heatmap_action)
 
+    def set_scan_open(self, is_open: bool) -> None:
+        """Enable what acts on a scan only while one is open: an empty viewer offers no tool."""
+        for action in (self.fit_action, self.actual_size_action, self.zoom_in_action, self.zoom_out_action,
+                       self.invert_action, self.reset_action, self.export_action, *self.preset_actions.actions()):
+            action.setEnabled(is_open)
+        self.preset_box.setEnabled(is_open)
+
     # --- where extensions put their entries -------------------------------------------------
     def add_file_action(self, action: QAction, place: str) -> None:
         """Put an extension's File entry after Open ("open"), before Export ("export") or before Quit ("quit")."""
@@ -223,7 +230,8 @@ class WindowCommands(QObject):
 
         self._show(QMessageBox(
             QMessageBox.Icon.Information, "About Pneumonet",
-            f"Pneumonet {__version__}\n\nPneumonia decision support for pediatric chest X-rays: probability, "
+            # A non-breaking hyphen: the box wrapped "chest X-" / "rays".
+            f"Pneumonet {__version__}\n\nPneumonia decision support for pediatric chest X\u2011rays: probability, "
             "decision at the model's threshold and a Grad-CAM heat map.\n\n"
             "Decision support for a clinician, not a diagnosis.", QMessageBox.StandardButton.Close, self.window))
 

@@ -262,7 +262,7 @@ def test_a_flagged_scan_is_withheld_marked_and_has_its_own_filter(qtbot, qapp, p
     assert [cell(panel, row["knee.png"], c) for c in (PROBABILITY, DECISION, OOD)] == [
         "withheld", "withheld", "\u26a0 not a chest film"]
     assert cell(panel, row["odd.png"], OOD) == "\u26a0 not a chest X-ray this model knows"
-    assert cell(panel, row["a.png"], PROBABILITY) == "0.810" and cell(panel, row["a.png"], OOD) == ""
+    assert cell(panel, row["a.png"], PROBABILITY) == "0.8100" and cell(panel, row["a.png"], OOD) == ""
     assert "0.97" not in " ".join(cell(panel, row["knee.png"], c) for c in range(panel.proxy.columnCount()))
     colours = {panel.proxy.index(row[name], DECISION).data(Qt.ItemDataRole.ForegroundRole).name()
                for name in ("knee.png", "odd.png")}

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from pneumonet_core.models.card import calibration_text
+from pneumonet_core.models.card import calibration_text, strip_folders
 from pneumonet_core.models.package import read_card
+from pneumonet_gui.card_page import readable_date
 from tests.helpers import SHARED_TRAIN, link_films, make_tiny_model, on_screen
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
@@ -104,7 +105,17 @@ def test_card_page_shows_held_out_and_external_figures_side_by_side_and_why_they
     assert "OUT-OF-DISTRIBUTION GUARD" in text and "feature distance (layer block2_relu2" in text
     assert "flags 0.5% of the films it was fitted on" in text
     assert "3,700" in text and "Split by patient" in text
-    assert card.training["command"] in text
+    # The training machine's folders are reduced to names; dates and switches read as words.
+    assert strip_folders(card.training["command"]) in text
+    assert "/tmp/pneumonet-recipes" not in text and card.data["folder"] not in text and "True" not in text
+    assert "Option augment\non" in text and card.created not in text and readable_date(card.created) in text
+    assert "INTENDED USE" in text and "children aged 1 to 5 years" in text and "anterior-posterior" in text
+    assert "pneumonia only" in text and "not a diagnosis" in text
+    # The reliability diagrams are dark, like the window around them.
+    from pneumonet_gui.qimage import qimage_to_array
+
+    chart = qimage_to_array(view.images["before"])[..., :3]
+    assert chart.mean() < 80, chart.mean()
     assert f"sha256:{card.hash}" in text and "not signed" in text
     assert not view.raw.isVisible()
     dialog.resize(980, 760)

@@ -72,18 +72,23 @@ def test_study_browser_pages_through_the_folder_and_marks_results(make_window, q
     folder = tmp_path / "study"
     folder.mkdir()
     copies = [Path(shutil.copy(f, folder / f"IM-{i + 1}.jpeg")) for i, f in enumerate(films)]
+    twins = [Path(shutil.copy(films[0], folder / f"person104_bacteria_49{i}.jpeg")) for i in (1, 2)]
     window = make_window()
     open_and_wait(qtbot, window, copies[0])
     strip = window.thumbnails
-    assert window.browser_dock.isVisible() and strip.count() == 3
-    qtbot.waitUntil(lambda: len(strip._thumbs) == 3, timeout=WAIT_MS)
+    assert window.browser_dock.isVisible() and strip.count() == 5
+    # Long names are cut in the middle, so two films never read the same; the tooltip has the whole path.
+    twin_items = [strip.item(row) for row in range(strip.count()) if "bacteria" in strip.item(row).toolTip()]
+    assert len({item.text() for item in twin_items}) == 2 and all("\u2026" in i.text() for i in twin_items)
+    assert {item.toolTip() for item in twin_items} == {str(t) for t in twins}
+    qtbot.waitUntil(lambda: len(strip._thumbs) == 5, timeout=WAIT_MS)
     QTest.keyClick(window, Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: window.current.done and window.current.path.name == "IM-2.jpeg", timeout=WAIT_MS)
     QTest.keyClick(window, Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: window.current.done and window.current.path.name == "IM-3.jpeg", timeout=WAIT_MS)
     QTest.keyClick(window, Qt.Key.Key_PageUp)
     qtbot.waitUntil(lambda: window.current.done and window.current.path.name == "IM-2.jpeg", timeout=WAIT_MS)
-    texts = [strip.item(row).text() for row in range(strip.count())]
+    texts = [strip.item(row).text() for row in range(strip.count()) if "IM-" in strip.item(row).text()]
     assert all("Pneumonia 0." in text for text in texts), texts  # each marked once classified, in words
     assert strip.currentItem().text().startswith("IM-2.jpeg")
     save(window, shots, "viewer-study-browser.png")
@@ -103,6 +108,12 @@ def test_study_browser_pages_through_the_folder_and_marks_results(make_window, q
 
 
 # --- compare ------------------------------------------------------------------------------------
+
+
+def centre_y(view) -> int:
+    """The screen row of the image's centre in a view."""
+    rect = view.image_item.boundingRect()
+    return view.viewport().mapToGlobal(view.mapFromScene(view.image_item.mapToScene(rect.center()))).y()
 
 
 def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot, films, monkeypatch, shots):
@@ -126,7 +137,21 @@ def test_compare_scan_and_heat_map_side_by_side_and_two_scans(make_window, qtbot
     window.viewer_commands.compare_scan_action.trigger()
     qtbot.waitUntil(lambda: pane.view.scan is not None, timeout=WAIT_MS)
     assert pane.mode == "scan" and films[2].name in pane.title.text()
-    assert not pane.view.has_heatmap()
+    # The compared scan is read like the main one: its result, its heat map, its window in its corners.
+    assert "Pneumonia, p = 0." in pane.title.text()
+    assert pane.view.has_heatmap() and pane.view.overlay_visible
+    assert "W 255  L 128 (Default)" in pane.view.corner_texts().all_text()
+    QTest.keyClick(window, Qt.Key.Key_F4)  # Lung on the main view: the compared scan's own Lung window
+    assert view.preset == pane.view.preset == "Lung" and pane.view.window == pane.view.presets()["Lung"]
+    QTest.keyClick(window, Qt.Key.Key_H)
+    assert not pane.view.overlay_visible  # the reader's H hides both maps
+    QTest.keyClick(window, Qt.Key.Key_H)
+    # Level after a resize: the image centres stay on one screen row (they drifted 58 px apart).
+    for size in ((1200, 700), (1500, 900)):
+        window.resize(*size)
+        settle()
+        settle()
+        assert abs(centre_y(view) - centre_y(pane.view)) <= 2, size
     save(window, shots, "viewer-compare-two-scans.png")
     pane.closed.emit()
     assert not pane.isVisible()

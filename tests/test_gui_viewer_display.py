@@ -90,6 +90,15 @@ def test_heatmap_colours_are_clear_where_cool_and_opaque_where_hot(name):
     assert not np.array_equal(rgba[0, 50, :3], rgba[0, 100, :3])
 
 
+def test_low_influence_is_clear_and_the_default_colours_are_perceptually_uniform():
+    assert display.COLORMAPS[0] in ("inferno", "viridis", "magma", "cividis")  # not jet, which tints all navy
+    heat = np.linspace(0.0, 1.0, 101, dtype=np.float32).reshape(1, -1)
+    alpha = display.heatmap_rgba(heat)[0, :, 3].astype(int)
+    assert (alpha[:20] == 0).all()  # the lowest fifth of the scale leaves the film untouched
+    assert alpha[30] <= 0.25 * 255 and alpha[50] <= 0.65 * 255  # a gentle ramp, not a square root
+    assert (alpha[int(round(display.HEAT_FULL * 100)):] == 255).all()
+
+
 def test_heatmap_rgba_tolerates_nan_and_out_of_range():
     rgba = display.heatmap_rgba(np.array([[np.nan, -1.0, 2.0]], dtype=np.float32))
     assert rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 0 and rgba[0, 2, 3] == 255
@@ -104,3 +113,15 @@ def test_qimage_round_trip(qapp):
     rgba = np.random.default_rng(1).integers(0, 256, (5, 7, 4), dtype=np.uint8)
     rgba[..., 3] = 255
     assert np.array_equal(qimage_to_array(rgba_to_qimage(rgba)), rgba)
+
+
+def test_the_typed_window_of_a_jpeg_is_in_its_0_to_255_grey_levels(qtbot):
+    from pneumonet_gui.window_level_dialog import WindowLevelDialog
+
+    dialog = WindowLevelDialog(Window(0.5, 1.0), (0.0, 1.0), raw_units=False)
+    qtbot.addWidget(dialog)
+    assert (dialog.width_box.value(), dialog.level_box.value()) == (255.0, 128.0)  # whole grey levels
+    dialog.width_box.setValue(102.0)
+    dialog.level_box.setValue(51.0)
+    assert dialog.window() == Window(51.0 / 255.0, 102.0 / 255.0)  # the viewer keeps working in 0..1
+    assert display.format_window(0.2, 0.4, 255.0) == "W 102  L 51"

@@ -4,6 +4,7 @@ a clinician reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -121,16 +122,43 @@ def test_orientation_composes_screen_space_turns_and_flips():
 # --- corner overlays and hiding identifiers ------------------------------------------------------
 
 
+def test_orientation_markers_follow_turns_and_flips_like_a_pacs_viewer():
+    o = Orientation()
+    assert o.edge_letters(None) == {}
+    assert o.edge_letters(("L", "F")) == {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+    assert o.flipped_horizontally().edge_letters(("L", "F")) == {"left": "L", "right": "R", "top": "H", "bottom": "F"}
+    # A quarter turn clockwise carries the patient's right (the left edge) to the top.
+    assert o.rotated_right().edge_letters(("L", "F")) == {"left": "F", "right": "H", "top": "R", "bottom": "L"}
+    assert o.rotated_right().rotated_left().edge_letters(("LP", "F"))["left"] == "RA"
+
+
+def test_the_age_is_one_computation_for_the_panel_the_corner_and_the_warning():
+    from pneumonet_core.imaging.clinical_warnings import clinical_warnings
+    from pneumonet_gui.metadata_panel import metadata_rows
+
+    # The RG1 case: no Patient's Age, but birth and study dates (the banner said 64, the panel "\u2014").
+    metadata = {**PATIENT, "patient_age": "", "patient_birth_date": "1960-01-05", "study_date": "2024-03-15"}
+    scan = a_scan(metadata=metadata)
+    age = {label: value for _section, label, value in metadata_rows(scan, hide_identifiers=False)}["Age"]
+    assert age == "64 years (from birth and study dates)"
+    assert "64 years \u00b7 female" in corner_texts(scan, None, ViewState(), hide=False)[TOP_LEFT]
+    assert any(w.startswith("Patient age 64 years (from birth and study dates)") for w in clinical_warnings(metadata, 500, 500))
+
+
 def test_corner_texts_name_patient_study_series_and_view():
     header = DisplayHeader(pixel_spacing=(0.2, 0.2), spacing_source="Pixel Spacing", study_description="CHEST AP",
                            series_description="AP supine", series_number="3", instance_number="1", frames=12)
     view = ViewState(window=(40.0, 400.0), preset="Lung", zoom=0.5, inverted=True, orientation="Rotated 90\u00b0",
                      frame=(2, 12))
-    texts = corner_texts(a_scan(), header, view, hide=False)
+    texts = corner_texts(dataclasses.replace(a_scan(), raw=np.zeros((300, 200), np.float32)), header, view,
+                         hide=False)
     assert texts[TOP_LEFT] == ["Doe, Jane", "ID PNT-7788 \u00b7 born 2021-03-01", "3 years \u00b7 female"]
     assert texts[TOP_RIGHT] == ["CHEST AP", "2024-03-15", "CR \u00b7 CHEST \u00b7 AP"]
     assert texts[BOTTOM_LEFT][:2] == ["AP supine \u00b7 Series 3", "Image 1 \u00b7 Frame 2/12"]
     assert texts[BOTTOM_RIGHT][:2] == ["W 400  L 40 (Lung)", "Zoom 50% \u00b7 Inverted \u00b7 Rotated 90\u00b0"]
+    # A JPEG's window reads in its 0..255 grey levels, as whole numbers (not "W 1  L 0.5").
+    jpeg = corner_texts(a_scan("film.jpeg", {}, "JPEG"), None, ViewState(window=(0.5, 1.0)), hide=False)
+    assert jpeg[BOTTOM_RIGHT][0] == "W 255  L 128"
     hidden = corner_texts(a_scan(), header, view, hide=True).all_text()
     for identifier in ("Doe", "Jane", "PNT-7788", "2021-03-01"):
         assert identifier not in hidden

@@ -130,6 +130,27 @@ def test_rotate_flip_invert_and_reset_keep_the_heat_map_aligned(make_window, qtb
     assert np.abs(pixels(view).astype(int) - upright.astype(int)).max() <= 2
 
 
+def test_orientation_markers_come_from_the_header_and_turn_with_the_film(make_window, qtbot, films, chest_dicom):
+    window = make_window()
+    open_and_wait(qtbot, window, films[0])
+    assert window.viewer.corner_texts().edges == {}  # a JPEG says nothing about sides: no marker guessed
+    open_and_wait(qtbot, window, chest_dicom(PatientOrientation=["L", "F"], name="oriented.dcm"))
+    view = window.viewer
+    assert view.corner_texts().edges == {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+    before = pixels(view)
+    window.viewer_commands.flip_h_action.trigger()
+    assert view.corner_texts().edges["left"] == "L" and view.corner_texts().edges["right"] == "R"
+    window.viewer_commands.rotate_right_action.trigger()
+    assert view.corner_texts().edges["top"] == "L"
+    window.commands.reset_action.trigger()
+    assert view.corner_texts().edges["left"] == "R"
+    view.set_corners_visible(False)
+    plain = pixels(view)
+    view.set_corners_visible(True)
+    middle = before.shape[0] // 2
+    assert np.abs(before[middle - 12:middle + 12, :24].astype(int) - plain[middle - 12:middle + 12, :24]).max() > 100
+
+
 def test_typed_window_level_preset_keys_and_bone(make_window, qtbot, chest_dicom, monkeypatch):
     from pneumonet_gui import window_level_dialog
     from pneumonet_gui.display import Window

@@ -26,11 +26,13 @@ from pneumonet_gui.qimage import qimage_to_array
 from pneumonet_gui.theme import apply_theme
 from pneumonet_gui.trust import LEGEND
 from tests.gui_viewer_tools_support import (  # noqa: F401 - fixtures
+    WAIT_MS,
     clipped_labels,
     films,
     make_window,
     models,
     open_and_wait,
+    pixels,
     save,
     settle,
 )
@@ -60,6 +62,43 @@ def test_heat_map_and_legend_for_pneumonia_normal_on_request(make_window, qtbot,
     QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL
     assert controls.normal_box.isChecked() and window.viewer.has_heatmap() and window.viewer.overlay_visible
     assert controls.legend.isVisible()
+
+
+def test_no_scan_offers_no_tool_and_a_hidden_heat_map_reads_off(make_window, qtbot, films):
+    window = make_window("normal")
+    c, vc, box = window.commands, window.viewer_commands, window.heatmap_controls.show_box
+    tools = (c.fit_action, c.actual_size_action, c.invert_action, c.reset_action, c.export_action,
+             vc.rotate_right_action, vc.flip_h_action, vc.distance_action, vc.angle_action, vc.window_level_action,
+             vc.compare_heatmap_action, vc.compare_scan_action)
+    assert not any(action.isEnabled() for action in tools) and not c.preset_box.isEnabled()
+    button = c.toolbar.widgetForAction(c.heatmap_action)
+    assert not c.heatmap_action.isEnabled() and not button.isChecked() and not box.isChecked()
+    window.resize(1300, 800)
+    settle()
+    assert window.status_fields.zoom.text() == "" and window.status_fields.window.text() == ""  # no "Zoom 100%"
+
+    open_and_wait(qtbot, window, films[0])  # a NORMAL decision: the map is hidden, and the button says so
+    assert all(action.isEnabled() for action in tools) and c.preset_box.isEnabled()
+    assert window.current.result.label == "NORMAL" and not window.viewer.overlay_visible
+    assert not button.isChecked() and not c.heatmap_action.isChecked() and not box.isChecked()
+    assert "No pneumonia found" in c.heatmap_action.toolTip() and "No pneumonia found" in box.toolTip()
+    assert window.status_fields.zoom.text().startswith("Zoom ")
+    assert window.status_fields.window.text() == "W 255  L 128"  # a JPEG: whole 0..255 grey levels
+    without = legend_strip(window.viewer)
+    QTest.keyClick(window, Qt.Key.Key_N)  # also for NORMAL: now it is on screen, and the button reads on
+    assert window.viewer.overlay_visible and button.isChecked() and box.isChecked() and box.isEnabled()
+    # The colour bar is drawn on the film itself, so the legend is in view with the map.
+    assert np.abs(legend_strip(window.viewer) - without).max() > 100
+    QTest.keyClick(window, Qt.Key.Key_H)
+    assert not window.viewer.overlay_visible and not button.isChecked() and not box.isChecked()
+
+
+def legend_strip(view) -> np.ndarray:
+    """The bottom centre of the viewer, where the heat map's colour bar is drawn."""
+    settle()
+    image = pixels(view)[..., :3].astype(int)
+    h, w = image.shape[:2]
+    return image[h - 40:h - 8, w // 2 - 30:w // 2 + 30]
 
 
 def test_a_flagged_scan_is_withheld_greyed_and_never_has_a_heat_map(make_window, qtbot, films, monkeypatch, tmp_path,
@@ -167,9 +206,61 @@ def test_layout_holds_at_1280x720_with_the_batch_panel_open(make_window, qtbot, 
     # Thumbnail rows (54 px): the table showed under three; now the scan spares all it can.
     rows_fit = panel.table.viewport().height() / panel.table.verticalHeader().defaultSectionSize()
     assert rows_fit >= 4.0, rows_fit
-    assert window.result_dock.height() == result_height  # the batch takes room from the scan, not the result
+    assert window.result_dock.height() >= result_height  # the batch takes room from the scan, not the result
     assert window.viewer.width() >= 300 and window.viewer.height() >= 200
     save(window, shots, "viewer-batch-1280x720.png")
+
+
+def in_view(scroll, widget) -> bool:
+    """The widget lies wholly inside the scroll area's visible part (not scrolled off, not cut)."""
+    from PySide6.QtCore import QPoint, QRect
+
+    return scroll.viewport().rect().contains(QRect(widget.mapTo(scroll.viewport(), QPoint(0, 0)), widget.size()))
+
+
+def add_worklist_rows(window, count: int = 6) -> None:
+    from pneumonet_core.dicom_node import events as ev
+
+    events = []
+    for i in range(count):
+        study = ev.StudyInfo(f"1.2.{i}", patient_name=f"Verylongfamilyname-Doublebarrel, Child {i} Middlename",
+                             patient_id=f"ID-{i}", study_date="20240315")
+        outcome = ev.Outcome(0.95 - i * 0.1, "PNEUMONIA" if i < 3 else "NORMAL", 0.5, i == 4, 2.5 if i == 4 else None,
+                             "the film looks like a hand or a knee, not a chest film this model knows" if i == 4 else None)
+        events += [ev.NodeEvent(ev.RECEIVED, f"k{i}", study), ev.NodeEvent(ev.ANSWERED, f"k{i}", study, outcome)]
+    window.extensions["worklist"].widget.model.apply(events)
+
+
+def test_nothing_is_cut_at_1280x720_with_a_normal_film_the_worklist_and_the_batch(make_window, qtbot, films, shots):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window("normal", size=(1280, 720), extensions=True)
+    open_and_wait(qtbot, window, films[2])
+    settle()
+    settle()
+    scroll, controls = window.result_scroll, window.heatmap_controls
+    note = controls.status
+    assert "No pneumonia found" in note.text() and in_view(scroll, note)  # the NORMAL note, under no splitter
+    assert clipped_labels(window.result_dock) == []
+    QTest.keyClick(window, Qt.Key.Key_N)
+    settle()
+    settle()
+    assert controls.legend.isVisible() and in_view(scroll, controls.legend) and in_view(scroll, note)
+    for name in ("worklist", "batch"):
+        window.extensions[name].dock.show()
+    add_worklist_rows(window)
+    settle()
+    settle()
+    assert window.minimumSizeHint().width() <= 1280 and window.width() == 1280
+    for dock in (window.result_dock, window.metadata_dock, window.extensions["worklist"].dock,
+                 window.extensions["batch"].dock):
+        assert dock.width() >= dock.minimumSizeHint().width(), dock.windowTitle()
+    assert clipped_labels(window.result_dock) == [] and in_view(scroll, controls.legend) and in_view(scroll, note)
+    assert window.result_dock.width() >= 300
+    save(window, shots, "screenshot-worklist-1280x720.png")
+    window.commands.show_about()
+    about = next(d for d in window.commands.dialogs if isinstance(d, QMessageBox))
+    assert "chest X\u2011rays" in about.text()  # never "chest X-" / "rays"
 
 
 def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
@@ -206,3 +297,62 @@ def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "RATIO 2.0 CLIPPED []" in done.stdout
+
+
+# --- the README's screenshots, with the bundled custom CNN ----------------------------------------
+
+BUNDLED_CNN = Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet"
+
+
+def test_reading_room_at_1280x720_and_1920x1080_with_the_bundled_model(qtbot, qapp, tmp_path, make_dicom_from_image,
+                                                                      shots):
+    """Run with PNEUMONET_SCREENSHOTS=docs to refresh the README's screenshot-*.png."""
+    from pneumonet_gui.main_window import MainWindow
+    from tests.dicom_factory import SECONDARY_CAPTURE
+
+    apply_theme(qapp)
+    window = MainWindow(model=BUNDLED_CNN)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    settle()
+    assert not window.commands.fit_action.isEnabled() and window.status_fields.zoom.text() == ""
+    save(window, shots, "screenshot-empty-1280x720.png")
+    study = tmp_path / "study"
+    study.mkdir()
+    sources = (sorted((SHARED_TRAIN / "PNEUMONIA").glob("*bacteria*.jpeg"))[:3]
+               + sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:2])
+    files = [make_dicom_from_image(
+        source, study, name=f"IM-{i + 1:04d}.dcm", SOPClassUID=SECONDARY_CAPTURE, PatientName="Test^Child",
+        PatientID="PNT-0001", PatientBirthDate="20210301", PatientAge="003Y", PatientSex="F", StudyDate="20240315",
+        Modality="CR", BodyPartExamined="CHEST", ViewPosition="AP", PatientOrientation=["L", "F"],
+        PixelSpacing=[0.7, 0.7], StudyDescription="CHEST AP", SeriesDescription="AP supine", SeriesNumber="1",
+        InstanceNumber=str(i + 1)) for i, source in enumerate(sources)]
+    open_and_wait(qtbot, window, files[0])
+    settle()
+    settle()
+    assert window.viewer.corner_texts().edges["left"] == "R"
+    assert clipped_labels(window.result_dock) == [] and in_view(window.result_scroll, window.heatmap_controls.status)
+    save(window, shots, "screenshot-viewer-1280x720.png")
+    window.resize(1920, 1080)
+    settle()
+    settle()
+    for dock in (window.result_dock, window.metadata_dock, window.browser_dock):
+        assert dock.width() >= dock.minimumSizeHint().width(), dock.windowTitle()
+    assert clipped_labels(window.result_dock) == [] and in_view(window.result_scroll, window.heatmap_controls.status)
+    save(window, shots, "screenshot-viewer.png")
+    window.compare_with_file(files[3])
+    qtbot.waitUntil(lambda: "p = " in window.compare_pane.title.text(), timeout=WAIT_MS)
+    settle()
+    save(window, shots, "screenshot-compare.png")
+    window.stop_comparing()
+    window.resize(1280, 720)
+    batch = window.extensions["batch"]
+    batch.dock.show()
+    with qtbot.waitSignal(batch.widget.batchFinished, timeout=WAIT_MS):
+        assert batch.widget.open_folder(study)
+    settle()
+    assert window.minimumSizeHint().width() <= 1280 and clipped_labels(window.result_dock) == []
+    save(window, shots, "screenshot-batch-1280x720.png")
+    window.close()

@@ -253,7 +253,9 @@ def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbo
     card = read_card(trained)
     assert f"{card.threshold:.4f}" in page.threshold_label.text()
     assert "validation patients" in page.threshold_label.text() and "sensitivity" in page.threshold_label.text()
-    assert "PNEUMONIA" in page.report_view.toPlainText() and "precision" in page.report_view.toPlainText()
+    report = page.report_view.cells()  # a table, not monospaced text
+    assert [row[0] for row in report] == ["NORMAL", "PNEUMONIA", "macro average", "weighted average"]
+    assert report[1][2] == f"{cli['sensitivity']:.3f}" and int(report[0][4]) + int(report[1][4]) == cli["n"]
     save(wizard, shots, "wizard-5-evaluation.png")
 
     # 6. Comparison: the active (bundled) model and the new one on the same films, side by side.

@@ -111,7 +111,7 @@ def test_studies_arrive_sorted_for_triage_with_identifiers_hidden_and_open_in_th
     assert rows[0].patient_name == "Child, Cleo" and rows[0].label == "PNEUMONIA"  # sent last, read first
     assert rows[0].probability > 0.9 > rows[-1].probability
     for i, study in enumerate(rows):
-        assert cell(panel, i, PROBABILITY) == f"{study.probability:.3f}"
+        assert cell(panel, i, PROBABILITY) == f"{study.probability:.4f}"
         words = {"PNEUMONIA": "Pneumonia", "NORMAL": "No pneumonia found"}[study.label]  # people read words
         assert cell(panel, i, DECISION) == words and cell(panel, i, STATUS) == "answered"
     # De-identified on screen until "Hide identifiers" is unticked.
@@ -282,7 +282,7 @@ def test_a_flagged_study_is_withheld_and_marked_and_a_failed_one_says_why(qapp):
             for r in range(model.rowCount())}
     assert [text["knee"][c] for c in (PROBABILITY, DECISION, OOD)] == ["withheld", "withheld",
                                                                       "\u26a0 not a chest film"]
-    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.400", "No pneumonia found", ""]
+    assert [text["chest"][c] for c in (PROBABILITY, DECISION, OOD)] == ["0.4000", "No pneumonia found", ""]
     assert text["broken"][STATUS] == "failed: no pixel data"
     assert not any("0.97" in t or "0.01" in t for t in text["knee"] + text["hand"])
     # the core's triage order: PNEUMONIA, then withheld by arrival (not by 0.97 / 0.01), then NORMAL

@@ -29,6 +29,20 @@ def test_pixel_spacing_first_then_imager_pixel_spacing_then_none(tmp_path, make_
     assert bad.frames == 1 and bad.frame_time_ms is None
 
 
+def test_patient_orientation_from_its_tag_else_from_image_orientation_never_from_view_position(
+        tmp_path, make_dicom_from_image):
+    image = np.zeros((16, 12), np.uint8)
+    tagged = read_display_header(make_dicom_from_image(image, tmp_path, PatientOrientation=["L", "F"]))
+    assert tagged.patient_orientation == ("L", "F")
+    cosines = read_display_header(make_dicom_from_image(image, tmp_path, ImageOrientationPatient=[1, 0, 0, 0, 0, -1]))
+    assert cosines.patient_orientation == ("L", "F")
+    oblique = read_display_header(make_dicom_from_image(image, tmp_path,
+                                                        ImageOrientationPatient=[0.8, 0.6, 0, 0, 0, -1]))
+    assert oblique.patient_orientation == ("LP", "F")
+    # View Position alone does not say which side is the patient's left: no marker is guessed.
+    assert read_display_header(make_dicom_from_image(image, tmp_path, ViewPosition="AP")).patient_orientation is None
+
+
 def test_a_file_that_is_not_dicom_has_an_empty_header(tmp_path, some_training_jpeg):
     assert read_display_header(some_training_jpeg) == DisplayHeader()
     assert read_display_header(tmp_path / "missing.dcm") == DisplayHeader()

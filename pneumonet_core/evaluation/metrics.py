@@ -56,6 +56,27 @@ def evaluate_predictions(y_true, probability, threshold: float, class_names=("NO
     }
 
 
+def report_rows(confusion_matrix) -> list[tuple[str, float | None, float | None, float | None, int]]:
+    """The classification report as rows (class, precision, recall, F1, support) for a table.
+
+    From the confusion matrix [[tn, fp], [fn, tp]], so every screen shows the same figures
+    as ``classification_report``: NORMAL, PNEUMONIA, then the macro and support-weighted
+    averages. None where a figure has no denominator (as zero_division=0 reads 0).
+    """
+    (tn, fp), (fn, tp) = ((int(a), int(b)) for a, b in confusion_matrix)
+    classes = []
+    for name, hit, false_pos, false_neg in (("NORMAL", tn, fn, fp), ("PNEUMONIA", tp, fp, fn)):
+        figures = (_ratio(hit, hit + false_pos), _ratio(hit, hit + false_neg), _ratio(2 * hit, 2 * hit + false_pos + false_neg))
+        classes.append((name, figures, hit + false_neg))
+    rows = [(name, *figures, support) for name, figures, support in classes]
+    supports = [support for _name, _figures, support in classes]
+    for name, weights in (("macro average", [1, 1]), ("weighted average", supports)):
+        precision, recall, f1 = (_ratio(sum((c[1][i] or 0.0) * w for c, w in zip(classes, weights)), sum(weights))
+                                 for i in range(3))
+        rows.append((name, precision, recall, f1, sum(supports)))
+    return rows
+
+
 def reliability_curve(y, p, bins: int = 10) -> dict:
     """Per equal-width bin: mean probability, observed pneumonia rate and count (empty bins left out)."""
     index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)

@@ -104,23 +104,57 @@ def is_training_age(years: float) -> bool:
     return MIN_AGE_YEARS <= years < MAX_AGE_YEARS + 1
 
 
-def _age_warning(metadata: dict) -> str | None:
-    population = f"children {MIN_AGE_YEARS} to {MAX_AGE_YEARS} years"
+#: Where an age came from when the header has no Patient's Age.
+AGE_FROM_DATES = "from birth and study dates"
+
+
+def patient_age(metadata: dict) -> tuple[float, str, str] | None:
+    """The patient's age at the study as (years, words, source), by one rule for every screen:
+    the header's Patient's Age, else Patient's Birth Date to Study Date (source
+    :data:`AGE_FROM_DATES`). None when neither gives an age (or the recorded one is unreadable)."""
     recorded = (metadata.get("patient_age") or "").strip()
     if recorded:
         parsed = parse_dicom_age(recorded)
-        if parsed is None:
-            return f"Patient age '{recorded}' could not be read: the model was trained on {population}"
-        source = ""
-    else:
-        parsed = age_from_dates(metadata.get("patient_birth_date"), metadata.get("study_date"))
-        if parsed is None:
-            return None
-        source = " (from birth and study dates)"
-    years, words = parsed
+        return None if parsed is None else (parsed[0], parsed[1], "")
+    parsed = age_from_dates(metadata.get("patient_birth_date"), metadata.get("study_date"))
+    return None if parsed is None else (parsed[0], parsed[1], AGE_FROM_DATES)
+
+
+def with_age(metadata: dict) -> dict:
+    """``metadata`` with Patient's Age filled in (a DICOM age string, e.g. "064Y") from the dates
+    when the header has none, so a panel, a corner and a warning state the same age."""
+    out = dict(metadata or {})
+    age = None if (out.get("patient_age") or "").strip() else patient_age(out)
+    if age is not None:
+        count, unit = age[1].split()[:2]
+        out["patient_age"] = f"{int(count):03d}{unit[0].upper()}"
+    return out
+
+
+def _age_warning(metadata: dict) -> str | None:
+    population = f"children {MIN_AGE_YEARS} to {MAX_AGE_YEARS} years"
+    recorded = (metadata.get("patient_age") or "").strip()
+    age = patient_age(metadata)
+    if age is None:
+        return f"Patient age '{recorded}' could not be read: the model was trained on {population}" if recorded \
+            else None
+    years, words, source = age
     if is_training_age(years):
         return None
-    return f"Patient age {words}{source} is outside the training population ({population})"
+    return f"Patient age {words}{f' ({source})' if source else ''} is outside the training population ({population})"
+
+
+#: Warning kinds from the most to the least important for a reader (first words of each):
+#: the film is outside what the model knows, then how it was decoded.
+IMPORTANCE = ("Modality ", "Body part ", "Lateral view", "Patient age", "Colour image", "Image is smaller")
+
+
+def by_importance(warnings) -> list[str]:
+    """The warnings, most important first (see :data:`IMPORTANCE`); others keep their order after."""
+    def rank(text: str) -> int:
+        return next((i for i, start in enumerate(IMPORTANCE) if text.startswith(start)), len(IMPORTANCE))
+
+    return sorted(warnings, key=rank)
 
 
 def _parse_date(value: str | None) -> date | None:

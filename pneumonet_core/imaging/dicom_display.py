@@ -37,6 +37,10 @@ class DisplayHeader:
     instance_number: str | None = None
     frames: int = 1
     frame_time_ms: float | None = None  # between frames, for cine
+    #: Where the patient lies along the image's rows (towards the right edge) and columns
+    #: (towards the bottom), as DICOM letters (L, R, A, P, H, F), e.g. ("L", "F"): from
+    #: Patient Orientation (0020,0020), else Image Orientation (Patient) (0020,0037).
+    patient_orientation: tuple[str, str] | None = None
 
 
 def read_display_header(path: str | Path) -> DisplayHeader:
@@ -60,7 +64,46 @@ def read_display_header(path: str | Path) -> DisplayHeader:
         instance_number=_text(ds, "InstanceNumber"),
         frames=max(1, _number(ds.get("NumberOfFrames"), 1)),
         frame_time_ms=_positive(ds.get("FrameTime")) or _rate_to_ms(ds.get("RecommendedDisplayFrameRate")),
+        patient_orientation=_orientation(ds),
     )
+
+
+_OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def opposite(direction: str) -> str:
+    """The opposite patient direction: "L" -> "R", "LF" -> "RH"."""
+    return "".join(_OPPOSITE.get(letter, letter) for letter in direction)
+
+
+def _orientation(ds) -> tuple[str, str] | None:
+    """The row and column directions, as letters; None when the header does not say.
+
+    View Position (AP, PA) alone does not say which side is the patient's left (a film
+    can be stored mirrored), so no marker is guessed from it.
+    """
+    value = ds.get("PatientOrientation")
+    try:
+        letters = [str(v).strip().upper() for v in list(value or [])[:2]]
+    except TypeError:
+        letters = []
+    if len(letters) == 2 and all(letters) and all(set(v) <= set(_OPPOSITE) for v in letters):
+        return letters[0], letters[1]
+    try:
+        cosines = [float(v) for v in list(ds.get("ImageOrientationPatient") or [])]
+    except (TypeError, ValueError):
+        return None
+    if len(cosines) != 6:
+        return None
+    row, column = _letters(cosines[:3]), _letters(cosines[3:])
+    return (row, column) if row and column else None
+
+
+def _letters(vector) -> str:
+    """A direction in the patient's LPS axes as letters, the strongest first (as Weasis writes it)."""
+    parts = [(abs(v), ("L" if v > 0 else "R", "P" if v > 0 else "A", "H" if v > 0 else "F")[axis])
+             for axis, v in enumerate(vector) if abs(v) > 0.25]
+    return "".join(letter for _size, letter in sorted(parts, reverse=True))
 
 
 def iter_frames(path: str | Path, start: int = 0):

@@ -43,23 +43,33 @@ def probability_histogram_png(probabilities: Sequence[float], threshold: float, 
     return buf.getvalue()
 
 
-def _figure(width_in: float, height_in: float, dpi: int):
+#: Chart colours on paper (the PDFs). A screen with a dark theme passes its own (see ``reliability_png``).
+PAPER = {"face": "white", "text": "black", "muted": "#5f6368", "line": "#1B5E9B", "diagonal": "#9aa0a6"}
+
+
+def _figure(width_in: float, height_in: float, dpi: int, colours: dict | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+    c = {**PAPER, **(colours or {})}
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor=c["face"])
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
+    ax.set_facecolor(c["face"])
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=8)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(c["muted"])
+    ax.tick_params(labelsize=8, colors=c["muted"])
+    ax.xaxis.label.set_color(c["text"])
+    ax.yaxis.label.set_color(c["text"])
     return fig, ax
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout(pad=0.5)
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
     return buf.getvalue()
 
 
@@ -76,15 +86,23 @@ def roc_curve_png(fpr: Sequence[float], tpr: Sequence[float], auc: float | None,
     return _png(fig)
 
 
-def reliability_png(reliability: dict, ece: float | None, size_in: float = 4.0, dpi: int = 150) -> bytes:
-    """PNG of a reliability diagram: observed pneumonia rate against mean probability per bin."""
-    fig, ax = _figure(size_in, size_in, dpi)
-    ax.plot([0, 1], [0, 1], color="#9aa0a6", linestyle=":", linewidth=1, label="perfect calibration")
+def reliability_png(reliability: dict, ece: float | None, size_in: float = 4.0, dpi: int = 150,
+                    colours: dict | None = None) -> bytes:
+    """PNG of a reliability diagram: observed pneumonia rate against mean probability per bin.
+
+    ``colours`` overrides :data:`PAPER` (keys face, text, muted, line, diagonal): a dark
+    screen passes its own, so the diagram is not a white box in a dark window.
+    """
+    c = {**PAPER, **(colours or {})}
+    fig, ax = _figure(size_in, size_in, dpi, c)
+    ax.plot([0, 1], [0, 1], color=c["diagonal"], linestyle=":", linewidth=1, label="perfect calibration")
     x, y, n = (reliability.get(k, []) for k in ("mean_probability", "observed_rate", "count"))
-    sizes = [12 + 60 * c / max(n) for c in n] if n else []
-    ax.plot(x, y, color="#1B5E9B", linewidth=1.5)
-    ax.scatter(x, y, s=sizes, color="#1B5E9B", zorder=3,
+    sizes = [12 + 60 * n_ / max(n) for n_ in n] if n else []
+    ax.plot(x, y, color=c["line"], linewidth=1.5)
+    ax.scatter(x, y, s=sizes, color=c["line"], zorder=3,
                label="10 bins" + ("" if ece is None else f" (ECE {ece:.3f})"))
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="predicted probability of pneumonia", ylabel="observed share with pneumonia")
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    legend = ax.legend(fontsize=8, frameon=False, loc="upper left")
+    for text in legend.get_texts():
+        text.set_color(c["text"])
     return _png(fig)

@@ -71,6 +71,7 @@ class BatchPanel(QWidget):
         self.progress_bar.setMinimumWidth(180)
         self.progress_label = QLabel("Open a folder to classify every scan in it.")
         self.progress_label.setObjectName("muted")
+        self.progress_label.setWordWrap(True)  # a long status wraps rather than widening the window
         top = QHBoxLayout()
         for w in (self.open_button, self.cancel_button):
             top.addWidget(w)
@@ -87,7 +88,9 @@ class BatchPanel(QWidget):
         second.addWidget(QLabel("Show"))
         second.addWidget(self.filter_box)
         second.addStretch(1)
-        second.addWidget(QLabel("Export (de-identified unless you choose otherwise)"))
+        export_label = QLabel("Export, de-identified:")  # short: the long form made the panel 800 px wide
+        export_label.setToolTip("Exports are de-identified unless you choose otherwise in the export dialog")
+        second.addWidget(export_label)
         for kind, text in (("csv", "CSV\u2026"), ("json", "JSON\u2026"), ("pdf", "PDF report\u2026")):
             button = QPushButton(text)
             button.clicked.connect(lambda _c=False, k=kind: self.choose_export(k))
@@ -271,6 +274,7 @@ class BatchPanel(QWidget):
     def _on_rows(self, rows) -> None:
         for result, thumbnail in rows:
             self.model.append(result, thumbnail)
+        self.table.fit_columns()  # Qt measures at most 1,000 rows: cheap for any batch
         self.summary_label.setText(self.summary().line())
 
     def _on_failed(self, message: str) -> None:

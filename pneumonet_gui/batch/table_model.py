@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QPixmap
 
+from pneumonet_core.imaging.clinical_warnings import by_importance
 from pneumonet_core.reports.summary import format_pair, matches
 from pneumonet_core.results import ScanResult, decision_words
 from pneumonet_gui import theme
@@ -16,8 +17,11 @@ from pneumonet_gui.qimage import gray_to_qimage
 from pneumonet_gui.subtype_view import short_subtype, subtype_tooltip
 from pneumonet_gui.table_base import WITHHELD, RowsTableModel
 
-COLUMNS = ("", "File", "Probability", "Decision", "Type", "Out of distribution", "Warnings", "Error")
-THUMB, FILE, PROBABILITY, DECISION, TYPE, OOD, WARNINGS, ERROR = range(len(COLUMNS))
+# Error before Warnings: why a film has no result matters more than a note on one that has.
+COLUMNS = ("", "File", "Probability", "Decision", "Type", "Out of distribution", "Error", "Warnings")
+THUMB, FILE, PROBABILITY, DECISION, TYPE, OOD, ERROR, WARNINGS = range(len(COLUMNS))
+#: Decimals of a probability in the table (at least; more when it would read as the threshold).
+PROBABILITY_DECIMALS = 4
 #: The flag of such a scan when the guard gives no reason.
 NOT_A_CHEST_XRAY = "not a chest X-ray this model knows"
 #: Role holding the value a column sorts by (numbers for probability, text otherwise).
@@ -103,6 +107,8 @@ class BatchTableModel(RowsTableModel):
                 return r.path
             if col == TYPE:  # the full opinion and its caveat
                 return subtype_tooltip(r.subtype, r.viral_probability) or None
+            if col == WARNINGS and r.warnings:
+                return "\n".join(by_importance(r.warnings))  # every warning; the cell shows the first
             return self._text(r, col) or None
         if role == Qt.ItemDataRole.ForegroundRole:
             if col in (WARNINGS, OOD) or (col in (PROBABILITY, DECISION) and r.withheld):
@@ -123,7 +129,9 @@ class BatchTableModel(RowsTableModel):
         if col == PROBABILITY:
             if r.probability is None:
                 return ""
-            return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0]
+            # Four decimals at least: the top of a triage list is often 0.98-something, and
+            # 0.9843 above 0.9841 must read differently (and never equal to the threshold).
+            return format_pair(r.probability, r.threshold if r.threshold is not None else 0.5, PROBABILITY_DECIMALS)[0]
         if col == DECISION:
             return decision_words(r.label) if r.ok else "ERROR"
         if col == TYPE:  # the bacterial/viral opinion: the core gives one for PNEUMONIA decisions only
@@ -131,7 +139,10 @@ class BatchTableModel(RowsTableModel):
         if col == OOD:
             return f"\u26a0 {r.ood_reason or NOT_A_CHEST_XRAY}" if r.withheld else ""
         if col == WARNINGS:
-            return "; ".join(r.warnings)
+            if not r.warnings:
+                return ""
+            first, more = by_importance(r.warnings)[0], len(r.warnings) - 1
+            return first + (f"  (+{more} more)" if more else "")
         if col == ERROR:
             return r.error or ""
         return ""

@@ -84,6 +84,7 @@ class TrainingCurves(_Canvas):
     def __init__(self, parent=None):
         super().__init__(9.0, 2.6, parent)
         self.history: list[dict] = []
+        self.legend = None  # the figure's legend, outside the axes (tests check it covers no curve)
         self._draw()
 
     def clear(self) -> None:
@@ -121,8 +122,11 @@ class TrainingCurves(_Canvas):
             if title != "Loss":
                 ax.set_ylim(0, 1.02)
         if self.history:
-            legend = axes[0].legend(fontsize=7, frameon=False, loc="upper right")
-            for text in legend.get_texts():
+            # Above the plots, never inside one: inside, it covered the validation curve.
+            handles, labels = axes[0].get_legend_handles_labels()
+            self.legend = self.figure.legend(handles, labels, fontsize=7, frameon=False, loc="outside upper right",
+                                             ncols=2)
+            for text in self.legend.get_texts():
                 text.set_color(theme.TEXT)
         self.draw_idle()
 

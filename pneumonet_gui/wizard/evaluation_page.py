@@ -11,11 +11,24 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWizardPage
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
 
+from pneumonet_core.evaluation.metrics import report_rows
 from pneumonet_gui import workers
 from pneumonet_gui.wizard.charts import ConfusionMatrixChart, RocChart
-from pneumonet_gui.wizard.common import MessageLabel, monospace
+from pneumonet_gui.wizard.common import MessageLabel
 
 METRIC_NAMES = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
                 ("precision", "Precision"), ("f1", "F1"), ("roc_auc", "ROC AUC"))
@@ -63,14 +76,7 @@ class EvaluationPage(QWizardPage):
 
         self.confusion = ConfusionMatrixChart()
         self.roc = RocChart()
-        self.report_view = QPlainTextEdit()
-        self.report_view.setReadOnly(True)
-        font = monospace()
-        font.setPointSizeF(8.5)
-        self.report_view.setFont(font)
-        self.report_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.report_view.setMinimumWidth(380)
-        self.report_view.setFixedHeight(150)
+        self.report_view = ReportTable()
         report_box = QGroupBox("Classification report")
         report_layout = QVBoxLayout(report_box)
         report_layout.addWidget(self.report_view)
@@ -144,7 +150,7 @@ class EvaluationPage(QWizardPage):
         if metrics.get("specificity") is not None and metrics.get("sensitivity") is not None:
             point = (1.0 - metrics["specificity"], metrics["sensitivity"])
         self.roc.show_curve(curve.get("fpr", []), curve.get("tpr", []), metrics.get("roc_auc"), point)
-        self.report_view.setPlainText(metrics.get("classification_report", ""))
+        self.report_view.show_rows(report_rows(metrics["confusion_matrix"]))
         notes = [f"skipped {e}" for e in result["errors"][:5]]
         self.status.show_messages(warnings=notes)
         self.completeChanged.emit()
@@ -157,6 +163,40 @@ class EvaluationPage(QWizardPage):
         if not curve.get("fpr"):
             return None
         return {k: np.round(np.asarray(v, dtype=float), decimals).tolist() for k, v in curve.items()}
+
+
+class ReportTable(QTableWidget):
+    """The classification report as a table: one row per class and average, figures aligned right."""
+
+    COLUMNS = ("", "Precision", "Recall", "F1", "Images")
+
+    def __init__(self, parent=None):
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(self.COLUMNS))
+        self.verticalHeader().hide()
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setShowGrid(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(self.COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.setMinimumWidth(380)
+        self.setFixedHeight(150)
+
+    def show_rows(self, rows) -> None:
+        self.setRowCount(len(rows))
+        for r, (name, *figures, support) in enumerate(rows):
+            cells = [name, *(_f(v) for v in figures), str(support)]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+
+    def cells(self) -> list[list[str]]:
+        """What the table shows, row by row (for tests and copying)."""
+        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
 
 
 def _f(value) -> str:

@@ -25,7 +25,7 @@ class SavePage(QWizardPage):
         super().__init__(parent)
         self.setTitle("Save the model")
         self.setSubTitle("Install the model in your model folder. It then appears in Model \u2192 Manage models "
-                         "and in `pneumonet models`.")
+                         "and in \u201cpneumonet models\u201d.")
         self.saved_path: Path | None = None
         self.name_edit = QLineEdit()
         self.name_edit.textChanged.connect(lambda: self.completeChanged.emit())

@@ -124,7 +124,7 @@ class WorklistTableModel(RowsTableModel):
         if col == PROBABILITY:
             if row.label == CORE_WITHHELD:
                 return WITHHELD
-            return "" if row.probability is None else f"{row.probability:.3f}"
+            return "" if row.probability is None else f"{row.probability:.4f}"  # the top of the list must order
         if col == DECISION:
             return WITHHELD if row.label == CORE_WITHHELD else decision_words(row.label)
         if col == TYPE:
