@@ -77,6 +77,7 @@ class HeatmapControls(QGroupBox):
         self.explain.addItems([EXPLAIN_PNEUMONIA, EXPLAIN_SUBTYPE])
         self.explain.currentTextChanged.connect(self.explainChanged)
         form.addRow("Explain", self.explain)
+        self._explain_form = form
         self.set_explain_available(False)
 
     def set_explain_available(self, available: bool) -> None:
@@ -84,6 +85,8 @@ class HeatmapControls(QGroupBox):
         if not available and self.explain.currentText() != EXPLAIN_PNEUMONIA:
             self.explain.setCurrentText(EXPLAIN_PNEUMONIA)
         self.explain.setEnabled(bool(available))
+        # Shown only when there is a choice: at 1280 x 720 the Result dock has no row to spare.
+        self._explain_form.setRowVisible(self.explain, bool(available))
         self.explain.setToolTip("Which finding the heat map explains" if available else
                                 "Bacterial/viral is offered for a Pneumonia decision with that opinion")
 

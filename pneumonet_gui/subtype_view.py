@@ -79,7 +79,8 @@ class SubtypeOpinion(QWidget):
 
 
 def subtype_model_note(classifier) -> str:
-    """After the model's name: the bacterial/viral model it runs ("off" without one)."""
+    """After the model's name: the bacterial/viral model it runs; nothing when off (one line less
+    in the Result dock; ``pneumonet info`` and the model manager say it is off)."""
     slot = getattr(classifier, "subtype", None)
     path = getattr(slot, "path", None)
-    return f"\nBacterial/viral: {path.stem if path is not None else 'off'}"
+    return f"\nBacterial/viral: {path.stem}" if path is not None else ""
