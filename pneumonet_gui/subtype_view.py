@@ -45,8 +45,8 @@ def heatmap_side(result) -> str:
 def subtype_legend(toward: str) -> str:
     """The legend of a subtype heat map: which question it explains."""
     side = SIDE_WORDS.get(toward, "viral")
-    return (f"Explaining bacterial/viral \u00b7 red: the regions that drove \u2018{side}\u2019 \u00b7 clear: "
-            "little influence")
+    return (f"Explaining bacterial/viral \u00b7 brightest colours: the regions that drove \u2018{side}\u2019 "
+            "\u00b7 clear: little influence")
 
 
 class SubtypeOpinion(QWidget):
