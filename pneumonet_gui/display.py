@@ -8,25 +8,20 @@ grey levels for PNG and JPEG.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-#: Heat-map colour maps offered in the viewer (matplotlib names), first is the default:
-#: perceptually uniform ones first (equal steps of influence look like equal steps of colour,
-#: and they read in grey), jet last for those used to it.
-COLORMAPS = ("inferno", "viridis", "turbo", "jet")
+# The heat map's look is the core's, so the viewer, the PDFs and the DICOM captures agree.
+from pneumonet_core.reports.heatmap_images import (  # noqa: F401 - the viewer's names for them
+    COLORMAPS,
+    HEAT_FLOOR,
+    HEAT_FULL,
+    colormap_lut,
+    heatmap_rgba,
+)
 
 #: Window presets in menu order; "Default" is the file's own window.
 PRESET_NAMES = ("Default", "Full range", "Lung", "Mediastinum", "Bone")
-
-#: Heat below this fraction of the maximum is drawn fully transparent, so the overlay
-#: marks the regions that drove the decision and leaves the rest of the film readable.
-HEAT_FLOOR = 0.2
-#: From this fraction up the colour is fully opaque (the opacity slider still scales it);
-#: between the two, opacity rises linearly: low influence stays nearly clear.
-HEAT_FULL = 0.7
-
 
 @dataclass(frozen=True)
 class Window:
@@ -177,26 +172,3 @@ def window_after_drag(window: Window, dx: float, dy: float, span: float, floor: 
     """
     step = max(span, floor) / 500.0
     return Window(window.centre + dy * step, max(floor, window.width + dx * step))
-
-
-@lru_cache(maxsize=8)
-def colormap_lut(name: str) -> np.ndarray:
-    """A (256, 4) uint8 RGBA table for a matplotlib colour map."""
-    from matplotlib import colormaps
-
-    return colormaps[name](np.linspace(0.0, 1.0, 256), bytes=True).astype(np.uint8)
-
-
-def heatmap_rgba(heat: np.ndarray, colormap: str = COLORMAPS[0]) -> np.ndarray:
-    """A Grad-CAM map (H, W, values 0..1) as (H, W, 4) uint8 RGBA for drawing over the scan.
-
-    Colour follows the map; opacity rises linearly from :data:`HEAT_FLOOR` (clear) to
-    :data:`HEAT_FULL` (opaque), so regions of little influence do not tint the film. The
-    viewer's opacity slider scales the whole layer.
-    """
-    heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
-    np.clip(heat, 0.0, 1.0, out=heat)
-    rgba = colormap_lut(colormap)[(heat * 255.0 + 0.5).astype(np.uint8)]
-    alpha = np.clip((heat - HEAT_FLOOR) / (HEAT_FULL - HEAT_FLOOR), 0.0, 1.0)
-    rgba[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
-    return rgba

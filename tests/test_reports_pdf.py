@@ -56,6 +56,12 @@ def red_fraction(pixels: np.ndarray) -> float:
     return float(((r > 150) & (r - g > 70) & (r - b > 70)).mean())
 
 
+def warm_fraction(pixels: np.ndarray) -> float:
+    """Orange-to-yellow pixels: the hot end of the heat map's colours (inferno), not in a grey film."""
+    r, g, b = (pixels[..., i].astype(int) for i in range(3))
+    return float(((r > 150) & (r - b > 90)).mean())
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return make_batch_folder(tmp_path_factory.mktemp("pdf"))
@@ -110,7 +116,11 @@ def test_study_report_reads_right(tmp_path, study, shots):
     assert pdf_pages(pdf) == 1
     page = render_page(pdf, shots / "report-study-page1.png")
     assert_not_blank(page)
-    assert red_fraction(page) > 0.002  # the heat map's hot regions (and the decision colour) are drawn
+    # The heat map's hot regions are drawn: warm colours beyond those of the same report without it
+    # (the PNEUMONIA decision's own orange is warm too).
+    plain = render_page(write_study_report(tmp_path / "plain.pdf", scan, prediction, None, card, deidentify=False),
+                        tmp_path / "plain.png")
+    assert warm_fraction(page) > warm_fraction(plain) + 0.002
 
 
 def test_deidentified_study_report_names_no_patient(tmp_path, study):

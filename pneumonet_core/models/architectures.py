@@ -100,9 +100,13 @@ class Approach:
     default_weights: str  # "none" or "imagenet"
     compression: str  # storage that keeps a package under 60 MB with its figures
     #: Images/s on a 2-core CPU (Keras 3.15, TensorFlow 2.21, float32, batch 32): a training
-    #: step and the validation pass, for the wizard's time estimate; and start-up seconds.
+    #: step and the validation pass, for the wizard's time estimate; start-up seconds (importing
+    #: TensorFlow, building and compiling the network in the training process); and the
+    #: finish's fixed seconds (saving, reloading and sealing the package; the guard's fit and
+    #: the measuring passes are counted by image).
     cpu_rates: dict = field(default_factory=dict)
-    startup_s: float = 10.0
+    startup_s: float = 15.0
+    finish_s: float = 5.0
 
     @property
     def arch(self) -> Architecture:
@@ -111,13 +115,13 @@ class Approach:
 
 APPROACH_LIST = (
     Approach("cnn", "Custom CNN", "Custom CNN trained from scratch: small, fast, needs no pretrained weights.",
-             "custom-cnn", 1e-3, "none", "float32", {"train": 95.0, "predict": 850.0}, 10.0),
+             "custom-cnn", 1e-3, "none", "float32", {"train": 95.0, "predict": 850.0}, 15.0, 5.0),
     Approach("transfer", "Transfer learning",
              "Transfer learning: a frozen ResNet152V2 backbone as feature extractor with a new classification head.",
-             "ResNet152V2", 1e-3, "imagenet", "int8", {"train": 12.0, "predict": 11.0}, 30.0),
+             "ResNet152V2", 1e-3, "imagenet", "int8", {"train": 12.0, "predict": 11.0}, 45.0, 30.0),
     Approach("finetune", "Fine-tuning",
              "Fine-tuning: ResNet152V2 with its last blocks unfrozen, trained at a lower learning rate.",
-             "ResNet152V2", 1e-4, "imagenet", "int8", {"train": 5.0, "predict": 7.0}, 30.0),
+             "ResNet152V2", 1e-4, "imagenet", "int8", {"train": 5.0, "predict": 7.0}, 45.0, 30.0),
 )
 APPROACH_BY_KEY = {a.key: a for a in APPROACH_LIST}
 APPROACHES = tuple(APPROACH_BY_KEY)

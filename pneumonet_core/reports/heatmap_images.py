@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,22 +13,43 @@ from pneumonet_core.atomic import write_bytes_atomic
 from pneumonet_core.imaging.scan import Scan
 from pneumonet_core.reports.deidentify import safe_stem
 
-#: Strongest opacity of the colour map, reached where the heat map is 1; cool regions stay
-#: plain gray so the anatomy under the map remains readable.
+#: Strongest opacity of the colour map, reached from :data:`HEAT_FULL` up; regions of little
+#: influence stay plain gray so the anatomy under the map remains readable.
 OVERLAY_ALPHA = 0.55
 #: Side of the largest images embedded in PDFs; more adds megabytes, not detail on paper.
 MAX_REPORT_SIDE = 1024
-_LUT: np.ndarray | None = None
+#: Heat-map colour maps (matplotlib names), the first the default everywhere a map is drawn
+#: (the viewer, PDFs, DICOM captures): perceptually uniform ones first (equal steps of
+#: influence look like equal steps of colour, and they read in grey), jet last for those used to it.
+COLORMAPS = ("inferno", "viridis", "turbo", "jet")
+#: Heat below this fraction of the maximum is drawn fully transparent, so the overlay marks
+#: the regions that drove the decision and leaves the rest of the film readable.
+HEAT_FLOOR = 0.2
+#: From this fraction up the colour is fully opaque (before the overlay's own opacity);
+#: between the two, opacity rises linearly: low influence stays nearly clear.
+HEAT_FULL = 0.7
 
 
-def _colormap_lut() -> np.ndarray:
-    """256 x 3 uint8 'jet' colours (blue = cool, red = hot), as radiology Grad-CAMs use."""
-    global _LUT
-    if _LUT is None:
-        from matplotlib import colormaps
+@lru_cache(maxsize=8)
+def colormap_lut(name: str) -> np.ndarray:
+    """A (256, 4) uint8 RGBA table for a matplotlib colour map."""
+    from matplotlib import colormaps
 
-        _LUT = np.round(colormaps["jet"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
-    return _LUT
+    return colormaps[name](np.linspace(0.0, 1.0, 256), bytes=True).astype(np.uint8)
+
+
+def heatmap_rgba(heat: np.ndarray, colormap: str = COLORMAPS[0]) -> np.ndarray:
+    """A Grad-CAM map (H, W, values 0..1) as (H, W, 4) uint8 RGBA for drawing over the scan.
+
+    Colour follows the map; opacity rises linearly from :data:`HEAT_FLOOR` (clear) to
+    :data:`HEAT_FULL` (opaque), so regions of little influence do not tint the film.
+    """
+    heat = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
+    np.clip(heat, 0.0, 1.0, out=heat)
+    rgba = colormap_lut(colormap)[(heat * 255.0 + 0.5).astype(np.uint8)]
+    alpha = np.clip((heat - HEAT_FLOOR) / (HEAT_FULL - HEAT_FLOOR), 0.0, 1.0)
+    rgba[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
+    return rgba
 
 
 def _fit(image: Image.Image, max_side: int | None) -> Image.Image:
@@ -50,10 +72,10 @@ def overlay_image(pixels: np.ndarray, heatmap: np.ndarray, max_side: int | None 
     heat = np.asarray(heatmap, dtype=np.float32)
     if heat.shape != (gray.height, gray.width):
         heat = np.asarray(Image.fromarray(heat, mode="F").resize(gray.size, Image.Resampling.BILINEAR))
-    heat = np.clip(np.nan_to_num(heat), 0.0, 1.0)
-    colour = _colormap_lut()[np.round(heat * 255).astype(np.uint8)].astype(np.float32)
+    rgba = heatmap_rgba(heat).astype(np.float32)
+    colour = rgba[..., :3]
     base = np.asarray(gray, dtype=np.float32)[..., None]
-    weight = (alpha * heat)[..., None]
+    weight = (alpha * rgba[..., 3] / 255.0)[..., None]
     blended = base * (1.0 - weight) + colour * weight
     return Image.fromarray(np.round(blended).astype(np.uint8), mode="RGB")
 
@@ -119,7 +141,7 @@ def _fit_text(draw, text: str, font, width: int) -> str:
 def legend_band(width: int, lines: list[str], title: str = "Grad-CAM") -> Image.Image:
     """A black band ``width`` wide: ``lines`` of text on the left, the colour bar on the right.
 
-    The colour bar runs from blue (low relevance) to red (high), as in :func:`overlay_image`.
+    The colour bar runs from dark (low relevance) to bright (high), as in :func:`overlay_image`.
     """
     from PIL import ImageDraw
 
@@ -134,7 +156,7 @@ def legend_band(width: int, lines: list[str], title: str = "Grad-CAM") -> Image.
     text_w = bar_x - 2 * pad
     for i, line in enumerate(lines):
         draw.text((pad, pad + i * step), _fit_text(draw, _ascii(line), font, text_w), fill=(255, 255, 255), font=font)
-    bar = _colormap_lut()[np.linspace(0, 255, bar_w).astype(np.uint8)][None].repeat(step, axis=0)
+    bar = colormap_lut(COLORMAPS[0])[np.linspace(0, 255, bar_w).astype(np.uint8), :3][None].repeat(step, axis=0)
     band.paste(Image.fromarray(bar, mode="RGB"), (bar_x, pad + step))
     draw.text((bar_x, pad), _ascii(title), fill=(255, 255, 255), font=font)
     for label, x, anchor in (("low", bar_x, "la"), ("high", bar_x + bar_w, "ra")):
