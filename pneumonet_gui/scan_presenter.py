@@ -48,8 +48,7 @@ class ScanPresenter(QObject):
         m.loading.connect(self._on_model_loading)
         m.loaded.connect(self._on_model_loaded)
         m.failed.connect(self._on_model_failed)
-        #: The "Explain: bacterial/viral" heat map (after the connections above: a result shows first),
-        #: a child of the window as before: parented to this presenter, the test run aborted at exit.
+        #: The "Explain: bacterial/viral" heat map (after the connections above: a result shows first).
         self.subtype_heatmap = SubtypeHeatmap(c, m, parts.heatmap_presenter, parts.heatmap_controls, parent)
 
     # --- the scan -----------------------------------------------------------------------
