@@ -56,7 +56,7 @@ def remove_stale_partials(folder: str | Path, force: bool = False) -> list[Path]
         if str(folder) in _cleaned and not force:
             return []
         _cleaned.add(str(folder))
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -85,7 +85,8 @@ class _QuietImport(importlib.abc.MetaPathFinder):
 def _without_panics(text: str) -> str:
     """``text`` without Rust panic reports: from "panicked at" to the note that closes the
     report (it names RUST_BACKTRACE), its message and backtrace included."""
-    kept, in_panic = [], False
+    kept: list[str] = []
+    in_panic = False
     for line in text.splitlines(keepends=True):
         if _PANIC_START.search(line):
             in_panic = True

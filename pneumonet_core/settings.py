@@ -69,8 +69,10 @@ def load_settings() -> Settings:
         return Settings(problems=[f"unreadable ({getattr(exc, 'strerror', None) or exc}); using the defaults"])
     try:
         raw = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return Settings(problems=[f"not valid JSON ({exc.msg}, line {exc.lineno}); using the defaults"])
+    except ValueError as exc:  # a number too long to convert, which JSONDecodeError does not cover
+        return Settings(problems=[f"not valid JSON ({exc}); using the defaults"])
     if not isinstance(raw, dict):
         return Settings(problems=["not a JSON object; using the defaults"])
     values, problems = {}, []

@@ -37,7 +37,7 @@ from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.banner import Banner
 from pneumonet_gui.cine import CineBar
 from pneumonet_gui.compare_view import ComparePane
-from pneumonet_gui.dock_layout import place_panel
+from pneumonet_gui.dock_layout import ResultDockFitter, place_panel
 from pneumonet_gui.extensions import Extension, attach_extensions
 from pneumonet_gui.heatmap_controls import HeatmapControls
 from pneumonet_gui.heatmap_presenter import HeatmapPresenter
@@ -61,6 +61,7 @@ from pneumonet_gui.view_presenter import ViewPresenter
 from pneumonet_gui.viewer_commands import ViewerCommands
 from pneumonet_gui.viewer_controller import OpenScan, ViewerController
 from pneumonet_gui.window_commands import SCAN_FILTER, WindowCommands
+from pneumonet_gui.window_parts import layout_parts, scan_parts
 
 
 class MainWindow(QMainWindow):
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
     result_dock: QDockWidget
     metadata_panel: MetadataPanel
     metadata_dock: QDockWidget
+    result_fitter: ResultDockFitter  # the Result dock as tall as its content
     thumbnails: ThumbnailStrip
     browser_dock: QDockWidget
     # commands and presenters
@@ -135,15 +137,16 @@ class MainWindow(QMainWindow):
                                                   self.heatmap_controls, self.cine_bar, self)
         self.status_fields = StatusFields(self.statusBar(), self.viewer)
         vc = self.viewer_commands
-        self.view_presenter = ViewPresenter(self, lambda: self.current, self.viewer, self.cine_bar,
-                                            self.metadata_panel, self.measure_tool, self.measurements,
+        self.view_presenter = ViewPresenter(self.setWindowTitle, self.statusBar(), lambda: self.current, self.viewer,
+                                            self.cine_bar, self.metadata_panel, self.measure_tool, self.measurements,
                                             self.thumbnails, self.browser_dock, self.status_fields,
                                             self.heatmap_presenter,
                                             (vc.delete_measurement_action, vc.clear_measurements_action))
-        self.presenter = ScanPresenter(self)
+        self.result_fitter = ResultDockFitter(self, self.result_dock, self.metadata_dock)
+        self.presenter = ScanPresenter(scan_parts(self), self)
         self.presenter.model_note = " \u2014 from --model" if model is not None else ""
         self._connect()
-        restore_window(self, self.settings)
+        restore_window(layout_parts(self), self.settings)
         if extensions:
             attach_extensions(self)
         if start_model:
@@ -172,7 +175,9 @@ class MainWindow(QMainWindow):
                                (heat.sideBySideChanged, (vc.compare_heatmap_action,))):
             changed.connect(lambda on, boxes=boxes: [box.setChecked(on) for box in boxes if box.isChecked() != on])
         heat.availabilityChanged.connect(lambda *state: controls.show_availability(*state, c.heatmap_action))
-        heat.availabilityChanged.connect(lambda *_: self.presenter.fit_result())  # the note may have grown
+        heat.availabilityChanged.connect(lambda *_: self.result_fitter.schedule())  # the note may have grown
+        self.presenter.scanOpenChanged.connect(c.set_scan_open)
+        self.presenter.scanOpenChanged.connect(vc.set_scan_open)
         self.compare_pane.closed.connect(self.stop_comparing)
         self.thumbnails.scanChosen.connect(self.show_scan)
         self.presenter.set_scan_open(False)
@@ -381,7 +386,7 @@ class MainWindow(QMainWindow):
             self.filesDropped.emit(paths)
 
     def closeEvent(self, event) -> None:
-        save_window(self, self.settings)
+        save_window(layout_parts(self), self.settings)
         self.controller.shutdown()
         for part in (self.cine_bar, self.thumbnails, self.compare_pane):
             part.shutdown()

@@ -5,10 +5,14 @@ beside the user's models, so ``PNEUMONET_HOME`` isolates them exactly like the m
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from pneumonet_core.models.registry import user_home
+
+if TYPE_CHECKING:  # for the annotations only
+    from pneumonet_gui.window_parts import LayoutParts
 
 RECENT_KEY = "recent_files"
 #: Recent files whose path contains their patient's name, ID or birth date (hidden on request).
@@ -64,41 +68,41 @@ class RecentFiles:
         self._settings.sync()
 
 
-def restore_window(window, settings: QSettings) -> None:
+def restore_window(parts: LayoutParts, settings: QSettings) -> None:
     """The window's layout, the heat map's look and the identifiers switch, as last left."""
     geometry = settings.value("geometry")
     if isinstance(geometry, QByteArray):
-        window.restoreGeometry(geometry)
+        parts.window.restoreGeometry(geometry)
     state = settings.value("window_state")
     if isinstance(state, QByteArray):
-        window.restoreState(state)
-    controls = window.heatmap_controls
+        parts.window.restoreState(state)
+    controls = parts.heatmap_controls
     try:
         opacity = int(settings.value("overlay_opacity", 45))
     except (TypeError, ValueError):
         opacity = 45
+    # The heat-map presenter carries a new opacity and colour map to the viewer.
     controls.opacity.setValue(max(0, min(100, opacity)))
-    window.viewer.set_overlay_opacity(controls.opacity.value() / 100.0)
     colormap = str(settings.value("colormap", controls.colormap.currentText()))
     if controls.colormap.findText(colormap) >= 0:
         controls.colormap.setCurrentText(colormap)
-    panel = window.metadata_panel
+    panel = parts.metadata_panel
     panel.hide_identifiers.setChecked(_flag(settings, "hide_identifiers"))
     panel.hideIdentifiersChanged.connect(lambda hide: settings.setValue("hide_identifiers", bool(hide)))
-    window.heatmap_presenter.set_show_for_normal(_flag(settings, "heatmap_for_normal"))
-    window.viewer_commands.corners_action.setChecked(_flag(settings, "corner_overlays", True))
+    parts.heatmap_presenter.set_show_for_normal(_flag(settings, "heatmap_for_normal"))
+    parts.corners_action.setChecked(_flag(settings, "corner_overlays", True))
 
 
 def _flag(settings: QSettings, key: str, default: bool = False) -> bool:
     return str(settings.value(key, "true" if default else "false")).lower() == "true"
 
 
-def save_window(window, settings: QSettings) -> None:
-    settings.setValue("geometry", window.saveGeometry())
-    settings.setValue("window_state", window.saveState())
-    settings.setValue("overlay_opacity", window.heatmap_controls.opacity.value())
-    settings.setValue("colormap", window.heatmap_controls.colormap.currentText())
-    settings.setValue("hide_identifiers", window.metadata_panel.hide_identifiers.isChecked())
-    settings.setValue("heatmap_for_normal", window.heatmap_presenter.show_for_normal)
-    settings.setValue("corner_overlays", window.viewer_commands.corners_action.isChecked())
+def save_window(parts: LayoutParts, settings: QSettings) -> None:
+    settings.setValue("geometry", parts.window.saveGeometry())
+    settings.setValue("window_state", parts.window.saveState())
+    settings.setValue("overlay_opacity", parts.heatmap_controls.opacity.value())
+    settings.setValue("colormap", parts.heatmap_controls.colormap.currentText())
+    settings.setValue("hide_identifiers", parts.metadata_panel.hide_identifiers.isChecked())
+    settings.setValue("heatmap_for_normal", parts.heatmap_presenter.show_for_normal)
+    settings.setValue("corner_overlays", parts.corners_action.isChecked())
     settings.sync()

@@ -1,6 +1,7 @@
 """Keeps what is drawn over and around the scan in step with it: the corner texts, the
 measurements' calibration, the frames bar, the window title and the study browser, all
-following "Hide identifiers". It gets the widgets it keeps in step, not the window.
+following "Hide identifiers". It gets the widgets it keeps in step and the window's
+title setter, not the window.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QStatusBar
 
 from pneumonet_gui.cine import CineBar
 from pneumonet_gui.heatmap_presenter import HeatmapPresenter
@@ -27,11 +28,12 @@ from pneumonet_gui.viewer_controller import OpenScan
 class ViewPresenter:
     """Refreshes the overlays, title and browser of the window's open scan."""
 
-    def __init__(self, window: QMainWindow, current: Callable[[], OpenScan], viewer: ScanView, cine_bar: CineBar,
-                 metadata_panel: MetadataPanel, measure_tool: MeasureTool, measurements: MeasurementSet,
-                 thumbnails: ThumbnailStrip, browser_dock: QDockWidget, status_fields: StatusFields,
+    def __init__(self, set_title: Callable[[str], None], status_bar: QStatusBar, current: Callable[[], OpenScan],
+                 viewer: ScanView, cine_bar: CineBar, metadata_panel: MetadataPanel, measure_tool: MeasureTool,
+                 measurements: MeasurementSet, thumbnails: ThumbnailStrip, browser_dock: QDockWidget, status_fields: StatusFields,
                  heatmap: HeatmapPresenter, measurement_actions: tuple[QAction, QAction]):
-        self.window, self._current, self.viewer, self.cine_bar = window, current, viewer, cine_bar
+        self._set_title, self.status_bar = set_title, status_bar
+        self._current, self.viewer, self.cine_bar = current, viewer, cine_bar
         self.metadata_panel, self.measure_tool, self.measurements = metadata_panel, measure_tool, measurements
         self.thumbnails, self.browser_dock, self.status_fields = thumbnails, browser_dock, status_fields
         self.heatmap = heatmap
@@ -64,7 +66,7 @@ class ViewPresenter:
 
     # --- the scan ------------------------------------------------------------------------
     def opening(self, path: Path) -> None:
-        self.window.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
+        self._set_title(f"{self.shown_name(path)} \u2014 Pneumonet")
         self.status_fields.clear()
         self.measure_tool.cancel()
         self.measurements.reset(Calibration())
@@ -89,9 +91,9 @@ class ViewPresenter:
 
     def refresh_identity(self) -> None:
         """Title, corners, browser names and status bar after a scan opened or the switch moved."""
-        path, status = self._current().path, self.window.statusBar()
+        path, status = self._current().path, self.status_bar
         if path is not None:
-            self.window.setWindowTitle(f"{self.shown_name(path)} \u2014 Pneumonet")
+            self._set_title(f"{self.shown_name(path)} \u2014 Pneumonet")
         message = status.currentMessage()
         if message and self.hide:
             status.showMessage(self.shown_text(message, path))

@@ -105,7 +105,7 @@ class Exposure:
             address = ipaddress.ip_address(str(host).split("%")[0])
         except ValueError:
             return False
-        if getattr(address, "ipv4_mapped", None):
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         return any(address in network for network in self.networks)
 

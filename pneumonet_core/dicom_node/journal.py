@@ -55,6 +55,11 @@ class JournalRecord(TypedDict):
     #: None (no forwarding), ``done`` or ``failed``.
     forward: NotRequired[str | None]
     forward_error: NotRequired[str | None]
+    #: A failure that may pass (tried again on the next start, :data:`MAX_ATTEMPTS` times); None otherwise.
+    retry: NotRequired[bool | None]
+    attempts: NotRequired[int]
+    #: Objects refused because they came again with this UID but other content (the last few).
+    refused_duplicates: NotRequired[list[dict[str, str]]]
 
 
 def object_key(sop_instance_uid: str | None, data: bytes) -> str:
@@ -120,7 +125,7 @@ class Journal:
         except OSError:
             return False
 
-    def note_duplicate(self, key: str, data: bytes, calling_ae: str) -> dict:
+    def note_duplicate(self, key: str, data: bytes, calling_ae: str) -> JournalRecord:
         """Record that an object with ``key``'s UID and other content was refused."""
         record = self.record(key) or {"key": key}
         listed = list(record.get("refused_duplicates") or [])[-(MAX_DUPLICATES_LISTED - 1):]

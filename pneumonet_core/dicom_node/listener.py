@@ -91,7 +91,8 @@ class Listener:
         self._subscribers: list[Callable[[ev.NodeEvent], None]] = [on_event] if on_event is not None else []
         self._queue: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
-        self._ae = self._server = self._worker = None
+        self._ae = self._server = None
+        self._worker: threading.Thread | None = None
         self._studies: dict[str, ev.StudyInfo] = {}
         # One object parsed and stored at a time: its copies (encoded, parsed) are then held
         # once, whatever the number of associations, and a duplicate check cannot race a store.
@@ -118,7 +119,7 @@ class Listener:
     def start(self) -> Listener:
         """Queue what the journal left unfinished, start the worker, listen; ListenerError if it cannot."""
         from pynetdicom import AllStoragePresentationContexts, evt
-        from pynetdicom.sop_class import Verification
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # made when pynetdicom loads
         from pynetdicom.utils import make_target
 
         ae = application_entity(self.ae_title)
@@ -266,8 +267,9 @@ class Listener:
 
     def _finish(self, key: str, status: str, reason: str, retry: bool = False) -> None:
         """Record the end of ``key``; ``retry``: a failure that may pass, tried again on the next start."""
-        changes = {"retry": True, "attempts": int((self.journal.record(key) or {}).get("attempts") or 0) + 1} \
-            if retry else {"retry": None}
+        record = self.journal.record(key)
+        tries = int((record.get("attempts") if record is not None else None) or 0) + 1
+        changes = {"retry": True, "attempts": tries} if retry else {"retry": None}
         self.journal.update(key, status=status, reason=reason, **changes)
         kind = {FAILED: ev.FAILED, IGNORED: ev.IGNORED}[status]
         self._emit(ev.NodeEvent(kind, key, self._study(key), reason=reason, path=self.journal.received_path(key)))

@@ -83,7 +83,9 @@ def check_date_range(text: str) -> str:
 def find_studies(peer: Peer, calling_ae: str, patient_id: str | None = None, study_date: str | None = None,
                  accession_number: str | None = None) -> list[StudyMatch]:
     """C-FIND (Study Root, STUDY level) for studies matching every criterion given."""
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FindModel
+    from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made when pynetdicom loads
+        StudyRootQueryRetrieveInformationModelFind as FindModel,
+    )
 
     query = Dataset()
     query.QueryRetrieveLevel = "STUDY"
@@ -125,7 +127,9 @@ def _match(identifier: Dataset) -> StudyMatch:
 def retrieve_study(peer: Peer, calling_ae: str, study_uid: str, out_dir: str | Path) -> tuple[list[Path], int]:
     """C-GET one study into ``out_dir/<study uid>/``; return (files written, objects that failed)."""
     from pynetdicom import build_role, evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
+    from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # made when pynetdicom loads
+        StudyRootQueryRetrieveInformationModelGet as GetModel,
+    )
 
     folder = Path(out_dir) / object_key(study_uid, study_uid.encode())
     written: list[Path] = []

@@ -82,7 +82,8 @@ def build_secondary_capture(reference: Dataset, source: Dataset | None, pixels: 
         **equipment(card),
     )
     copy_reference(reference, sc)
-    sc.PatientOrientation = _orientation(source)  # the source's, else empty (type 2C)
+    # The source's, else empty (type 2C); pydicom types the attribute a list, without DICOM's empty "".
+    sc.PatientOrientation = _orientation(source)  # type: ignore[assignment]
     body_part = copied_value(source, "BodyPartExamined")
     if body_part in (None, "CHEST"):  # a chest, unpaired: Laterality stays absent
         sc.BodyPartExamined = "CHEST"

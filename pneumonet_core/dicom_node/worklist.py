@@ -96,7 +96,7 @@ def _triage_key(row: WorklistRow):
     status = DONE if label is not None else row.status
     # Withheld studies sort by arrival only: their hidden scores never decide an order.
     probability = row.probability if label in ("PNEUMONIA", "NORMAL") and row.probability is not None else 0.0
-    return rank[status], GROUPS.get(label, 3), -probability, row.received_at, row.study_uid
+    return rank[status], GROUPS.get(label, 3) if label is not None else 3, -probability, row.received_at, row.study_uid
 
 
 class Worklist:

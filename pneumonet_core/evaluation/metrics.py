@@ -80,7 +80,7 @@ def report_rows(confusion_matrix) -> list[tuple[str, float | None, float | None,
 def reliability_curve(y, p, bins: int = 10) -> dict:
     """Per equal-width bin: mean probability, observed pneumonia rate and count (empty bins left out)."""
     index = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
-    curve = {"mean_probability": [], "observed_rate": [], "count": []}
+    curve: dict[str, list] = {"mean_probability": [], "observed_rate": [], "count": []}
     for b in range(bins):
         inside = index == b
         if inside.any():

@@ -255,7 +255,7 @@ def _dimensions(ds: Dataset, path: Path) -> tuple[int, int, int]:
     for keyword, default in (("Rows", None), ("Columns", None), ("NumberOfFrames", 1)):
         value = ds.get(keyword) or default
         try:
-            size = int(value)
+            size = int(value) if value is not None else 0
         except (TypeError, ValueError):
             size = 0
         if size < 1:

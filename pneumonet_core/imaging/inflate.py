@@ -18,6 +18,7 @@ import re
 import struct
 import types
 import zlib
+from typing import Any
 
 from pneumonet_core.imaging import limits
 
@@ -71,8 +72,9 @@ def _inflate_rest(inflater, out: bytearray, limit: int) -> bytes:
     return bytes(out)
 
 
-def _shim() -> types.SimpleNamespace:
-    """A stand-in for the ``zlib`` module that inflates with a bound and does the rest as zlib."""
+def _shim() -> Any:
+    """A stand-in for the ``zlib`` module that inflates with a bound and does the rest as zlib
+    (a namespace in the place of a module, hence Any)."""
     names = {name: getattr(zlib, name) for name in dir(zlib) if not name.startswith("__")}
     return types.SimpleNamespace(**{**names, "decompress": bounded_decompress})
 

@@ -148,7 +148,7 @@ def _load(path: Path) -> Scan:
                 raise ScanError(path, "empty file (0 bytes)")
             head = handle.read(_HEAD_SIZE)
     except NotRegularFile as exc:
-        raise ScanError(path, exc.strerror) from None
+        raise ScanError(path, exc.strerror or str(exc)) from None
     except OSError as exc:
         raise ScanError(path, os_problem(exc)) from None
 

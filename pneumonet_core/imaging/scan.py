@@ -131,4 +131,4 @@ class Scan:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.pixels.shape)  # type: ignore[return-value]
+        return tuple(self.pixels.shape)

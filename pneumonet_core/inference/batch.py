@@ -153,9 +153,10 @@ def classify_paths(
                 stopped = True
                 return
             decoded = [f.result() for f in current]
-            current = None  # let each full scan go as soon as it is reported
+            del current  # let each full scan go as soon as it is reported
             good = [i for i, d in enumerate(decoded) if d.model_input is not None]
-            outputs, features = [], None
+            outputs: np.ndarray | list = []
+            features: np.ndarray | None = None
             if good:
                 outputs, features = classifier.forward(np.stack([decoded[i].model_input for i in good]))
             results = [d.result for d in decoded]

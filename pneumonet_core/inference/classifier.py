@@ -81,8 +81,9 @@ class Classifier:
         try:
             # The header ages a site accepts: ``accepted_ages``, else its setting, else the card's.
             self.guard = Guard.of_package(package, accepted_ages or site_accepted_ages())
-            if self.guard.needs_features and package.model is not None:  # a LiteRT graph is checked by its classifier
-                check_layer(package.model, self.guard.layer, self.guard.reference.dimensions)
+            reference = self.guard.reference  # the guard needs features when it has one
+            if reference is not None and package.model is not None:  # a LiteRT graph is checked by its classifier
+                check_layer(package.model, self.guard.layer, reference.dimensions)
         except ValueError as exc:
             raise ModelPackageError(package.path or "model", f"out-of-distribution guard: {exc}") from None
         self._two_outputs = None  # (outputs, features) model, built on first use when the guard reads features

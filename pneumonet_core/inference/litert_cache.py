@@ -153,7 +153,7 @@ def write_bundle(paths: list[Path], folder: Path, variant: str) -> list[str]:
     from pneumonet_core.models.package import read_card
 
     folder.mkdir(parents=True, exist_ok=True)
-    index = {"graphs": {}}
+    index: dict[str, dict] = {"graphs": {}}
     for path in paths:
         key = graph_key(read_card(path).hash, variant)
         data, meta = derive(Path(path), variant)

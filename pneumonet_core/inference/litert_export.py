@@ -56,7 +56,8 @@ def head_of(member, gradcam_layer: str) -> dict:
     chain_ok = (kinds[:1] == ["GlobalAveragePooling2D"] and all(k == "Dropout" for k in kinds[1:-1])
                 and isinstance(dense, keras.layers.Dense) and len(after) >= 2)
     activation = getattr(getattr(dense, "activation", None), "__name__", "") if dense is not None else ""
-    if not chain_ok or activation not in ("sigmoid", "softmax") or dense.output.name != member.outputs[0].name:
+    if (not chain_ok or dense is None or activation not in ("sigmoid", "softmax")
+            or dense.output.name != member.outputs[0].name):
         return {"cam": False, "why": "the head is not pooling, dropout and one dense layer"}
     kernel = np.asarray(dense.kernel.numpy() if hasattr(dense.kernel, "numpy") else dense.kernel, np.float32)
     bias = np.asarray(dense.bias.numpy() if dense.use_bias else np.zeros(kernel.shape[-1]), np.float32)

@@ -115,12 +115,13 @@ class LiteClassifier(Classifier):
         #: Where the graph came from: "bundle", "cache" or "derived" (``pneumonet info``, benchmarks).
         self.graph_source = source
         self.heads = list(meta.get("heads") or [])
-        if self.guard.needs_features:
+        reference = self.guard.reference  # the guard needs features when it has one
+        if reference is not None:
             width = (graph.outputs.get("features") or (0, 0))[-1]
-            if meta.get("guard_layer") != self.guard.layer or width != self.guard.reference.dimensions:
+            if meta.get("guard_layer") != self.guard.layer or width != reference.dimensions:
                 raise ModelPackageError(package.path or "model", f"out-of-distribution guard: the LiteRT graph reads "
                                         f"{meta.get('guard_layer')!r} ({width}), the reference {self.guard.layer!r}")
-        self._keras = None  # the TensorFlow package, loaded only for a head CAM does not explain
+        self._keras: ModelPackage | None = None  # the TensorFlow package, loaded only for a head CAM does not explain
         self._keras_lock = threading.Lock()
 
     @property
@@ -138,9 +139,12 @@ class LiteClassifier(Classifier):
             if self._keras is None:
                 from pneumonet_core.models.package import load_package
 
-                self._keras = load_package(self.package.path)
+                path = self.package.path
+                if path is None:
+                    raise ModelPackageError("model", "the TensorFlow model needs the package's file")
+                self._keras = load_package(path)
                 if self._keras.card.hash != self.card.hash:
-                    raise ModelPackageError(self.package.path, "the model file changed since it was loaded")
+                    raise ModelPackageError(path, "the model file changed since it was loaded")
             return self._keras
 
     def _run(self, inputs: np.ndarray) -> dict[str, np.ndarray]:

@@ -37,15 +37,16 @@ def _sigmoid(z) -> np.ndarray:
 def apply(calibration: dict | None, probability) -> np.ndarray:
     """Calibrated probabilities for raw ones; the identity when ``calibration`` is empty."""
     p = np.asarray(probability, dtype=np.float64)
-    method = (calibration or {}).get("method")
+    settings = calibration or {}
+    method = settings.get("method")
     if not method:
         return p
     if method == "temperature":
-        return _sigmoid(_logit(p) / float(calibration["temperature"]))
+        return _sigmoid(_logit(p) / float(settings["temperature"]))
     if method == "platt":
-        return _sigmoid(float(calibration["slope"]) * _logit(p) + float(calibration["intercept"]))
+        return _sigmoid(float(settings["slope"]) * _logit(p) + float(settings["intercept"]))
     if method == "isotonic":
-        return np.interp(p, calibration["x"], calibration["y"])
+        return np.interp(p, settings["x"], settings["y"])
     raise ValueError(f"unknown calibration method {method!r}")
 
 

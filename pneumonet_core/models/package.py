@@ -17,6 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,9 @@ MIN_KERAS = (3, 14)
 class ModelPackage:
     """A loaded model with its card; ``model`` is a Keras model built for ``precision``."""
 
-    model: object
+    #: A ``keras.Model`` (None when only the card and files were read): Any, as the core
+    #: imports Keras only where it builds or runs a model.
+    model: Any
     card: ModelCard
     path: Path | None = None
     extras: dict[str, bytes] = field(default_factory=dict)  # name (without "extra/") -> bytes
@@ -127,7 +130,7 @@ def save_package(model, card: ModelCard, path: str | Path, compression: str = "f
 
 
 def rewrite_package(source: str | Path, path: str | Path, card: ModelCard,
-                    extras: dict[str, bytes] | None = None) -> ModelCard:
+                    extras: dict[str, bytes | None] | None = None) -> ModelCard:
     """Write the model of ``source`` with a new card (and extra files) to ``path``.
 
     The weights are copied byte for byte; the new card is sealed with its own content

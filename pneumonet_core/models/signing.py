@@ -24,6 +24,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumonet_core.atomic import atomic_path
 from pneumonet_core.errors import ModelPackageError, PneumonetError
@@ -31,6 +32,9 @@ from pneumonet_core.models.archive import verified_files
 from pneumonet_core.models.bundled_pins import is_pinned
 from pneumonet_core.models.integrity import MANIFEST, SIGNATURE
 from pneumonet_core.settings import env_flag, read_settings, user_home
+
+if TYPE_CHECKING:  # cryptography is imported when a signature is read or made (see _crypto)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 ALGORITHM = "ed25519"
 SIGNATURE_FORMAT = "pneumonet-signature"
@@ -132,11 +136,11 @@ def trusted_keys_dir() -> Path:
     return user_home() / TRUSTED_DIR
 
 
-def trusted_keys() -> dict[str, tuple[str, object]]:
+def trusted_keys() -> dict[str, tuple[str, Ed25519PublicKey]]:
     """key id -> (name, public key) for every readable trusted key; unreadable files are skipped."""
     paths = sorted(trusted_keys_dir().glob(f"*{PUBLIC_SUFFIX}")) if trusted_keys_dir().is_dir() else []
     paths += [Path(p) for p in read_settings().get("trusted_keys", [])]
-    keys = {}
+    keys: dict[str, tuple[str, Ed25519PublicKey]] = {}
     for path in paths:
         try:
             key = load_public_key(path)
@@ -214,7 +218,8 @@ def sign_package(path: str | Path, private_key_path: str | Path, out: str | Path
     path = Path(path)
     _, files = verified_files(path)
     public = key.public_key()
-    record = {"format": SIGNATURE_FORMAT, "version": 1, "algorithm": ALGORITHM, "key_id": key_id(public),
+    kid = key_id(public)
+    record = {"format": SIGNATURE_FORMAT, "version": 1, "algorithm": ALGORITHM, "key_id": kid,
               "public_key": base64.b64encode(_raw_public(public)).decode(), "signed_file": MANIFEST,
               "signature": base64.b64encode(key.sign(files[MANIFEST])).decode()}
     files[SIGNATURE] = json.dumps(record, indent=1).encode()
@@ -225,7 +230,7 @@ def sign_package(path: str | Path, private_key_path: str | Path, out: str | Path
                 if info.filename != SIGNATURE:
                     zf.writestr(info.filename, files[info.filename])
             zf.writestr(SIGNATURE, files[SIGNATURE])
-    return target, record["key_id"]
+    return target, kid
 
 
 def package_signature_status(path: str | Path) -> SignatureStatus:

@@ -17,6 +17,7 @@ model, which needs the children only. The adult-like model is measured honestly:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,11 +89,12 @@ def fit_population(children_inputs: np.ndarray, adult_inputs: np.ndarray | None 
         raise ValueError(f"population percentile {percentile} must be at least 50 and below 100")
     rng = np.random.default_rng(seed)
     children = image_features(children_inputs)
-    settings = {"features": FEATURES_ID, "file": POPULATION_FILE, "ages_years": list(DEFAULT_AGES),
+    settings: dict[str, Any] = {"features": FEATURES_ID, "file": POPULATION_FILE, "ages_years": list(DEFAULT_AGES),
                 "children": len(children)}
-    have_adults = adult_inputs is not None and len(adult_inputs) >= 2
-    adults = image_features(adult_inputs) if have_adults else np.zeros((0, children.shape[1]), np.float32)
-    mirrored = image_features(adult_inputs[:, :, ::-1]) if have_adults else adults
+    adult_films = adult_inputs if adult_inputs is not None and len(adult_inputs) >= 2 else None
+    have_adults = adult_films is not None
+    adults = image_features(adult_films) if adult_films is not None else np.zeros((0, children.shape[1]), np.float32)
+    mirrored = image_features(adult_films[:, :, ::-1]) if adult_films is not None else adults
     pick = rng.permutation(len(children_inputs))
     n_fit = min(TURN_FILMS, (3 * len(pick)) // 4)  # a quarter at least is kept to check the turns on
     fit_turn, check_turn = pick[:n_fit], pick[n_fit : n_fit + TURN_CHECK_FILMS]
@@ -158,7 +160,7 @@ def _measure_adult(children, adults, mirrored, sites, coef, intercept, mean, sca
         how = "5-fold cross-fitted within one site (flatters: no other site was held out)"
     flagged = adult_scores >= threshold
     per_site = {s: round(float(np.mean(flagged[sites == s])), 4) for s in names}
-    groups = {}
+    groups: dict[str, list[str]] = {}
     for s in names:  # per --adults folder (the site name's first part)
         groups.setdefault(s.split("/")[0], []).append(s)
     return {

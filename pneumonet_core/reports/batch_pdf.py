@@ -109,10 +109,11 @@ def _scan_rows(results: Sequence[ScanResult], thumbs: Mapping[str, np.ndarray], 
             why = "; ".join([f"{WITHHELD_MESSAGE}: {r.ood_reason}"] + list(r.warnings))
             note = Paragraph(f'<font color="{pc.ERROR_COLOUR.hexval()}">{escape(why)}</font>', st["cell"])
         elif r.ok:
-            colour = pc.LABEL_COLOURS.get(r.label, pc.INK).hexval()
+            colour = pc.label_colour(r.label).hexval()
             decision = Paragraph(f'<font name="{bold}" color="{colour}">{escape(decision_words(r.label))}</font>', st["cell"])
-            prob = Paragraph(format_pair(r.probability, r.threshold if r.threshold is not None else 0.5)[0],
-                             st["cell"])
+            p_text = "\u2014" if r.probability is None else format_pair(
+                r.probability, r.threshold if r.threshold is not None else 0.5)[0]
+            prob = Paragraph(p_text, st["cell"])
             notes = "; ".join(([r.subtype_text] if r.subtype_text else []) + list(r.warnings))
             note = Paragraph(escape(notes), st["cell"]) if notes else ""
         else:
@@ -175,7 +176,7 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
     if title_note:
         story.append(Paragraph(escape(title_note), st["subtitle"]))
     story += [Spacer(1, 4 * mm), _tiles(summary, width), Spacer(1, 2.5 * mm), pc.disclaimer_box(width)]
-    probabilities = [r.probability for r in shown if r.ok and not r.withheld]
+    probabilities = [r.probability for r in shown if r.ok and not r.withheld and r.probability is not None]
     hist = probability_histogram_png(probabilities, card.threshold)
     story += [
         Paragraph("Distribution of probabilities", st["h2"]),

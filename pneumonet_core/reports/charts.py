@@ -13,6 +13,7 @@ def probability_histogram_png(probabilities: Sequence[float], threshold: float, 
     """PNG of a histogram of pneumonia probabilities (0..1) with the threshold marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     p = np.asarray([v for v in probabilities if v is not None], dtype=np.float64)
     fig = Figure(figsize=(width_in, height_in), dpi=dpi)
@@ -20,7 +21,7 @@ def probability_histogram_png(probabilities: Sequence[float], threshold: float, 
     ax = fig.add_subplot(1, 1, 1)
     bins = np.linspace(0.0, 1.0, 41)
     below, above = p[p < threshold], p[p >= threshold]
-    ax.hist([below, above], bins=bins, stacked=True, color=["#1E7B34", "#B3261E"],
+    ax.hist([below, above], bins=list(bins), stacked=True, color=["#1E7B34", "#B3261E"],
             label=[f"NORMAL ({len(below)})", f"PNEUMONIA ({len(above)})"], edgecolor="white", linewidth=0.4)
     ax.axvline(threshold, color="#1B2733", linestyle="--", linewidth=1.2)
     ax.annotate(f"threshold {threshold:.4f}", xy=(threshold, 1.0), xycoords=("data", "axes fraction"),
@@ -31,7 +32,9 @@ def probability_histogram_png(probabilities: Sequence[float], threshold: float, 
     ax.set_xlabel("probability of pneumonia", fontsize=8)
     ax.set_ylabel("scans", fontsize=8)
     ax.tick_params(labelsize=7.5)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    locator = ax.yaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # the default AutoLocator is one: whole numbers of scans
+        locator.set_params(integer=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(fontsize=7.5, frameon=False, loc="upper center", ncols=2, bbox_to_anchor=(0.5, 1.18))

@@ -119,7 +119,7 @@ def _folder_name(root: Path) -> str:
         return "input"
 
 
-def report_path(path: str | Path, metadata: dict | None, deidentify: bool, file_hash: str | None = None,
+def report_path(path: str | os.PathLike, metadata: dict | None, deidentify: bool, file_hash: str | None = None,
                 shown: str | None = None) -> str:
     """The path as an export shows it.
 

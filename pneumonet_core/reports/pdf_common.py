@@ -39,6 +39,11 @@ PANEL = colors.HexColor("#F2F5F8")
 LABEL_COLOURS = {"PNEUMONIA": colors.HexColor("#B3261E"), "NORMAL": colors.HexColor("#1E7B34")}
 ERROR_COLOUR = colors.HexColor("#8A5300")
 
+
+def label_colour(label: str | None):
+    """The colour a decision is printed in: ink for anything but PNEUMONIA and NORMAL."""
+    return LABEL_COLOURS.get(label, INK) if label is not None else INK
+
 _FONTS: tuple[str, str] | None = None
 
 

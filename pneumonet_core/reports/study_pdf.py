@@ -25,16 +25,19 @@ from pneumonet_core.results import SUBTYPE_CAVEAT, WITHHELD_MESSAGE, ScanResult,
 def _decision_band(result: ScanResult, card: ModelCard, width: float) -> Table:
     st = pc.styles()
     regular, bold = pc.fonts()
-    colour = pc.LABEL_COLOURS.get(result.label, pc.INK)
+    probability, threshold = result.probability, result.threshold
+    if probability is None or threshold is None:  # a withheld or failed result has no band (see _withheld_band)
+        raise ValueError("a decision band needs the result's probability and threshold")
+    colour = pc.label_colour(result.label)
     label = decision_words(result.label)
-    p_text, t_text = format_pair(result.probability, result.threshold)
-    sign = "\u2265" if result.probability >= result.threshold else "<"
+    p_text, t_text = format_pair(probability, threshold)
+    sign = "\u2265" if probability >= threshold else "<"
     cells = [
         [Paragraph("DECISION AT THE MODEL'S THRESHOLD", st["muted"]),
          Paragraph("PROBABILITY OF PNEUMONIA", st["muted"]),
          Paragraph("OPERATING THRESHOLD", st["muted"])],
         [Paragraph(f'<font name="{bold}" size="18" color="{colour.hexval()}">{escape(label)}</font>', st["body"]),
-         Paragraph(f'<font name="{bold}" size="18">{result.probability * 100:.1f} %</font>', st["body"]),
+         Paragraph(f'<font name="{bold}" size="18">{probability * 100:.1f} %</font>', st["body"]),
          Paragraph(f'<font name="{bold}" size="18">{t_text}</font>', st["body"])],
         [Paragraph(escape(f"p = {p_text} {sign} threshold {t_text}"), st["muted"]),
          Paragraph(f"p = {p_text}", st["muted"]),
@@ -94,7 +97,7 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
-def _images(scan: Scan, heatmap: np.ndarray, width: float, withheld: bool = False,
+def _images(scan: Scan, heatmap: np.ndarray | None, width: float, withheld: bool = False,
             heatmap_note: str | None = None) -> Table:
     st = pc.styles()
     gap = 5 * mm

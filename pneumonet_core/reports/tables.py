@@ -200,7 +200,7 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                 row = {k: _restore(v or "") for k, v in raw.items() if isinstance(k, str)}
                 trusted = bool(row.get("row_check")) and row_check(row) == row.get("row_check")
                 try:
-                    source = {k: row.get(k) for k in ("format", "width", "height") if row.get(k)}
+                    source: dict[str, str | int] = {k: row[k] for k in ("format", "width", "height") if row.get(k)}
                     for k in ("width", "height"):
                         if k in source:
                             source[k] = int(source[k])

@@ -66,11 +66,11 @@ def decode_splits(split: DataSplit, emit, should_stop) -> dict[str, tuple[list[L
     decoded = {}
     for name in SPLITS:
         items = split.part(name)
-        result = decode_inputs(
-            [im.path for im in items],
-            progress=lambda d, t, name=name: emit({"event": "decode", "split": name, "done": d, "total": t}),
-            should_stop=should_stop,
-        )
+
+        def progress(done: int, total: int, name: str = name) -> None:
+            emit({"event": "decode", "split": name, "done": done, "total": total})
+
+        result = decode_inputs([im.path for im in items], progress=progress, should_stop=should_stop)
         for err in result.errors:
             emit({"event": "warning", "message": f"skipped unreadable image {err}"})
         decoded[name] = ([items[i] for i in result.kept], result.inputs)

@@ -88,7 +88,7 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
             write_predictions(Path(config.predictions), test_items, test_p, "test")
     else:
         card.notes.append("no held-out test patients: test fraction was 0")
-    extras = {REFERENCE_FILE: None}
+    extras: dict[str, bytes | None] = {REFERENCE_FILE: None}  # None: no guard, its file removed
     if train_x is not None and len(train_x):  # the guard, fitted on the training patients' films
         fitted_on = {"data_set": f"training patients of {Path(config.data_dir).name}",
                      "patients": len(split.patients("train"))}

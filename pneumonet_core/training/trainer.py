@@ -230,6 +230,8 @@ def _train(config: TrainConfig, emit: ProgressFn, should_stop: Callable[[], bool
     })
     emit({"event": "evaluate", "message": "measuring the saved package on validation and held-out test patients, "
                                           "fitting its out-of-distribution guard on the training patients"})
+    if config.out is None:
+        raise PneumonetError("no file to write the model to (--out)")
     out = Path(config.out)
     with atomic_path(out, mode=0o644, suffix=".pneumonet") as tmp:
         card, test_metrics = save_and_measure(inference_model, card, tmp, config, split,
