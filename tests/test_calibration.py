@@ -180,7 +180,8 @@ def test_calibrate_shows_intervals_by_patient_and_says_what_the_rule_traded(site
     assert f"the threshold from {before['threshold']:.3f} to {after['threshold']:.3f}" in trade
     assert "on 54 films" in trade and "95% CI" in trade and "cross-fitted" in trade
     assert ("raised sensitivity" in trade or "lowered sensitivity" in trade or "kept sensitivity" in trade)
-    assert "not active" in text and registry.active_model_path() == active  # nothing activated silently
+    assert "not in use" in text and "pneumonet models use" in text  # said how to use it
+    assert registry.active_model_path() == active  # nothing activated silently
 
 
 def test_patient_bootstrap_resamples_patients_not_films():
