@@ -15,6 +15,15 @@ os.environ.setdefault("PNEUMONET_RUNTIME", "tensorflow")
 
 from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
 
+
+def pytest_configure(config) -> None:
+    """PNEUMONET_TEST_MEMORY=file.csv: a row of memory figures per test (tests/memory_probe.py)."""
+    path = os.environ.get("PNEUMONET_TEST_MEMORY")
+    if path and not config.pluginmanager.has_plugin("pneumonet-memory-probe"):
+        from tests.memory_probe import MemoryProbe
+
+        config.pluginmanager.register(MemoryProbe(path), "pneumonet-memory-probe")
+
 #: The training split beside the checkout (read-only; a copy in CI).
 SHARED_TRAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chest_xray" / "train"
 

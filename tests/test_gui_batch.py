@@ -58,9 +58,25 @@ def classifier(model_path):
 
 
 @pytest.fixture
-def panel(qtbot, qapp, classifier):
+def models():
+    """``make(classifier=None) -> ActiveModel``, each shut down when the test ends, as the
+    main window does on close: a load's warm-up left compiling would outlive the test, and a
+    thread inside TensorFlow when the interpreter exits aborts it (exit 134)."""
+    made: list[ActiveModel] = []
+
+    def make(classifier=None) -> ActiveModel:
+        made.append(ActiveModel(classifier))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, qapp, classifier, models):
     apply_theme(qapp)
-    widget = BatchPanel(ActiveModel(classifier))
+    widget = BatchPanel(models(classifier))
     qtbot.addWidget(widget)
     widget.resize(1100, 640)
     widget.show()
@@ -199,6 +215,48 @@ def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel
     pdf = export(qtbot, panel, "pdf", tmp_path / "partial.pdf")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert f"Cancelled after {len(kept)} of {len(paths)} scans" in " ".join(text.split())
+
+
+def test_closing_mid_run_cancels_and_joins_every_job_and_nothing_arrives_after(qtbot, qapp, classifier, model_path,
+                                                                               monkeypatch, models):
+    # What the main window does on close (panel.shutdown, then the model's): every job has
+    # ended when it returns, none is left in native code for the interpreter's exit.
+    model = models(classifier)
+    widget = BatchPanel(model, batch_size=4)
+    qtbot.addWidget(widget)
+    paths = sorted((SHARED_TRAIN / "NORMAL").glob("*.jpeg"))[:40]
+    gate, calls, real = threading.Event(), [], classifier.predict_inputs
+
+    def slow_predict(inputs):  # holds the second batch until the panel is closing
+        calls.append(len(inputs))
+        if len(calls) >= 2:
+            gate.wait(30)
+        return real(inputs)
+
+    monkeypatch.setattr(classifier, "predict_inputs", slow_predict)
+    assert widget.start(paths)
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=WAIT_MS)
+    job = widget.worker
+    threading.Timer(0.5, gate.set).start()  # the batch in progress ends while the panel waits for it
+    widget.shutdown()
+    assert job.cancelled and not job.is_running and not job._thread.is_alive()
+    assert len(calls) == 2  # no batch started after the close
+    ended = []
+    widget.batchFinished.connect(ended.append)
+    qtbot.waitUntil(lambda: ended == [True], timeout=WAIT_MS)  # the queued end, as a cancel
+    kept = len(widget.results)
+    assert kept == 2 * widget.batch_size and not widget.running
+    for _ in range(20):
+        qapp.processEvents()
+    assert len(widget.results) == kept and ended == [True]  # nothing else came
+
+    # A model loaded meanwhile is warming up (compiling its graph) in a job: the model's
+    # shutdown ends it too.
+    model.load(model_path)
+    qtbot.waitUntil(lambda: model._warm.worker is not None, timeout=WAIT_MS)
+    warm = model._warm.worker
+    model.shutdown()
+    assert warm.cancelled and not warm._thread.is_alive()
 
 
 def test_exports_are_deidentified_unless_the_export_dialog_opts_in_each_time(qtbot, qapp, panel, folder, tmp_path,
@@ -348,8 +406,8 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     window.close()
 
 
-def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, model_path, folder):
-    model = ActiveModel(classifier)
+def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, model_path, folder, models):
+    model = models(classifier)
     widget = BatchPanel(model)
     qtbot.addWidget(widget)
     model.load(model_path)  # another copy of the same file: a new instance
@@ -359,10 +417,10 @@ def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, mode
     assert len(widget.results) == len(folder.good) + len(folder.bad)
 
 
-def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path):
+def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path, models):
     broken = tmp_path / "broken.pneumonet"
     broken.write_bytes(b"not a model")
-    model = ActiveModel()
+    model = models()
     widget = BatchPanel(model)
     qtbot.addWidget(widget)
     model.load(broken)
