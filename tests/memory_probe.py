@@ -91,12 +91,12 @@ class MemoryProbe:
             with self.lock:
                 self.peak = max(self.peak, own + children)
 
-    def pytest_runtest_protocol(self, item, nextitem):  # noqa: ARG002 - pytest's signature
+    def pytest_runtest_protocol(self, item, nextitem):
         with self.lock:
             self.peak = 0
         self.start = time.monotonic()
 
-    def pytest_runtest_logfinish(self, nodeid, location):  # noqa: ARG002 - pytest's signature
+    def pytest_runtest_logfinish(self, nodeid, location):
         own, children = tree_rss(self.pid)
         with self.lock:
             peak = max(self.peak, own + children)
@@ -104,6 +104,6 @@ class MemoryProbe:
                               round(high_water_mark() / MB), round(time.monotonic() - self.start, 1)])
         self.file.flush()
 
-    def pytest_unconfigure(self, config):  # noqa: ARG002 - pytest's signature
+    def pytest_unconfigure(self, config):
         self.stop.set()
         self.file.close()
