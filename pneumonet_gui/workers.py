@@ -294,8 +294,8 @@ def stop_all_at_exit(timeout: float | None = None) -> list[Worker]:
 # threading's exit hooks run before the atexit ones (which TensorFlow and Keras, imported
 # later, also use) and before the interpreter finalises.
 try:
-    threading._register_atexit(stop_all_at_exit)
-except (AttributeError, RuntimeError):  # another Python, or imported while exiting
+    getattr(threading, "_register_atexit", atexit.register)(stop_all_at_exit)
+except RuntimeError:  # imported while the interpreter is exiting
     atexit.register(stop_all_at_exit)
 
 
