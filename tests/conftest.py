@@ -17,7 +17,11 @@ from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
 
 
 def pytest_configure(config) -> None:
-    """PNEUMONET_TEST_MEMORY=file.csv: a row of memory figures per test (tests/memory_probe.py)."""
+    """Tests marked own_process run in a child pytest (tests/own_process.py);
+    PNEUMONET_TEST_MEMORY=file.csv: a row of memory figures per test (tests/memory_probe.py)."""
+    from tests import own_process
+
+    own_process.register(config)
     path = os.environ.get("PNEUMONET_TEST_MEMORY")
     if path and not config.pluginmanager.has_plugin("pneumonet-memory-probe"):
         from tests.memory_probe import MemoryProbe
@@ -26,6 +30,19 @@ def pytest_configure(config) -> None:
 
 #: The training split beside the checkout (read-only; a copy in CI).
 SHARED_TRAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chest_xray" / "train"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_heap_after_each_module():
+    """Once a module's fixtures are gone, hand the heap's free pages back to the system
+    (glibc keeps them otherwise: about 0.1 GB after a ResNet152V2, issue 28's memory)."""
+    yield
+    import gc
+
+    from pneumonet_core.imaging.limits import give_free_heap_back
+
+    gc.collect()
+    give_free_heap_back()
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MB = 1 << 20
 
@@ -91,10 +93,12 @@ class MemoryProbe:
             with self.lock:
                 self.peak = max(self.peak, own + children)
 
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         with self.lock:
             self.peak = 0
         self.start = time.monotonic()
+        return (yield)
 
     def pytest_runtest_logfinish(self, nodeid, location):
         own, children = tree_rss(self.pid)

@@ -24,6 +24,10 @@ EXTERNAL = ROOT.parent / "shared" / "data" / "chest_xray" / "external"
 MAX_PROBABILITY_DIFFERENCE = 0.05
 MIN_DECISION_AGREEMENT = 0.99
 
+# In a child pytest (tests/own_process.py): the networks built here in two precisions would
+# stay in the suite's process after this module.
+pytestmark = pytest.mark.own_process
+
 
 def policies(architecture: str) -> dict[str, str]:
     layers = json.loads(architecture)["config"]["layers"]
