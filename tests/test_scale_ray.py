@@ -21,7 +21,7 @@ from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
-pytestmark = pytest.mark.slow  # starts Ray
+pytestmark = [pytest.mark.slow, pytest.mark.early]  # starts Ray: 2.6 GB of processes beside pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
-pytestmark = pytest.mark.slow  # starts Ray
+pytestmark = [pytest.mark.slow, pytest.mark.early]  # starts Ray: 2.9 GB of processes beside pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
