@@ -33,14 +33,21 @@ SHARED_TRAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """The tests marked own_process or early run first (in their collected order otherwise).
+    """The tests marked early (by their rank, 0 first) and own_process run first, the others
+    after them, each in its collected order.
 
     Why: what they start (a child pytest training a ResNet152V2, a local Ray) comes on top
-    of pytest's own memory, which only grows over the suite (from about 0.9 GB after
+    of pytest's own memory, which only grows over the suite (from about 1 GB after
     collection to 1.8 GB at the end; issue 28's 4 GB ceiling for the whole tree).
     """
-    items.sort(key=lambda item: 0 if item.get_closest_marker("own_process") or item.get_closest_marker("early")
-               else 1)
+
+    def rank(item) -> int:
+        early = item.get_closest_marker("early")
+        if early is not None:
+            return early.kwargs.get("rank", 1)
+        return 1 if item.get_closest_marker("own_process") else 2
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

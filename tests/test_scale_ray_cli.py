@@ -17,7 +17,9 @@ import pytest
 
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
-pytestmark = [pytest.mark.slow, pytest.mark.early]  # starts Ray: 2.9 GB of processes beside pytest
+# Starts Ray: 2.9 GB of processes beside pytest, so it runs first of all, before
+# tests/test_scale_ray.py leaves Ray's driver (0.2 GB) in pytest.
+pytestmark = [pytest.mark.slow, pytest.mark.early(rank=0)]
 
 ROOT = Path(__file__).resolve().parents[1]
 
