@@ -109,6 +109,8 @@ class OwnProcess:
             self.crashed_at_exit.add(items[-1].nodeid)
         for line in lines:
             report = self.config.hook.pytest_report_from_serializable(config=self.config, data=json.loads(line))
+            if isinstance(report.longrepr, list):  # a skip's (path, line, reason): JSON made the tuple a list
+                report.longrepr = tuple(report.longrepr)
             if report.nodeid in self.reports:
                 self.reports[report.nodeid].append(report)
 
