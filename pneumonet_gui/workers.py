@@ -36,17 +36,25 @@ whole process (racy with several workers) and skips ``finished`` after a Runtime
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import logging
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from pneumonet_core.errors import PneumonetError
 
+log = logging.getLogger(__name__)
+
 #: Workers whose thread is running: a started worker must outlive its Python references.
 _running: set[Worker] = set()
+
+#: How long the interpreter's exit waits for the jobs still running (see :func:`stop_all_at_exit`).
+EXIT_WAIT_S = 60.0
 
 
 def error_message(exc: BaseException, path=None) -> str:
@@ -259,6 +267,36 @@ class ProcessWorker(Worker):
     def _kill(process: subprocess.Popen) -> None:
         if process.poll() is None:
             process.kill()
+
+
+def stop_all_at_exit(timeout: float | None = None) -> list[Worker]:
+    """Quit every job still running and wait for it (at most ``timeout`` seconds in all).
+
+    Runs when the interpreter exits, before it finalises. Job threads are daemons, so
+    nothing else waits for them; a daemon thread that is inside native code when the
+    interpreter finalises (TensorFlow compiling or running a graph, say a warm-up that no
+    window shut down) is ended by ``pthread_exit`` on its way back to Python, an unwind
+    through C++ frames that aborts the whole process ("terminate called after throwing an
+    instance of ''", exit 134) after its work was done. Returns the workers that did not
+    end in time.
+    """
+    timeout = EXIT_WAIT_S if timeout is None else timeout
+    workers = [worker for worker in list(_running) if worker.is_running]
+    for worker in workers:
+        worker.quit()  # a generator stops at its next yield; should_stop says True; a child gets SIGTERM
+    deadline = time.monotonic() + timeout
+    late = [worker for worker in workers if not worker.wait(max(0.0, deadline - time.monotonic()))]
+    if late:
+        log.warning("%d background job(s) still running at exit", len(late))
+    return late
+
+
+# threading's exit hooks run before the atexit ones (which TensorFlow and Keras, imported
+# later, also use) and before the interpreter finalises.
+try:
+    getattr(threading, "_register_atexit", atexit.register)(stop_all_at_exit)
+except RuntimeError:  # imported while the interpreter is exiting
+    atexit.register(stop_all_at_exit)
 
 
 def start_process(command: list[str], env: dict | None = None, kill_after_s: float = 15.0,

@@ -12,7 +12,8 @@ from pneumonet_core.models.package import load_package, read_card
 from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.trainer import train
 
-pytestmark = pytest.mark.slow  # trains its members
+pytestmark = [pytest.mark.slow,  # trains its members
+              pytest.mark.own_process]  # in a child pytest: TensorFlow keeps what training took
 
 
 @pytest.fixture(scope="module")

@@ -58,9 +58,25 @@ def classifier(model_path):
 
 
 @pytest.fixture
-def panel(qtbot, qapp, classifier):
+def models():
+    """``make(classifier=None) -> ActiveModel``, each shut down when the test ends, as the
+    main window does on close: a load's warm-up left compiling would outlive the test, and a
+    thread inside TensorFlow when the interpreter exits aborts it (exit 134)."""
+    made: list[ActiveModel] = []
+
+    def make(classifier=None) -> ActiveModel:
+        made.append(ActiveModel(classifier))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.shutdown()
+
+
+@pytest.fixture
+def panel(qtbot, qapp, classifier, models):
     apply_theme(qapp)
-    widget = BatchPanel(ActiveModel(classifier))
+    widget = BatchPanel(models(classifier))
     qtbot.addWidget(widget)
     widget.resize(1100, 640)
     widget.show()
@@ -348,8 +364,8 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     window.close()
 
 
-def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, model_path, folder):
-    model = ActiveModel(classifier)
+def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, model_path, folder, models):
+    model = models(classifier)
     widget = BatchPanel(model)
     qtbot.addWidget(widget)
     model.load(model_path)  # another copy of the same file: a new instance
@@ -359,10 +375,10 @@ def test_a_run_uses_the_model_the_user_switched_to(qtbot, qapp, classifier, mode
     assert len(widget.results) == len(folder.good) + len(folder.bad)
 
 
-def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path):
+def test_a_model_that_cannot_load_is_a_message_not_a_crash(qtbot, qapp, folder, tmp_path, models):
     broken = tmp_path / "broken.pneumonet"
     broken.write_bytes(b"not a model")
-    model = ActiveModel()
+    model = models()
     widget = BatchPanel(model)
     qtbot.addWidget(widget)
     model.load(broken)

@@ -6,6 +6,8 @@ are short Python scripts, and the viewer controller is driven with a stand-in cl
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -181,6 +183,32 @@ def test_a_cancelled_child_gets_sigterm_then_is_killed(qtbot, ignores_sigterm):
     assert worker.process.returncode == (-9 if ignores_sigterm else 0)
     assert record.values("yielded") == (["ready"] if ignores_sigterm else ["ready", "stopping"])  # its last words
     assert "returned" not in record.names() and "failed" not in record.names()
+
+
+def test_jobs_still_running_at_exit_are_stopped_and_joined_before_the_interpreter_ends(tmp_path):
+    # A daemon thread still inside native code (TensorFlow) when the interpreter finalises
+    # aborts the process (exit 134) after all the work was done; the exit hook stops and
+    # joins every job first. A job the hook did not reach would never run its ``finally``.
+    script = (
+        "import sys, time\n"
+        "from pneumonet_gui import workers\n"
+        "def polite(should_stop):\n"
+        "    try:\n"
+        "        while not should_stop(): time.sleep(0.01)\n"
+        "    finally:\n"
+        "        open(sys.argv[1], 'a').write('polite stopped\\n')\n"
+        "def busy():\n"  # ignores every cancel, like a graph being compiled: waited for
+        "    time.sleep(1.0)\n"
+        "    open(sys.argv[1], 'a').write('busy done\\n')\n"
+        "for job in (polite, busy): workers.start(job)\n"
+        "time.sleep(0.3)\n"
+        "print('leaving', flush=True)\n")
+    marker = tmp_path / "ended.txt"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script, str(marker)], capture_output=True, text=True, timeout=120,
+                          cwd=root, env={**os.environ, "PYTHONPATH": str(root), "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0 and done.stdout == "leaving\n", done.stderr
+    assert sorted(marker.read_text().splitlines()) == ["busy done", "polite stopped"]
 
 
 def test_the_newest_job_wins(qtbot):

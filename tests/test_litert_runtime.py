@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CNN = ROOT / "resources/models/pneumonet-cnn.pneumonet"
 EXTERNAL = ROOT.parent / "shared" / "data" / "chest_xray" / "external"
 
+# In a child pytest (tests/own_process.py): deriving graphs leaves TensorFlow's converter state
+# in the suite's process.
+pytestmark = pytest.mark.own_process
+
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):

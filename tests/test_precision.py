@@ -24,6 +24,10 @@ EXTERNAL = ROOT.parent / "shared" / "data" / "chest_xray" / "external"
 MAX_PROBABILITY_DIFFERENCE = 0.05
 MIN_DECISION_AGREEMENT = 0.99
 
+# The slow tests run in a child pytest (tests/own_process.py): the networks they build in two
+# precisions would stay in the suite's process after this module.
+IN_A_CHILD = pytest.mark.own_process("bfloat16")
+
 
 def policies(architecture: str) -> dict[str, str]:
     layers = json.loads(architecture)["config"]["layers"]
@@ -96,6 +100,7 @@ def compare_precisions(model: Path, batch_size: int) -> tuple[float, float]:
 
 
 @pytest.mark.slow
+@IN_A_CHILD
 def test_bfloat16_cnn_agrees_with_float32_on_external():
     worst, agree = compare_precisions(CNN, batch_size=32)
     assert worst <= MAX_PROBABILITY_DIFFERENCE, worst
@@ -108,6 +113,7 @@ MAX_FEATURE_DIFFERENCE = 0.05
 
 
 @pytest.mark.slow
+@IN_A_CHILD
 def test_bfloat16_resnet152v2_first_blocks_agree_with_float32():
     """The bundled ResNet152V2 rebuilt in bfloat16 with a float32 head; its first blocks (the
     stem and conv2) on four external films against float32. The whole network on the 288
@@ -136,6 +142,7 @@ def test_bfloat16_resnet152v2_first_blocks_agree_with_float32():
 
 
 @pytest.mark.slow
+@IN_A_CHILD
 def test_bfloat16_heatmap_and_command_line(some_training_jpeg, capsys):
     from pneumonet_core.imaging import load_scan
     from pneumonet_core.inference.classifier import Classifier

@@ -1,16 +1,15 @@
 """The Ray engine gives what the local engine gives: results, errors, exit codes, CSV/JSON/PDF,
 progress and resume; Ray stays optional.
 
-One small local Ray (2 CPUs, one model actor) serves the module; one test starts Ray on
-demand from the command line, as a user's run does.
+One small local Ray (2 CPUs, one model actor) serves the module. The command line's own Ray
+(started on demand, as a user's run does) is tested in tests/test_scale_ray_cli.py, once this
+module's Ray has stopped: two at once took 4 GB.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
-pytestmark = pytest.mark.slow  # starts Ray
+pytestmark = [pytest.mark.slow, pytest.mark.early]  # starts Ray: 2.6 GB of processes beside pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,23 +167,6 @@ def test_actor_plan_follows_the_cluster(ray_cluster):
     assert actor_plan([{"CPU": 4.0, "GPU": 4.0}])["num_cpus"] == 0
 
 
-def test_command_line_starts_a_local_ray_on_demand(folder, model, tmp_path):
-    """No Ray running: ``--engine ray`` starts one, classifies, shuts it down; same JSON, same exit code."""
-    pytest.importorskip("ray")
-    files = [str(p) for p in folder.good[:4]] + [str(p) for p in list(folder.bad)[:2]]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.pop("RAY_ADDRESS", None)
-    docs = {}
-    for engine in ("local", "ray"):
-        proc = subprocess.run([sys.executable, "-m", "pneumonet_cli.main", "classify", *files, "--model",
-                               str(model), "--json", "--engine", engine], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=600)
-        assert proc.returncode == 3, proc.stderr[-3000:]
-        assert "Traceback" not in proc.stderr
-        docs[engine] = json.loads(proc.stdout)
-    assert docs["ray"] == docs["local"]
-
-
 def test_stop_ends_the_ray_run_with_the_results_so_far(ray_cluster, folder, model):
     from pneumonet_core.inference.classifier import Classifier
     from pneumonet_core.inference.ray_engine import classify_paths_ray
@@ -209,19 +191,3 @@ def test_an_actor_that_cannot_load_the_model_fails_in_one_line(ray_cluster, fold
     with pytest.raises(PneumonetError, match="the Ray engine failed: .*differs from the driver's") as caught:
         list(classify_paths_ray(folder.good[:4], classifier, batch_size=8))
     assert "\n" not in str(caught.value)
-
-
-def test_an_address_that_does_not_answer_fails_at_once_in_one_line(folder, model, tmp_path):
-    pytest.importorskip("ray")
-    from pneumonet_core.inference.ray_engine import _unreachable
-
-    assert _unreachable("127.0.0.1:9") and _unreachable("ray://127.0.0.1:9")  # the discard port: closed
-    assert _unreachable("auto") is None and _unreachable(None) is None
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "pneumonet_cli.main", "classify", str(folder.good[0]),
-                           "--model", str(model), "--engine", "ray", "--ray-address", "127.0.0.1:9"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 1 and proc.stdout == ""
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("pneumonet")]
-    assert errors == [errors[0]] and "cannot reach the Ray cluster at 127.0.0.1:9" in errors[0]
-    assert "Traceback" not in proc.stderr

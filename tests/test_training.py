@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import threading
 
@@ -18,7 +19,12 @@ from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.run_state import RunState, run_digest
 from pneumonet_core.training.trainer import train
 
-pytestmark = pytest.mark.slow  # trains networks: full runs and CI only (tools/test.sh --fast leaves them out)
+pytestmark = [
+    pytest.mark.slow,  # trains networks: full runs and CI only (tools/test.sh --fast leaves them out)
+    # TensorFlow keeps what training took (2.3 GB here) until the process ends: these tests run in
+    # child processes (tests/own_process.py), the ResNet152V2 ones in children of their own.
+    pytest.mark.own_process,
+]
 
 
 def _config(shared_train_dir, tmp_path, **kw):
@@ -91,6 +97,7 @@ def _resnet_notop_h5(path):
     return model
 
 
+@pytest.mark.own_process("resnet-weights")
 def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch):
     from keras.src.applications import resnet
 
@@ -114,6 +121,7 @@ def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch)
     assert model.get_layer("prediction").trainable
 
 
+@pytest.mark.own_process("resnet-weights")
 def test_local_weights_file_and_unfreeze_count(tmp_path):
     source = keras.applications.ResNet152V2(include_top=False, weights=None, input_shape=(224, 224, 3))
     source.get_layer("conv5_block3_3_conv").kernel.assign(np.full((1, 1, 512, 2048), 0.5, "float32"))
@@ -126,6 +134,7 @@ def test_local_weights_file_and_unfreeze_count(tmp_path):
     assert model.get_layer("post_bn").trainable
 
 
+@pytest.mark.own_process("resnet-weights")
 def test_backbone_from_an_existing_pneumonet_model(tmp_path):
     bundled = "resources/models/pneumonet-resnet152v2.pneumonet"
     model = build_model(ModelSpec(approach="finetune", weights=bundled, unfreeze=1))
@@ -138,7 +147,8 @@ def test_backbone_from_an_existing_pneumonet_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("approach", ["transfer", "finetune"])
+@pytest.mark.parametrize("approach", [pytest.param(name, marks=pytest.mark.own_process(name))
+                                      for name in ("transfer", "finetune")])
 def test_resnet_approaches_train_on_real_images(shared_train_dir, tmp_path, approach):
     """ResNet152V2 from random weights (no download here), a few batches, end to end. The
     network works at 64 x 64 inside the model (--resolution): the plumbing is the same as at
@@ -149,11 +159,13 @@ def test_resnet_approaches_train_on_real_images(shared_train_dir, tmp_path, appr
                 limit=90, compression="int8", resolution=64),
         emit=events.append,
     )
-    package = load_package(result.out)
-    assert package.card.backbone == "ResNet152V2" and package.card.compression == "int8"
-    assert package.card.gradcam_layer == "post_relu"
-    assert "random initialisation" in package.card.weights_init
+    card = load_package(result.out).card  # the package loads; its network is not kept
+    assert card.backbone == "ResNet152V2" and card.compression == "int8"
+    assert card.gradcam_layer == "post_relu"
+    assert "random initialisation" in card.weights_init
     assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1]
+    del result  # the trained network: the one built next reuses its memory (issue 28's peak)
+    gc.collect()
     trainable = {w.path for w in build_model(ModelSpec(approach=approach, unfreeze=1)).trainable_weights}
     assert any(p.startswith("prediction") for p in trainable)
     assert any(p.startswith("conv5_block3") for p in trainable) == (approach == "finetune")
