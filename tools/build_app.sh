@@ -25,8 +25,15 @@ ls resources/models/*.pneumonet >/dev/null 2>&1 || {
 start=$(date +%s)
 # The LiteRT graphs of the bundled models, derived from them now (TensorFlow, minutes for
 # ResNet152V2): the app then shows a result without loading TensorFlow. build.spec
-# bundles build/litert as resources/litert.
-"$PYTHON" tools/derive_litert.py build/litert
+# bundles build/litert as resources/litert. Those tools/install.sh derived for these very
+# models (its stamp is the digest of every bundled package) are copied instead.
+models_stamp=$(sha256sum resources/models/*.pneumonet | sha256sum | cut -d' ' -f1)
+if [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ]; then
+  rm -rf build/litert && mkdir -p build && cp -r resources/litert build/litert && rm -f build/litert/.models-sha256
+  echo "build_app: the LiteRT graphs tools/install.sh derived for these models, copied"
+else
+  "$PYTHON" tools/derive_litert.py build/litert
+fi
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller build.spec
 # TensorFlow's libraries carry 250 MB of symbols nothing uses at run time. Strip them and
