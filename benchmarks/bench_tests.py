@@ -27,29 +27,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = os.sysconf("SC_PAGE_SIZE")
+sys.path.insert(0, str(ROOT))
+# The suite's own memory probe reads /proc the same way: one reader for both.
+from tests.memory_probe import tree_rss as _tree  # noqa: E402 - after the path is set
 
 
 def tree_rss(root_pid: int) -> int:
     """Bytes resident in ``root_pid`` and all its descendants (from /proc)."""
-    parents, rss = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text().split()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) "
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(statm[1]) * PAGE
-    total, todo = 0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(child for child, parent in parents.items() if parent == pid)
-    return total
+    own, children = _tree(root_pid)
+    return own + children
 
 
 def run_suite(tree: Path, pytest_args: list[str]) -> dict:

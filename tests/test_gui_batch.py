@@ -31,7 +31,7 @@ from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, FILE, OOD, PROBABILITY
 from pneumonet_gui.theme import apply_theme
-from tests.helpers import SHARED_TRAIN
+from tests.helpers import SHARED_TRAIN, on_screen
 from tests.test_batch_folder import IDENTIFIERS, make_batch_folder, make_split_model
 
 # User settings, models and the viewer's INI file live in the test's folder.
@@ -76,11 +76,7 @@ def models():
 @pytest.fixture
 def panel(qtbot, qapp, classifier, models):
     apply_theme(qapp)
-    widget = BatchPanel(models(classifier))
-    qtbot.addWidget(widget)
-    widget.resize(1100, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = on_screen(qtbot, BatchPanel(models(classifier)), (1100, 640))
     yield widget
     widget.shutdown()
 

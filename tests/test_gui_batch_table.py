@@ -14,6 +14,7 @@ from pneumonet_gui.active_model import ActiveModel
 from pneumonet_gui.batch import BatchPanel
 from pneumonet_gui.batch.table_model import DECISION, ERROR, OOD, PROBABILITY
 from pneumonet_gui.theme import apply_theme
+from tests.helpers import on_screen
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 
@@ -22,11 +23,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("isolated_home")]
 def panel(qtbot, qapp):
     """The panel alone, rows appended as its worker delivers them (no model needed)."""
     apply_theme(qapp)
-    widget = BatchPanel(ActiveModel())
-    qtbot.addWidget(widget)
-    widget.resize(1100, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = on_screen(qtbot, BatchPanel(ActiveModel()), (1100, 640))
     yield widget
     widget.shutdown()
 
