@@ -114,7 +114,7 @@ derive_graphs() {
   models_stamp=$(sha256sum resources/models/*.pneumonet 2>/dev/null | sha256sum | cut -d' ' -f1)
   [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ] && return 0
   echo "install: deriving the bundled models' LiteRT graphs (once; a few minutes)"
-  .venv/bin/python tools/derive_litert.py resources/litert
+  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} .venv/bin/python tools/derive_litert.py resources/litert
   echo "$models_stamp" >resources/litert/.models-sha256
 }
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) ${extras:-none}"
