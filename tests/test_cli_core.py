@@ -146,7 +146,10 @@ def test_models_rank_by_independent_patients_and_info_leads_with_them(tmp_path, 
     assert main(["models", "install", str(tiny)]) == 0
     capsys.readouterr()
     assert main(["models"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if ".pneumonet" in line]
+    # Pneumonia models ranked first; the bacterial/viral model listed apart, after them.
+    ranked, _, apart = capsys.readouterr().out.partition("bacterial/viral models")
+    assert "pneumonet-subtype" in apart and "pneumonet-subtype" not in ranked
+    lines = [line for line in ranked.splitlines() if ".pneumonet" in line]
     names = [line.split()[1] if line.startswith("*") else line.split()[0] for line in lines]
     # the CNN's cross-fitted external AUC (0.98) beats the ResNet152V2's (0.95), though its held-out AUC is lower
     assert names == ["pneumonet-cnn", "pneumonet-resnet152v2", "tiny-test-cnn"]
@@ -155,8 +158,10 @@ def test_models_rank_by_independent_patients_and_info_leads_with_them(tmp_path, 
     assert lines[0].index("independent AUC") < lines[0].index("held-out AUC")
     assert "independent AUC=n/a" in lines[2]
     assert main(["models", "--json"]) == 0
-    models = json.loads(capsys.readouterr().out)["models"]
+    listing = json.loads(capsys.readouterr().out)
+    models = listing["models"]
     assert [m["name"] for m in models] == names
+    assert [m["name"] for m in listing["subtype_models"]] == ["pneumonet-subtype"]
     assert models[0]["independent"]["kind"] == "cross-fitted" and models[2]["independent"] is None
     assert main(["info", "--model", CNN]) == 0
     out = capsys.readouterr().out
