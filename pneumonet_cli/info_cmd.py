@@ -73,7 +73,7 @@ def run(args) -> int:
 
 def subtype_in_use(card) -> dict | None:
     """The bacterial/viral model a pneumonia model gets (None for a model that is not one)."""
-    if list(card.class_names) != ["NORMAL", "PNEUMONIA"]:
+    if not card.gets_subtype_opinion:
         return None
     from pneumonet_core.errors import PneumonetError
     from pneumonet_core.inference.subtype import chosen_subtype_path

@@ -116,7 +116,7 @@ class Classifier:
         else:
             classifier = cls(load_package(path, precision=precision), batch_size=batch_size,
                              apply_calibration=apply_calibration)
-        if apply_calibration and list(classifier.class_names) == ["NORMAL", "PNEUMONIA"]:
+        if apply_calibration and classifier.card.gets_subtype_opinion:
             chosen = chosen_subtype_path() if subtype == "auto" else subtype
             off = chosen is None or str(chosen).strip().lower() == "none"
             classifier.subtype = SubtypeSlot(None if off or chosen is None else Path(chosen),

@@ -60,6 +60,11 @@ class ModelCard:
         return cls(**known)
 
     @property
+    def gets_subtype_opinion(self) -> bool:
+        """True for a NORMAL/PNEUMONIA model: the bacterial/viral opinion follows its PNEUMONIA decisions."""
+        return list(self.class_names) == ["NORMAL", "PNEUMONIA"]
+
+    @property
     def is_subtype(self) -> bool:
         """True for a bacterial/viral model: it runs after a pneumonia model, never as one."""
         return list(self.class_names) == list(SUBTYPE_CLASSES)
