@@ -1,7 +1,7 @@
 """Time the test suite (or a part of it) and measure its peak memory, optionally against a
 baseline commit run the same way on the same machine.
 
-    python benchmarks/bench_tests.py [--baseline REV] [--out FILE] [-- PYTEST ARGS]
+    python benchmarks/bench_tests.py [--baseline REV] [--test-sh] [--out FILE] [-- PYTEST ARGS]
 
 Each run is ``pytest -q -p no:cacheprovider --durations=25 PYTEST ARGS`` headless, in a fresh
 ``$PNEUMONET_HOME``, from the checkout being measured (``--baseline`` makes a temporary git
@@ -10,7 +10,9 @@ worktree of REV and puts it first on ``PYTHONPATH``). Printed per run: wall time
 tree (the sum of the resident sizes of pytest and its children, sampled twice a second: the
 figure that matters on a shared machine), the load average before and after, pytest's summary
 line and its slowest tests; then the ratios to the baseline. Figures from a busy machine are
-not the suite's: read the load average first.
+not the suite's: read the load average first. ``--test-sh`` runs ``bash tools/test.sh ARGS``
+instead (its two phases: the heavy tests alone, then the rest in pytest-xdist workers), as
+the README and CI run the suite; ``--fast`` among the ARGS is its fast tier.
 """
 
 from __future__ import annotations
@@ -38,14 +40,18 @@ def tree_rss(root_pid: int) -> int:
     return own + children
 
 
-def run_suite(tree: Path, pytest_args: list[str]) -> dict:
-    """Run pytest in ``tree``; wall, CPU, peak tree memory, summary and slowest tests."""
+def run_suite(tree: Path, pytest_args: list[str], test_sh: bool = False) -> dict:
+    """Run pytest (or tools/test.sh) in ``tree``; wall, CPU, peak tree memory, summary and slowest tests."""
     python = ROOT / ".venv" / "bin" / "python"
     python = str(python) if python.exists() else sys.executable
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PNEUMONET_HOME": tempfile.mkdtemp(prefix="pneumonet-bench-home-"),
            "PYTHONPATH": str(tree) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=25", *pytest_args]
+    if test_sh:
+        fast = [arg for arg in pytest_args if arg == "--fast"]
+        command = ["bash", "tools/test.sh", *fast, "-p", "no:cacheprovider", "--durations=25",
+                   *(arg for arg in pytest_args if arg != "--fast")]
     load_before = os.getloadavg()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
@@ -65,7 +71,8 @@ def run_suite(tree: Path, pytest_args: list[str]) -> dict:
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     lines = output.splitlines()
-    summary = next((line.strip("= ") for line in reversed(lines) if re.search(r"\d+ (passed|failed)", line)), "?")
+    # tools/test.sh prints one summary per phase
+    summary = " + ".join(line.strip("= ") for line in lines if re.search(r"\d+ (passed|failed).* in [\d.]+s", line)) or "?"
     slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
     failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     return {"tree": tree, "code": proc.returncode, "wall": wall, "cpu": cpu, "peak": peak[0],
@@ -86,8 +93,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", metavar="REV", help="also run the suite of this commit first, for ratios")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    parser.add_argument("--test-sh", action="store_true", help="run the suite as bash tools/test.sh does")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest (e.g. -m 'not slow')")
     args = parser.parse_args()
+    if args.baseline and args.test_sh:
+        parser.error("--test-sh measures this checkout only (a baseline's tools/test.sh would install a venv)")
     runs = {}
     if args.baseline:
         base = Path(tempfile.mkdtemp(prefix="pneumonet-baseline-")) / "tree"
@@ -95,10 +105,10 @@ def main() -> int:
                        capture_output=True)
         (base.parent / "shared").symlink_to(ROOT.parent / "shared")  # the tests read ../shared/data
         try:
-            runs[f"baseline {args.baseline}"] = run_suite(base, args.pytest_args)
+            runs[f"baseline {args.baseline}"] = run_suite(base, args.pytest_args, args.test_sh)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
-    runs["this checkout"] = run_suite(ROOT, args.pytest_args)
+    runs["this checkout"] = run_suite(ROOT, args.pytest_args, args.test_sh)
     text = "\n".join(report(name, run) for name, run in runs.items())
     if args.baseline:
         base, this = runs.values()

@@ -104,9 +104,17 @@ class MemoryProbe:
         self.peak = self.peak_pss = 0
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.file = self.path.open("w", newline="")
+        # tools/test.sh runs two pytests one after the other (rows are appended) and the
+        # second in xdist workers (each its own file, FILE-gw0.csv ...: its own tree only).
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:
+            self.path = self.path.with_name(f"{self.path.stem}-{worker}{self.path.suffix}")
+        new_file = not self.path.exists() or self.path.stat().st_size == 0
+        self.file = self.path.open("a", newline="")
         self.writer = csv.writer(self.file)
-        self.writer.writerow(["test", "rss_mb", "children_mb", "peak_tree_mb", "peak_tree_pss_mb", "hwm_mb", "seconds"])
+        if new_file:
+            self.writer.writerow(["test", "rss_mb", "children_mb", "peak_tree_mb", "peak_tree_pss_mb", "hwm_mb",
+                                  "seconds"])
         self.sampler = threading.Thread(target=self._sample, name="memory-probe", daemon=True)
         self.sampler.start()
 

