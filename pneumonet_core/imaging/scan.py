@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,10 +125,10 @@ class SourceInfo:
         missing = [k for k in ("format", "width", "height") if data.get(k) in (None, "")]
         if missing:
             raise ValueError(f"a source needs {', '.join(missing)}")
-        known = {k: data[k] for k in SOURCE_FIELDS if k in data}
+        known: dict[str, Any] = {k: data[k] for k in SOURCE_FIELDS if k in data}
         known["width"], known["height"] = int(known["width"]), int(known["height"])
         recorded = None if len(known) == len(SOURCE_FIELDS) else tuple(k for k in SOURCE_FIELDS if k in known)
-        unknown = dict.fromkeys(k for k in SOURCE_FIELDS if k not in known)
+        unknown: dict[str, Any] = dict.fromkeys(k for k in SOURCE_FIELDS if k not in known)
         return cls(**known, **unknown, recorded=recorded)
 
 

@@ -206,7 +206,7 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                     kept = {k: row[k] for k in ("format", "width", "height") if row.get(k)}
                     source = SourceInfo.from_dict(kept) if kept else None
                     result = ScanResult(
-                        path=row["path"],
+                        path=Path(row["path"]),
                         probability=_float(row["probability"]),
                         label=row["label"] or None,
                         threshold=_float(row.get("threshold", "")),
