@@ -63,7 +63,8 @@ class ScanResult:
     file could not be read) and gets its probability and decision from
     :meth:`Classifier.decide <pneumonet_core.inference.classifier.Classifier.decide>`.
 
-    ``path`` is a :class:`~pathlib.Path` (a str given is made one) and ``source`` the scan's
+    ``path`` is a :class:`~pathlib.Path` (a str given to the constructor, :meth:`failed` or
+    :func:`dataclasses.replace` is made one) and ``source`` the scan's
     :class:`~pneumonet_core.imaging.scan.SourceInfo` (None for a failed scan; partial when
     read back from a CSV); only :meth:`to_dict` turns them into text for JSON.
     """
@@ -100,7 +101,8 @@ class ScanResult:
     viral_probability: float | None = None
 
     def __post_init__(self):
-        # Frozen: the one way a frozen dataclass allows; a str from a CSV, a journal or a caller becomes a Path.
+        # A str (a CSV cell, a caller's text) becomes a Path, as Path() reads it ("./a//b" is
+        # "a/b"); frozen, so set the one way a frozen dataclass allows.
         if not isinstance(self.path, Path):
             object.__setattr__(self, "path", Path(self.path))
         # Withholding happens here, so every way of making a flagged result (decide,

@@ -76,6 +76,11 @@ IDENTIFYING_KEYS = (
 NAME_KEYS = ("patient_name", "other_patient_names", "referring_physician", "operator_name", "performing_physician")
 
 
+#: The fields of :class:`SourceInfo`'s JSON form, in order.
+SOURCE_FIELDS = ("format", "width", "height", "photometric", "inverted", "bits_stored", "transfer_syntax",
+                 "frames", "modality", "body_part", "colour_spread")
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What the pixels came from: file format and how they were decoded.
@@ -130,11 +135,6 @@ class SourceInfo:
         recorded = None if len(known) == len(SOURCE_FIELDS) else tuple(k for k in SOURCE_FIELDS if k in known)
         unknown: dict[str, Any] = dict.fromkeys(k for k in SOURCE_FIELDS if k not in known)
         return cls(**known, **unknown, recorded=recorded)
-
-
-#: The fields of :class:`SourceInfo`'s JSON form, in order.
-SOURCE_FIELDS = ("format", "width", "height", "photometric", "inverted", "bits_stored", "transfer_syntax",
-                 "frames", "modality", "body_part", "colour_spread")
 
 
 @dataclass(frozen=True)
