@@ -244,7 +244,7 @@ def run(args) -> int:
                 if result is None:  # stopped: carried rows after this point still go into the outputs
                     stopped = True
                     continue
-                result = dataclasses.replace(result, display_path=shown.get(result.path))
+                result = dataclasses.replace(result, display_path=shown.get(str(result.path)))
             results.append(result)
             if csv_out is not None:
                 csv_out.write(result)

@@ -110,7 +110,7 @@ def check_report(results, classifier) -> dict:
         "model": model_summary(classifier), "scans": len(results), "assessed": len(assessed),
         "flagged": len(flagged), "flag_rate": round(len(flagged) / len(assessed), 4) if assessed else None,
         "score_quantiles": quantiles,
-        "flagged_files": [{"path": r.path, "ood_score": r.ood_score, "ood_reason": r.ood_reason} for r in flagged],
+        "flagged_files": [{"path": str(r.path), "ood_score": r.ood_score, "ood_reason": r.ood_reason} for r in flagged],
         "errors": [f"{r.path}: {r.error}" for r in results if not r.ok],
     }
 

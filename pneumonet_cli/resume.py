@@ -59,11 +59,11 @@ def carried_rows(paths: list[Path], previous_csv: Path, model_hash: str,
             continue
         digest = file_sha256(path)
         for result, row_model in by_hash.get(digest, []) if digest else []:
-            if _names_match(result.path, path, shown.get(str(path)), digest):
+            if _names_match(str(result.path), path, shown.get(str(path)), digest):
                 if row_model == model_hash:
                     # The CSV holds no patient fields: read them again so de-identified
                     # outputs can still hide a file name that carries them.
-                    carried[index] = dataclasses.replace(result, path=str(path), metadata=header_metadata(path),
+                    carried[index] = dataclasses.replace(result, path=path, metadata=header_metadata(path),
                                                          display_path=shown.get(str(path)))
                 else:
                     other_model += 1

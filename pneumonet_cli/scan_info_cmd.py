@@ -129,7 +129,7 @@ def _deidentified(result: dict) -> dict:
     digest = file_sha256(result["path"])  # named as classify names the same file (None: not a regular file)
     scrubbed = deidentified(ScanResult(path=result["path"], warnings=list(result["warnings"]), error=result["error"],
                                        metadata=result["metadata"], file_sha256=digest))
-    return {**result, "path": scrubbed.path, "warnings": scrubbed.warnings, "error": scrubbed.error,
+    return {**result, "path": str(scrubbed.path), "warnings": scrubbed.warnings, "error": scrubbed.error,
             "metadata": scrubbed.metadata if result["metadata"] else {}}
 
 

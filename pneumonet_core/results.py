@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pneumonet_core.imaging.files import open_regular
-from pneumonet_core.imaging.scan import IDENTIFYING_KEYS
+from pneumonet_core.imaging.scan import IDENTIFYING_KEYS, SourceInfo
 
 #: What people are shown instead of the probability of a scan the guard flagged.
 WITHHELD_MESSAGE = "Not a chest X-ray this model knows - result withheld"
@@ -62,15 +62,20 @@ class ScanResult:
     A result starts from the decoded scan (:meth:`of_scan`, or :meth:`failed` when the
     file could not be read) and gets its probability and decision from
     :meth:`Classifier.decide <pneumonet_core.inference.classifier.Classifier.decide>`.
+
+    ``path`` is a :class:`~pathlib.Path` (a str given to the constructor, :meth:`failed` or
+    :func:`dataclasses.replace` is made one) and ``source`` the scan's
+    :class:`~pneumonet_core.imaging.scan.SourceInfo` (None for a failed scan; partial when
+    read back from a CSV); only :meth:`to_dict` turns them into text for JSON.
     """
 
-    path: str
+    path: Path
     probability: float | None = None
     label: str | None = None
     threshold: float | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
-    source: dict = field(default_factory=dict)
+    source: SourceInfo | None = None
     metadata: dict = field(default_factory=dict)
     file_sha256: str | None = None
     class_probabilities: dict | None = None
@@ -96,6 +101,10 @@ class ScanResult:
     viral_probability: float | None = None
 
     def __post_init__(self):
+        # A str (a CSV cell, a caller's text) becomes a Path, as Path() reads it ("./a//b" is
+        # "a/b"); frozen, so set the one way a frozen dataclass allows.
+        if not isinstance(self.path, Path):
+            object.__setattr__(self, "path", Path(self.path))
         # Withholding happens here, so every way of making a flagged result (decide,
         # dataclasses.replace, a CSV or journal read back) loses the answer alike.
         if self.out_of_distribution and self.error is None:
@@ -112,14 +121,14 @@ class ScanResult:
     @classmethod
     def of_scan(cls, scan, file_sha256: str | None = None) -> ScanResult:
         """The result of a decoded scan, before the model has answered."""
-        return cls(path=str(scan.path), warnings=list(scan.warnings), source=scan.source.to_dict(),
+        return cls(path=scan.path, warnings=list(scan.warnings), source=scan.source,
                    metadata=dict(scan.metadata), file_sha256=file_sha256)
 
     @classmethod
-    def failed(cls, path, error: str, metadata: dict | None = None, file_sha256: str | None = None,
+    def failed(cls, path: str | Path, error: str, metadata: dict | None = None, file_sha256: str | None = None,
                threshold: float | None = None) -> ScanResult:
         """The result of a file that could not be read or classified: ``error`` says why."""
-        return cls(path=str(path), error=error, metadata=dict(metadata or {}), file_sha256=file_sha256,
+        return cls(path=Path(path), error=error, metadata=dict(metadata or {}), file_sha256=file_sha256,
                    threshold=threshold)
 
     @property
@@ -147,9 +156,15 @@ class ScanResult:
         return subtype_words(self.subtype, self.viral_probability)
 
     def to_dict(self, deidentify: bool = False) -> dict:
-        """JSON-ready dict; ``deidentify`` leaves out patient names, ids and birth dates."""
+        """JSON-ready dict; ``deidentify`` leaves out patient names, ids and birth dates.
+
+        The path as its text and the source as :meth:`SourceInfo.to_dict` (``{}`` for a failed
+        scan), as the JSON outputs have always carried them.
+        """
         d = asdict(self)
         d.pop("display_path", None)
+        d["path"] = str(self.path)
+        d["source"] = self.source.to_dict() if self.source is not None else {}
         if deidentify:
             d["metadata"] = {k: v for k, v in d["metadata"].items() if k not in IDENTIFYING_KEYS}
         return d

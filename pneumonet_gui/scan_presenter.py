@@ -111,10 +111,10 @@ class ScanPresenter(QObject):
         w.heatmap_presenter.announce()
         if result.withheld:
             w.heatmap_controls.set_status("No heat map: the result is withheld for this scan.")
-            self._status(f"{Path(result.path).name}: {WITHHELD_MESSAGE}")
+            self._status(f"{result.path.name}: {WITHHELD_MESSAGE}")
             return
         w.heatmap_controls.set_status("Computing the heat map\u2026")
-        self._status(f"{Path(result.path).name}: {decision_words(result.label)}, p = {result.probability:.3f}")
+        self._status(f"{result.path.name}: {decision_words(result.label)}, p = {result.probability:.3f}")
 
     def _on_analysis_failed(self, message: str) -> None:
         w = self.parts

@@ -109,8 +109,8 @@ def test_mixed_folder_classifies_good_files_and_names_each_failure(tmp_path, cla
     paths = find_scans([folder.root], recursive=True)
     assert set(paths) == set(folder.good) | set(folder.bad)
     results = list(classify_paths(paths, classifier, batch_size=4))
-    assert [r.path for r in results] == [str(p) for p in paths]  # in order, one per file
-    by_path = {Path(r.path): r for r in results}
+    assert [r.path for r in results] == list(paths)  # in order, one per file, as the Paths given
+    by_path = {r.path: r for r in results}
     for path in folder.good:
         r = by_path[path]
         assert r.ok and r.label in ("PNEUMONIA", "NORMAL") and 0.0 <= r.probability <= 1.0, r
@@ -120,7 +120,7 @@ def test_mixed_folder_classifies_good_files_and_names_each_failure(tmp_path, cla
         assert not r.ok and r.probability is None and word.lower() in r.error.lower(), (path, r.error)
     # The SR failed, but its header is kept so de-identified reports can still hide the patient.
     assert by_path[folder.patient_files[1]].metadata["patient_id"] == PATIENT_ID
-    assert [r.path for r in results if r.warnings] == [str(folder.patient_files[0])]
+    assert [r.path for r in results if r.warnings] == [folder.patient_files[0]]
 
 
 def test_batched_probabilities_match_one_at_a_time(tmp_path, classifier):
@@ -148,7 +148,7 @@ def test_stop_keeps_the_results_already_computed(tmp_path, classifier):
             stop.set()
     # The batch in progress when the stop came is finished and reported, nothing after it.
     assert len(seen) == 8
-    assert [r.path for r in seen] == [str(p) for p in paths[:8]]
+    assert [r.path for r in seen] == paths[:8]
 
 
 def test_scans_are_not_kept_unless_asked(tmp_path, classifier):

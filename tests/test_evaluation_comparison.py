@@ -91,8 +91,8 @@ def test_the_ood_filter_lists_flagged_scans_and_withholds_their_label():
     plain = ScanResult("/b.png", 0.8, "PNEUMONIA", 0.5, out_of_distribution=False)
     failed = ScanResult.failed("/c.png", "cannot read")
     assert "ood" in FILTERS and FILTER_TITLES["ood"] == "Only not-a-chest-X-ray"
-    assert [r.path for r in (flagged, plain, failed) if matches(r, "ood")] == ["/a.png"]
-    assert [r.path for r in (flagged, plain, failed) if matches(r, "pneumonia")] == ["/b.png"]
+    assert [r.path for r in (flagged, plain, failed) if matches(r, "ood")] == [Path("/a.png")]
+    assert [r.path for r in (flagged, plain, failed) if matches(r, "pneumonia")] == [Path("/b.png")]
 
 
 def test_patients_another_model_may_have_trained_on_are_counted_when_it_is_the_same_data_set():

@@ -171,7 +171,7 @@ def test_clicking_a_row_emits_its_path(qtbot, panel, folder):
     rect = panel.table.visualRect(index)
     with qtbot.waitSignal(panel.scanSelected, timeout=5000) as blocker:
         QTest.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert blocker.args == [panel.visible_results()[1].path]
+    assert blocker.args == [str(panel.visible_results()[1].path)]  # the signal carries text
 
 
 def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel, classifier, monkeypatch, tmp_path,
@@ -203,7 +203,7 @@ def test_cancel_stops_after_the_batch_in_progress_and_keeps_results(qtbot, panel
     # What was done is kept: the first batch, and the one the model was running at Cancel.
     assert len(kept) == 2 * panel.batch_size < len(paths)
     assert len(calls) == 2  # no batch was started after Cancel
-    assert [r.path for r in kept] == [str(p) for p in paths[: len(kept)]]
+    assert [r.path for r in kept] == [Path(p) for p in paths[: len(kept)]]
     assert f"Cancelled: {len(kept)} of {len(paths)}" in panel.progress_label.text()
     assert panel.open_button.isEnabled() and panel.export_buttons["pdf"].isEnabled()
     rows = read_rows(export(qtbot, panel, "csv", tmp_path / "partial.csv"))
@@ -340,9 +340,9 @@ def test_main_window_open_folder_drop_and_selection(qtbot, qapp, model_path, fol
     assert panel.card.hash == window.model_card.hash
 
     panel.table.sortByColumn(PROBABILITY, Qt.SortOrder.DescendingOrder)
-    target = next(r for r in panel.visible_results() if Path(r.path) == folder.patient_files[0])
+    target = next(r for r in panel.visible_results() if r.path == folder.patient_files[0])
     panel.select_row(panel.visible_results().index(target))
-    assert window.current.path == Path(target.path)  # the viewer opens the selected scan
+    assert window.current.path == target.path  # the viewer opens the selected scan
     qtbot.waitUntil(lambda: window.current.done, timeout=WAIT_MS)
     assert window.current.result.label == target.label
     assert window.current.result.probability == pytest.approx(target.probability, abs=1e-5)

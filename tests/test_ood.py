@@ -305,7 +305,7 @@ def test_csv_appends_the_guard_columns_and_reads_back(mixed_run):
         withheld = row["out_of_distribution"] == "true"
         assert (row["label"] == "WITHHELD") == withheld and (row["probability"] == "") == withheld
         assert (row["withheld_probability_not_for_use"] != "") == withheld
-    back = {mixed_run["names"][r.path]: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
+    back = {mixed_run["names"][str(r.path)]: r for r, _ in read_csv(mixed_run["out"] / "r.csv")}
     assert back["photo_00.jpg"].out_of_distribution is True and "colour" in back["photo_00.jpg"].ood_reason
     assert back["photo_00.jpg"].ood_score >= 1.0
     assert back["photo_00.jpg"].label == "WITHHELD" and back["photo_00.jpg"].probability is None

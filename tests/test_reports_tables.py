@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging.scan import SourceInfo
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.results import ScanResult
 
@@ -21,11 +22,11 @@ PATIENT = {"patient_name": "Doe^Jane", "patient_id": "JD-778899", "patient_birth
 def sample_results() -> list[ScanResult]:
     return [
         ScanResult(path="/data/a.png", probability=0.9, label="PNEUMONIA", threshold=0.42,
-                   warnings=["small image", "colour; converted"], source={"format": "PNG", "width": 100, "height": 80},
+                   warnings=["small image", "colour; converted"], source=SourceInfo("PNG", 100, 80, "L"),
                    file_sha256="1" * 64),
         ScanResult(path="/data/b.jpeg", threshold=0.42, error="truncated or corrupt JPEG file", file_sha256="2" * 64),
         ScanResult(path="/data/ward/Doe_Jane.dcm", probability=0.1234567, label="NORMAL", threshold=0.42,
-                   metadata=dict(PATIENT), source={"format": "DICOM", "width": 10, "height": 10},
+                   metadata=dict(PATIENT), source=SourceInfo("DICOM", 10, 10, "MONOCHROME2"),
                    file_sha256="3" * 64),
     ]
 
@@ -54,7 +55,9 @@ def test_csv_reads_back_for_resume(tmp_path):
     assert [m for _, m in back] == [CARD.hash] * 3
     a, b, c = (r for r, _ in back)
     assert a.probability == 0.9 and a.label == "PNEUMONIA" and a.file_sha256 == "1" * 64
-    assert a.source == {"format": "PNG", "width": 100, "height": 80}
+    # The CSV keeps format and size: a partial source, the rest not known (None), and written back as read.
+    assert a.source == SourceInfo("PNG", 100, 80, None, inverted=None, frames=None) and a.source.partial
+    assert a.source.to_dict() == {"format": "PNG", "width": 100, "height": 80} and b.source is None
     assert not b.ok and b.error.startswith("truncated") and b.probability is None
     assert c.probability == pytest.approx(0.123457)
 
@@ -136,7 +139,7 @@ def test_paths_and_stems_are_always_pseudonymised_when_de_identifying():
 def test_overlay_colours_hot_regions_and_keeps_cool_ones_gray(tmp_path):
     from PIL import Image
 
-    from pneumonet_core.imaging.scan import Scan, SourceInfo
+    from pneumonet_core.imaging.scan import Scan
     from pneumonet_core.reports.heatmap_images import heatmap_file_name, thumbnail, write_heatmap_overlay
 
     pixels = np.full((60, 90), 0.5, dtype=np.float32)
@@ -164,9 +167,9 @@ def test_summary_counts_and_filters():
     s = BatchSummary.of(results)
     assert (s.total, s.labels, s.warnings, s.errors) == (3, {"PNEUMONIA": 1, "NORMAL": 1}, 1, 1)
     assert s.line() == "3 scans · 1 PNEUMONIA · 1 NORMAL (no pneumonia found) · 1 with warnings · 1 error"
-    assert [r.path for r in results if matches(r, "errors")] == ["/data/b.jpeg"]
-    assert [r.path for r in results if matches(r, "warnings")] == ["/data/a.png"]
-    assert [r.path for r in results if matches(r, "normal")] == ["/data/ward/Doe_Jane.dcm"]
+    assert [r.path for r in results if matches(r, "errors")] == [Path("/data/b.jpeg")]
+    assert [r.path for r in results if matches(r, "warnings")] == [Path("/data/a.png")]
+    assert [r.path for r in results if matches(r, "normal")] == [Path("/data/ward/Doe_Jane.dcm")]
     with pytest.raises(ValueError):
         matches(results[0], "nonsense")
     assert format_pair(0.41234, 0.4121) == ("0.4123", "0.4121")

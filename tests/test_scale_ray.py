@@ -67,7 +67,7 @@ def test_ray_engine_yields_the_local_results(ray_cluster, folder, model):
     local = list(classify_paths(paths, classifier, batch_size=8))
     remote = list(classify_paths_ray(paths, classifier, batch_size=8))
     assert ray_cluster.is_initialized()  # a Ray it did not start is left running
-    assert [r.path for r in remote] == [str(p) for p in paths]
+    assert [r.path for r in remote] == list(paths)
     assert sum(not r.ok for r in remote) == len(folder.bad) and {r.label for r in remote if r.ok} == {
         "NORMAL", "PNEUMONIA"}
     for a, b in zip(local, remote):
@@ -177,7 +177,7 @@ def test_stop_ends_the_ray_run_with_the_results_so_far(ray_cluster, folder, mode
                                      should_stop=lambda: len(seen) >= 5):
         seen.append(result)
     assert 5 <= len(seen) < len(paths)
-    assert [r.path for r in seen] == [str(p) for p in paths[: len(seen)]]
+    assert [r.path for r in seen] == list(paths[: len(seen)])
     assert ray_cluster.is_initialized()
 
 

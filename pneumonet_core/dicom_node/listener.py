@@ -323,7 +323,7 @@ class Listener:
                 continue
             outcome = ev.Outcome.of(result)
             self.journal.update(key, status=ANSWERED, outcome=outcome.to_dict(), reason=None)
-            self._emit(ev.NodeEvent(ev.ANSWERED, key, self._study(key), outcome, path=Path(result.path),
+            self._emit(ev.NodeEvent(ev.ANSWERED, key, self._study(key), outcome, path=result.path,
                                     answers=self.journal.answer_paths(key), result=result))
             to_forward.append(key)
         for key in to_forward:

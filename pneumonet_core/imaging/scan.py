@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,38 +76,65 @@ IDENTIFYING_KEYS = (
 NAME_KEYS = ("patient_name", "other_patient_names", "referring_physician", "operator_name", "performing_physician")
 
 
+#: The fields of :class:`SourceInfo`'s JSON form, in order.
+SOURCE_FIELDS = ("format", "width", "height", "photometric", "inverted", "bits_stored", "transfer_syntax",
+                 "frames", "modality", "body_part", "colour_spread")
+
+
 @dataclass(frozen=True)
 class SourceInfo:
-    """What the pixels came from: file format and how they were decoded."""
+    """What the pixels came from: file format and how they were decoded.
+
+    A decoded scan knows every field. A source read back from a record that kept only part
+    of it (a results CSV keeps format, width and height) is *partial* (:meth:`from_dict`):
+    what the record did not keep is None, "not known", never a made-up value, and
+    :meth:`to_dict` writes back only what the record held.
+    """
 
     format: str  # "PNG", "JPEG", "DICOM"
     width: int
     height: int
-    photometric: str  # "MONOCHROME2", "MONOCHROME1", "RGB", "L", "P", "CMYK", ...
-    inverted: bool = False  # True when MONOCHROME1 was inverted to look like MONOCHROME2
+    photometric: str | None  # "MONOCHROME2", "MONOCHROME1", "RGB", "L", "P", "CMYK", ...; None: not known
+    inverted: bool | None = False  # True when MONOCHROME1 was inverted to look like MONOCHROME2; None: not known
     bits_stored: int | None = None
     transfer_syntax: str | None = None  # DICOM transfer syntax name
-    frames: int = 1
+    frames: int | None = 1  # None: not known
     modality: str | None = None
     body_part: str | None = None
     #: Mean spread between the colour channels (0..1) before grayscale conversion: 0 for a
     #: grayscale source, clearly above 0 for a photo. Not part of equality (a measurement).
     colour_spread: float | None = field(default=None, compare=False)
+    #: The fields a partial record held (see :meth:`from_dict`); None for a whole source.
+    #: Not part of equality: it says what was kept, not what the pixels came from.
+    recorded: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def partial(self) -> bool:
+        """True for a source read back from a record that kept only some fields."""
+        return self.recorded is not None
 
     def to_dict(self) -> dict:
-        return {
-            "format": self.format,
-            "width": self.width,
-            "height": self.height,
-            "photometric": self.photometric,
-            "inverted": self.inverted,
-            "bits_stored": self.bits_stored,
-            "transfer_syntax": self.transfer_syntax,
-            "frames": self.frames,
-            "modality": self.modality,
-            "body_part": self.body_part,
-            "colour_spread": self.colour_spread,
-        }
+        """The JSON form: every field, or, for a partial source, the fields its record held."""
+        whole = {name: getattr(self, name) for name in SOURCE_FIELDS}
+        return whole if self.recorded is None else {k: v for k, v in whole.items() if k in self.recorded}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceInfo:
+        """The source of a :meth:`to_dict` record, whole or partial.
+
+        ``format``, ``width`` and ``height`` are required (ValueError without them: a source
+        without a size says nothing). A field the record lacks is None ("not known"), not
+        the default a decoder would give (a DICOM read back from a CSV may have been
+        MONOCHROME1, inverted, or many frames); unknown keys are ignored.
+        """
+        missing = [k for k in ("format", "width", "height") if data.get(k) in (None, "")]
+        if missing:
+            raise ValueError(f"a source needs {', '.join(missing)}")
+        known: dict[str, Any] = {k: data[k] for k in SOURCE_FIELDS if k in data}
+        known["width"], known["height"] = int(known["width"]), int(known["height"])
+        recorded = None if len(known) == len(SOURCE_FIELDS) else tuple(k for k in SOURCE_FIELDS if k in known)
+        unknown: dict[str, Any] = dict.fromkeys(k for k in SOURCE_FIELDS if k not in known)
+        return cls(**known, **unknown, recorded=recorded)
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def classify_paths(
             results = classifier.with_subtypes(results, [d.model_input for d in decoded])
             for i, result in enumerate(results):
                 if result.display_path is None:
-                    result = dataclasses.replace(result, display_path=shown.get(result.path))
+                    result = dataclasses.replace(result, display_path=shown.get(str(result.path)))
                 scan = decoded[i].scan
                 decoded[i] = None
                 if on_scan is not None and scan is not None and result.ok:

@@ -356,13 +356,13 @@ def _driver_callbacks(result: ScanResult, on_scan, on_decoded) -> None:
         return
 
     try:
-        scan = imaging.load_scan(Path(result.path))  # through the package, as the local engine
+        scan = imaging.load_scan(result.path)  # through the package, as the local engine
     except PneumonetError:  # changed since the cluster read it: the result stands without extras
         return
     if on_decoded is not None:
         try:
-            on_decoded(Path(result.path), scan)
+            on_decoded(result.path, scan)
         except Exception:  # a thumbnail that fails must not fail the scan
-            log.warning("on_decoded failed for %s", Path(result.path).name, exc_info=True)
+            log.warning("on_decoded failed for %s", result.path.name, exc_info=True)
     if on_scan is not None:
         on_scan(result, scan)

@@ -118,7 +118,7 @@ class SubtypeModel:
         """The Grad-CAM map of the regions that drove ``toward`` (VIRUS or BACTERIA), 0..1 at the scan's size."""
         # The subtype classifier's decision labels name its second class PNEUMONIA (a one-output
         # head): that label explains VIRUS, NORMAL explains BACTERIA.
-        probe = ScanResult(path=str(scan.path), probability=1.0 if toward == "VIRUS" else 0.0,
+        probe = ScanResult(path=scan.path, probability=1.0 if toward == "VIRUS" else 0.0,
                            label="PNEUMONIA" if toward == "VIRUS" else "NORMAL", threshold=0.5)
         return self.classifier.heatmap(scan, probe)
 

@@ -25,6 +25,7 @@ statistics and tags alone: the same score and threshold, without the features te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from pneumonet_core.ood import population as pop
 from pneumonet_core.ood.features import FEATURE_LAYER
 from pneumonet_core.ood.reference import METHOD, FeatureReference
 from pneumonet_core.ood.tags import CONFIRMED_FEATURE_WEIGHT, TAG_WEIGHT, confirms_chest_radiograph, tag_evidence
+
+if TYPE_CHECKING:  # for annotations only: the guard does not import the decoders
+    from pneumonet_core.imaging.scan import SourceInfo
 
 #: Name of the reference file among the package's extra files.
 REFERENCE_FILE = "ood.npz"
@@ -146,10 +150,10 @@ class Guard:
         _, ratios = self.measure(inputs, features)
         return np.max(np.stack(list(ratios.values())), axis=0) if ratios else np.zeros(len(inputs))
 
-    def assess(self, model_input: np.ndarray, source: dict, metadata: dict,
+    def assess(self, model_input: np.ndarray, source: SourceInfo | None, metadata: dict,
                features: np.ndarray | None = None) -> Assessment:
-        """Assess one scan from its model input (224, 224, 1), source and metadata dicts, and features."""
-        source = source or {}
+        """Assess one scan from its model input (224, 224, 1), its source (None: not known),
+        metadata dict and features."""
         batch = None if features is None else np.asarray(features).reshape(1, -1)
         values, many = self.measure(np.asarray(model_input)[None], batch)
         values = {k: float(v[0]) for k, v in values.items()}
@@ -187,7 +191,7 @@ def _strongest(ratios: dict, tagged: bool) -> list[tuple[float, str]]:
     return sorted(flagged, key=lambda item: (-round(item[0], 1), item[1] != "orientation"))
 
 
-def _phrase(name: str, ratio: float, values: dict, source: dict, ages: tuple[float, float]) -> str:
+def _phrase(name: str, ratio: float, values: dict, source: SourceInfo | None, ages: tuple[float, float]) -> str:
     if name == "features":
         return f"image unlike the chest X-rays the model was trained on ({ratio:.2f} x the limit)"
     if name == "adult":

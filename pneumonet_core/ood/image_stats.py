@@ -20,8 +20,12 @@ package whose card holds none.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # for annotations only: the guard does not import the decoders
+    from pneumonet_core.imaging.scan import SourceInfo
 
 #: Statistics of the model input: (side that is unusual, floor of the limit, reason).
 #: ``floor`` is the loosest a learned limit may be made tight: a high-side limit is at
@@ -129,20 +133,26 @@ def statistic_ratios(values: dict[str, np.ndarray], ranges: dict[str, dict]) -> 
     return ratios
 
 
-def source_ratios(source: dict, colour_limit: float = COLOUR_LIMIT, aspect_limit: float = ASPECT_LIMIT) -> dict:
-    """Colour and aspect-ratio ratios of one scan's source (1.0 at ``colour_limit`` and ``aspect_limit``)."""
-    ratios = {"colour": float(source.get("colour_spread") or 0.0) / colour_limit}
-    width, height = source.get("width") or 0, source.get("height") or 0
+def source_ratios(source: SourceInfo | None, colour_limit: float = COLOUR_LIMIT,
+                  aspect_limit: float = ASPECT_LIMIT) -> dict:
+    """Colour and aspect-ratio ratios of one scan's source (1.0 at ``colour_limit`` and ``aspect_limit``).
+
+    A source not known (None) or a spread not measured counts as grayscale, and no size as no aspect ratio.
+    """
+    if source is None:
+        return {"colour": 0.0}
+    ratios = {"colour": float(source.colour_spread or 0.0) / colour_limit}
+    width, height = source.width or 0, source.height or 0
     if width and height:
         ratios["aspect_ratio"] = abs(math.log(width / height)) / math.log(aspect_limit)
     return ratios
 
 
-def describe(name: str, values: dict[str, float], source: dict) -> str:
+def describe(name: str, values: dict[str, float], source: SourceInfo | None) -> str:
     """The reason phrase for one statistic that reached its limit."""
     if name == "colour":
         return "a colour image (X-rays are grayscale)"
     if name == "aspect_ratio":
-        width, height = source.get("width"), source.get("height")
+        width, height = (source.width, source.height) if source is not None else (None, None)
         return f"an aspect ratio of {width} x {height} px that no chest film has"
     return STATISTICS[name][2].format(value=max(0.0, float(values[name])))

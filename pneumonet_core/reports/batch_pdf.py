@@ -43,7 +43,7 @@ def load_thumbnail(path: str, size: int = THUMB_SIZE) -> np.ndarray | None:
 
 def _thumbnails(results: Sequence[ScanResult], given: Mapping[str, np.ndarray] | None, load_missing: bool):
     thumbs = dict(given or {})
-    missing = [r.path for r in results if r.ok and r.path not in thumbs]
+    missing = [str(r.path) for r in results if r.ok and str(r.path) not in thumbs]
     if load_missing and missing:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
             for path, thumb in zip(missing, pool.map(load_thumbnail, missing)):
@@ -155,19 +155,19 @@ def write_batch_report(path: str | Path, results: Sequence[ScanResult], card: Mo
                        title_note: str | None = None) -> Path:
     """Write the batch PDF to ``path`` (atomically) and return the path.
 
-    ``thumbnails`` maps a result's path to a small uint8 image (the batch run makes them
+    ``thumbnails`` maps a result's path (its text) to a small uint8 image (the batch run makes them
     while scans are in memory); missing ones are decoded again unless told not to.
     ``title_note`` adds a line under the title (e.g. "cancelled after 120 of 400 scans").
     """
     app_version = app_version or __version__
     results = list(results)
     thumbs = _thumbnails(results, thumbnails, load_missing_thumbnails)
-    originals = [r.path for r in results]
+    originals = [str(r.path) for r in results]  # the thumbnails' keys
     shown = [deidentified(r, deidentify) for r in results]
     summary = BatchSummary.of(shown)
     st = pc.styles()
     width = pc.PAGE[0] - 2 * pc.MARGIN
-    folder = _common_folder([r.path for r in shown])
+    folder = _common_folder([str(r.path) for r in shown])
     subtitle = f"Pneumonet {app_version} · generated {pc.now_text()} · {summary.total} scans"
     story = [
         Paragraph("Batch classification report", st["title"]),

@@ -214,7 +214,7 @@ def deidentified(result: ScanResult, deidentify: bool = True) -> ScanResult:
 
     return dataclasses.replace(
         result,
-        path=name,
+        path=Path(name),
         warnings=[scrub(w) for w in result.warnings],
         error=scrub(result.error) if result.error else result.error,
         metadata=scrub_metadata(md, True),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pneumonet_core.atomic import AppendingFile, write_text_atomic
 from pneumonet_core.errors import PneumonetError
+from pneumonet_core.imaging.scan import SourceInfo
 from pneumonet_core.models.card import ModelCard, describe_guard
 from pneumonet_core.printable import printable
 from pneumonet_core.reports.deidentify import deidentified
@@ -63,7 +64,7 @@ def _flag(value: bool | None) -> str:
 
 def csv_row(result: ScanResult, card: ModelCard) -> dict:
     """One CSV row (values as written, before formula neutralisation), with its check digest."""
-    src = result.source or {}
+    src = result.source
     row = {
         "path": printable(result.path),  # undecodable bytes and newlines escaped: one row, any encoding
         "file_sha256": result.file_sha256 or "",
@@ -74,9 +75,9 @@ def csv_row(result: ScanResult, card: ModelCard) -> dict:
         "error": result.error or "",
         "model_name": card.name,
         "model_hash": card.hash,
-        "format": src.get("format") or "",
-        "width": src.get("width") or "",
-        "height": src.get("height") or "",
+        "format": (src.format if src else "") or "",
+        "width": (src.width if src else "") or "",
+        "height": (src.height if src else "") or "",
         "out_of_distribution": _flag(result.out_of_distribution),
         "ood_score": "" if result.ood_score is None else f"{float(result.ood_score):.4f}",
         "ood_reason": result.ood_reason or "",
@@ -200,12 +201,12 @@ def read_csv_checked(path: str | Path) -> list[tuple[ScanResult, str, bool]]:
                 row = {k: _restore(v or "") for k, v in raw.items() if isinstance(k, str)}
                 trusted = bool(row.get("row_check")) and row_check(row) == row.get("row_check")
                 try:
-                    source: dict[str, str | int] = {k: row[k] for k in ("format", "width", "height") if row.get(k)}
-                    for k in ("width", "height"):
-                        if k in source:
-                            source[k] = int(source[k])
+                    # The CSV keeps format and size only: a partial source (see SourceInfo.from_dict),
+                    # none for a row without them (a failed scan).
+                    kept = {k: row[k] for k in ("format", "width", "height") if row.get(k)}
+                    source = SourceInfo.from_dict(kept) if kept else None
                     result = ScanResult(
-                        path=row["path"],
+                        path=Path(row["path"]),
                         probability=_float(row["probability"]),
                         label=row["label"] or None,
                         threshold=_float(row.get("threshold", "")),

@@ -306,11 +306,11 @@ class BatchPanel(QWidget):
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.scanSelected.emit(current.data(RESULT_ROLE).path)
+            self.scanSelected.emit(str(current.data(RESULT_ROLE).path))
 
     def _on_activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.scanSelected.emit(index.data(RESULT_ROLE).path)
+            self.scanSelected.emit(str(index.data(RESULT_ROLE).path))
 
     def _set_running(self, running: bool) -> None:
         self.open_button.setEnabled(not running)

@@ -44,7 +44,7 @@ def classify_scans(paths, classifier, batch_size: int = GUI_BATCH_SIZE, workers:
     results = classify_paths(files, classifier, batch_size=batch_size, workers=workers, should_stop=should_stop,
                              on_decoded=keep_thumbnail)
     for done, result in enumerate(results, start=1):
-        rows.append((result, thumbs.pop(result.path, None)))
+        rows.append((result, thumbs.pop(str(result.path), None)))
         if len(rows) == batch_size or done == len(files):
             # Whole model batches: a cancel stops the job at a yield, after the batch in progress.
             progress(done, len(files))

@@ -73,7 +73,7 @@ class BatchTableModel(RowsTableModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self.results.append(result)
         if thumbnail is not None:
-            self.thumbnails[result.path] = thumbnail
+            self.thumbnails[str(result.path)] = thumbnail  # keyed by text, as the batch PDF reads them
         self.endInsertRows()
 
     def result_at(self, row: int) -> ScanResult:
@@ -81,9 +81,9 @@ class BatchTableModel(RowsTableModel):
 
     def display_name(self, result: ScanResult) -> str:
         """The file relative to the batch folder (full path when it lies elsewhere)."""
-        if self.root is not None and Path(result.path).is_relative_to(self.root):
+        if self.root is not None and result.path.is_relative_to(self.root):
             return os.path.relpath(result.path, self.root)
-        return result.path
+        return str(result.path)
 
     # --- Qt model API ------------------------------------------------------------------
     def items(self) -> list:
@@ -101,10 +101,10 @@ class BatchTableModel(RowsTableModel):
         if role == SORT_ROLE:
             return self._sort_key(r, col)
         if role == Qt.ItemDataRole.DecorationRole and col == THUMB:
-            return self._pixmap(r.path)
+            return self._pixmap(str(r.path))
         if role == Qt.ItemDataRole.ToolTipRole:
             if col in (THUMB, FILE):
-                return r.path
+                return str(r.path)
             if col == TYPE:  # the full opinion and its caveat
                 return subtype_tooltip(r.subtype, r.viral_probability) or None
             if col == WARNINGS and r.warnings:
