@@ -211,7 +211,7 @@ class _PartFinder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname, path=None, target=None):
         if path is None and fullname in TRIGGERS and _active is None:
-            activate(f"import {fullname}")
+            activate("this")
         return None
 
 
