@@ -8,5 +8,5 @@ training, ``--runtime tensorflow``, gradient Grad-CAM and LiteRT conversion impo
 import keras  # noqa: F401
 import tensorflow  # noqa: F401
 
-import pneumonet_core.inference.litert_export  # noqa: F401
+import pneumonet_core.inference.litert_export
 import pneumonet_core.training.trainer  # noqa: F401

@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from pneumonet_core.errors import PneumonetError
@@ -166,8 +167,8 @@ def _as_site_packages(folder: Path) -> None:
     if getattr(original, "_pneumonet_part", False):
         return
 
-    def getsitepackages():
-        return [str(folder), "tensorflow", *(original() if original is not None else [])]
+    def getsitepackages(prefixes: Iterable[str] | None = None) -> list[str]:
+        return [str(folder), "tensorflow", *(original(prefixes) if original is not None else [])]
 
     getsitepackages._pneumonet_part = True  # type: ignore[attr-defined]
     getsitepackages._pneumonet_original = original  # type: ignore[attr-defined]
