@@ -85,11 +85,16 @@ def test_the_part_beside_the_app_is_put_on_sys_path_at_the_first_import(frozen_a
     part = make_part(frozen_app / training_part.SIBLING_FOLDER)
     assert training_part.problem("training") is None
     assert str(part) not in sys.path  # not before something needs it
+    # The app's standard-library extensions: the part's own ones go on sys.path too.
+    app_dynload = frozen_app / "Pneumonet" / "_internal" / "python3.11" / "lib-dynload"
+    sys.path.append(str(app_dynload))
+    (part / "python3.11" / "lib-dynload").mkdir(parents=True)
     training_part.install()
     module = importlib.import_module(FAKE)
     assert module.WHERE.startswith(str(part))
     assert training_part.active_part() == part
-    assert sys.path[-1] == str(part)  # after the app's own paths: the app's modules come first
+    # After the app's own paths: the app's modules come first.
+    assert sys.path[-2:] == [str(part), str(part / "python3.11" / "lib-dynload")]
 
 
 def test_inside_the_app_comes_first_and_the_variable_overrides_both(frozen_app, tmp_path, monkeypatch):

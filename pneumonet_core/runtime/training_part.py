@@ -144,15 +144,31 @@ def activate(purpose: str = "this") -> Path | None:
         folder, why = find_part()
         if folder is None:
             raise TrainingPartMissing(why or problem(purpose) or "TensorFlow is missing", "tensorflow")
-        # After the app's own paths: the part holds only what the app lacks (its packages, and
-        # the standard-library extensions only TensorFlow uses), never a second copy.
-        for path in (folder, folder / "lib-dynload"):
-            if path.is_dir() and str(path) not in sys.path:
+        # After the app's own paths: the part holds only what the app lacks, never a second copy.
+        for path in part_paths(folder):
+            if str(path) not in sys.path:
                 sys.path.append(str(path))
         _as_site_packages(folder)
         importlib.invalidate_caches()
         _active = folder
         return folder
+
+
+def part_paths(folder: Path) -> list[Path]:
+    """The part's folder, then its copy of each app folder on ``sys.path`` that it has (the
+    standard-library extensions only TensorFlow uses, in ``python3.X/lib-dynload``)."""
+    paths = [folder]
+    base = getattr(sys, "_MEIPASS", None)
+    if base is None:
+        return paths
+    for entry in list(sys.path):
+        try:
+            relative = Path(entry).relative_to(base)
+        except ValueError:
+            continue
+        if relative.parts and (folder / relative).is_dir() and folder / relative not in paths:
+            paths.append(folder / relative)
+    return paths
 
 
 def _as_site_packages(folder: Path) -> None:
