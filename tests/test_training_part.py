@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,7 @@ def frozen_app(tmp_path, monkeypatch, clean):
     monkeypatch.setattr(sys, "executable", str(app / "Pneumonet"))
     monkeypatch.setattr(sys, "_MEIPASS", str(app / "_internal"), raising=False)
     monkeypatch.delenv(training_part.PART_ENV, raising=False)
+    monkeypatch.delenv("PNEUMONET_RUNTIME", raising=False)  # tests/conftest.py's; not a packaged app's
     monkeypatch.setattr(training_part, "bundles_tensorflow", lambda: False)  # the venv has TensorFlow
     monkeypatch.setattr(training_part, "TRIGGERS", frozenset({FAKE}))
     return tmp_path / "dist"
@@ -109,6 +111,21 @@ def test_inside_the_app_comes_first_and_the_variable_overrides_both(frozen_app, 
     assert training_part.activate("training") == named
 
 
+def test_info_says_where_tensorflow_comes_from_in_the_packaged_app_only(frozen_app, tmp_path, capsys, monkeypatch):
+    from pneumonet_cli.main import main
+
+    monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path / "home"))
+    model = ["--model", str(Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet")]
+    assert main(["info", *model]) == 0
+    assert "TensorFlow:   not in this reading-room install: copy the Pneumonet-training" in capsys.readouterr().out
+    part = make_part(frozen_app / training_part.SIBLING_FOLDER)
+    assert main(["info", "--json", *model]) == 0
+    assert json.loads(capsys.readouterr().out)["tensorflow"].startswith(f"the training part in {part}")
+    monkeypatch.delattr(sys, "frozen")
+    assert main(["info", "--json", *model]) == 0
+    assert "tensorflow" not in json.loads(capsys.readouterr().out)
+
+
 def test_a_part_from_another_build_is_refused(frozen_app):
     make_part(frozen_app / training_part.SIBLING_FOLDER, build="b2")
     line = training_part.problem("training")
@@ -121,7 +138,6 @@ def test_cli_commands_that_need_tensorflow_say_so_in_one_line(frozen_app, tmp_pa
     from pneumonet_cli.main import EXIT_FAILED, main
 
     monkeypatch.setenv("PNEUMONET_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("PNEUMONET_RUNTIME", raising=False)
     assert main(["classify", "--runtime", "tensorflow", str(tmp_path / "none.png")]) == EXIT_FAILED
     err = capsys.readouterr().err.strip()
     assert err.startswith("pneumonet: error: --runtime tensorflow needs TensorFlow") and "\n" not in err

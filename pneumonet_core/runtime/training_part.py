@@ -132,6 +132,16 @@ def problem(purpose: str = "this") -> str | None:
     return why or (f"{purpose} needs TensorFlow, which this reading-room install leaves out: {HOW_TO_ADD}")
 
 
+def status() -> str | None:
+    """Where the packaged app's TensorFlow comes from, in one line (``pneumonet info``); None in a venv."""
+    if not is_frozen() or (_active is None and bundles_tensorflow()):
+        return None
+    folder, why = (_active, None) if _active is not None else find_part()
+    if folder is not None:
+        return f"the training part in {folder} (loaded when training or --runtime tensorflow needs it)"
+    return why or f"not in this reading-room install: {HOW_TO_ADD}"
+
+
 def activate(purpose: str = "this") -> Path | None:
     """Put the training part on ``sys.path`` (once); the part's folder, or None where none is needed.
 
@@ -251,4 +261,5 @@ def uninstall() -> None:
 
 
 __all__ = ["HOW_TO_ADD", "PART_ENV", "STAMP", "TrainingPartMissing", "activate", "active_part", "app_stamp",
-           "bundles_tensorflow", "candidates", "find_part", "install", "is_frozen", "problem", "require", "self_check"]
+           "bundles_tensorflow", "candidates", "find_part", "install", "is_frozen", "problem", "require", "self_check",
+           "status"]
