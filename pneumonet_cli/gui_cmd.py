@@ -22,6 +22,9 @@ def register(subparsers) -> None:
                    help="open FILE, wait for the result and heat map, save a screenshot of the window, exit")
     p.add_argument("--selftest", action="store_true",
                    help="load the model, classify an image made on the fly, exit 0 when it works")
+    p.add_argument("--training", action="store_true",
+                   help="with --selftest: then load the model with TensorFlow too (in the packaged app, "
+                        "from its training part) and explain the image with it")
     p.set_defaults(func=run)
 
 
@@ -42,4 +45,8 @@ def run(args) -> int:
             pass  # the app reports a missing model in its own window
     from pneumonet_gui.app import run_app
 
-    return run_app(file=args.file, model=args.model, screenshot=args.screenshot, selftest=args.selftest)
+    if args.training and not args.selftest:
+        print("pneumonet gui: --training goes with --selftest", file=sys.stderr)
+        return 2
+    return run_app(file=args.file, model=args.model, screenshot=args.screenshot, selftest=args.selftest,
+                   training=args.training)

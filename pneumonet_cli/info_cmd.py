@@ -51,6 +51,9 @@ def run(args) -> int:
 
     runtime = describe(card.hash)
     opinion = subtype_in_use(card)
+    from pneumonet_core.runtime.training_part import status
+
+    tensorflow = status()  # the packaged app only: its training part, found or not
     if args.json:
         data = card.to_dict()
         data["data"] = {k: v for k, v in data.get("data", {}).items() if k != "folder"}
@@ -58,7 +61,8 @@ def run(args) -> int:
             data["training"]["command"] = strip_folders(data["training"]["command"])
         write_json({"path": shown_path(path), "signature": {"state": signature.state, "text": signature.text,
                                                             "key_id": signature.key_id}, **data,
-                    "runtime": runtime, "subtype_model": opinion})
+                    "runtime": runtime, "subtype_model": opinion,
+                    **({"tensorflow": tensorflow} if tensorflow else {})})
         return 0
     print("\n".join(card.summary_lines()))
     print(f"File:         {shown_path(path)}")
@@ -66,6 +70,8 @@ def run(args) -> int:
     print(f"Runtime:      LiteRT {runtime['variant']} graph: {runtime['graph']}; heat map: {runtime['heat_map']}")
     if opinion is not None:
         print(f"Bacterial/viral: {opinion['text']}")
+    if tensorflow:
+        print(f"TensorFlow:   {tensorflow}")
     if args.verify:
         print("Verified:     weights load and the content hash matches")
     return 0

@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None:
             os.environ[name] = str(value)
     try:
+        if os.environ.get("PNEUMONET_RUNTIME") == "tensorflow":
+            from pneumonet_core.runtime import training_part
+
+            training_part.require("--runtime tensorflow")  # the packaged app: one line when TensorFlow is left out
         return int(args.func(args))
     except PneumonetError as exc:
         print(f"pneumonet: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from pneumonet_core.errors import CancelledError
+    from pneumonet_core.runtime import training_part
+
+    training_part.require("training")  # the packaged app without TensorFlow says so before any work
     from pneumonet_core.training.config import from_arguments
     from pneumonet_core.training.progress import jsonl_printer, text_printer
     from pneumonet_core.training.trainer import train

@@ -91,10 +91,10 @@ def _dispose(window) -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def run_app(file=None, model=None, screenshot=None, selftest: bool = False) -> int:
+def run_app(file=None, model=None, screenshot=None, selftest: bool = False, training: bool = False) -> int:
     """Run the viewer; returns the process exit code."""
     if selftest:
-        return run_selftest(model)
+        return run_selftest(model, training=training)
     if screenshot is not None:
         return run_screenshot(file, model, screenshot)
     app = make_application()
@@ -184,8 +184,12 @@ def selftest_scan():
     return Scan(path=Path("selftest.png"), pixels=pixels, source=source)
 
 
-def run_selftest(model=None) -> int:
-    """Load the model, classify and explain a synthetic image in the viewer; 0 when it all works."""
+def run_selftest(model=None, training: bool = False) -> int:
+    """Load the model, classify and explain a synthetic image in the viewer; 0 when it all works.
+
+    ``training``: then load the same model with TensorFlow and explain the image with it
+    (:func:`~pneumonet_core.runtime.training_part.self_check`: the packaged app's training part).
+    """
     started = time.perf_counter()
     app = make_application(offscreen=True)
     from pneumonet_gui.main_window import MainWindow
@@ -233,4 +237,13 @@ def run_selftest(model=None) -> int:
          f"{heatmap.shape[0]}; runtime {runtime} ({getattr(classifier, 'graph_source', 'keras')}), TensorFlow "
          f"{'loaded' if 'tensorflow' in sys.modules else 'not loaded'}; model load {loaded - started:.1f} s, "
          f"analysis {done - loaded:.1f} s")
+    if training:
+        from pneumonet_core.runtime import training_part
+
+        try:
+            line = training_part.self_check(path, scan)
+        except Exception as exc:  # noqa: BLE001 - reported as the selftest's failure, in one line
+            _err(f"selftest FAILED: training part: {' '.join(str(exc).split()) or type(exc).__name__}")
+            return 1
+        _out(f"selftest training ok: {line}")
     return 0

@@ -201,6 +201,17 @@ def test_selftest(qtbot, capsys, tiny_model):
     assert captured.out.startswith("selftest ok: model tiny-test-cnn")
 
 
+def test_selftest_training_loads_the_model_with_tensorflow_too(qtbot, capsys, tiny_model):
+    """The packaged app's check of its training part (in a venv TensorFlow is the venv's)."""
+    code = cli_main(["gui", "--selftest", "--training", "--model", str(tiny_model)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    line = captured.out.splitlines()[-1]
+    assert line.startswith("selftest training ok: TensorFlow ") and "from the app itself" in line
+    assert "tiny-test-cnn on TensorFlow" in line and "Grad-CAM" in line
+    assert cli_main(["gui", "--training"]) == 2 and "--training goes with --selftest" in capsys.readouterr().err
+
+
 def test_selftest_of_a_guarded_model_checks_the_heat_map_of_the_withheld_drawn_film(qtbot, capsys):
     """The bundled CNN's fitted guard withholds the drawn film (no heat map on screen); Grad-CAM still works."""
     bundled_cnn = Path(__file__).resolve().parents[1] / "resources" / "models" / "pneumonet-cnn.pneumonet"

@@ -16,7 +16,17 @@ def __getattr__(name):
 
 
 def open_training_wizard(window, data_dir=None):
-    """Open the wizard over the viewer; a saved model made active is loaded into the viewer."""
+    """Open the wizard over the viewer; a saved model made active is loaded into the viewer.
+
+    A reading-room app built without TensorFlow says in the banner, in one line, what
+    training needs and how to add it, and opens nothing.
+    """
+    from pneumonet_core.runtime import training_part
+
+    missing = training_part.problem("the training wizard")
+    if missing:
+        window.info_banner.set_lines([missing])
+        return None
     from pneumonet_gui.extensions import open_once
     from pneumonet_gui.wizard.wizard import TrainingWizard
 
