@@ -75,7 +75,7 @@ def run_suite(tree: Path, pytest_args: list[str], test_sh: bool = False) -> dict
     summary = " + ".join(line.strip("= ") for line in lines if re.search(r"\d+ (passed|failed).* in [\d.]+s", line)) or "?"
     slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
     failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
-    return {"tree": tree, "code": proc.returncode, "wall": wall, "cpu": cpu, "peak": peak[0],
+    return {"output": output, "tree": tree, "code": proc.returncode, "wall": wall, "cpu": cpu, "peak": peak[0],
             "load": (load_before, os.getloadavg()), "summary": summary, "slowest": slowest, "failed": failed}
 
 
@@ -117,6 +117,8 @@ def main() -> int:
     print(text)
     if args.out:
         args.out.write_text(text)
+        # pytest's own output, whole, beside the report: what failed and why
+        args.out.with_suffix(".log").write_text("\n\n".join(run["output"] for run in runs.values()))
     return max(run["code"] for run in runs.values())
 
 

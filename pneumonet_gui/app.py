@@ -188,7 +188,7 @@ def run_selftest(model=None, training: bool = False) -> int:
     """Load the model, classify and explain a synthetic image in the viewer; 0 when it all works.
 
     ``training``: then load the same model with TensorFlow and explain the image with it
-    (:func:`~pneumonet_core.runtime.training_part.self_check`: the packaged app's training part).
+    (:func:`~pneumonet_core.inference.training_check.self_check`: the packaged app's training part).
     """
     started = time.perf_counter()
     app = make_application(offscreen=True)
@@ -238,10 +238,10 @@ def run_selftest(model=None, training: bool = False) -> int:
          f"{'loaded' if 'tensorflow' in sys.modules else 'not loaded'}; model load {loaded - started:.1f} s, "
          f"analysis {done - loaded:.1f} s")
     if training:
-        from pneumonet_core.runtime import training_part
+        from pneumonet_core.inference.training_check import self_check
 
         try:
-            line = training_part.self_check(path, scan)
+            line = self_check(path, scan)
         except Exception as exc:  # noqa: BLE001 - reported as the selftest's failure, in one line
             _err(f"selftest FAILED: training part: {' '.join(str(exc).split()) or type(exc).__name__}")
             return 1

@@ -32,7 +32,9 @@ def pytest_configure(config) -> None:
 
     own_process.register(config)
     path = os.environ.get("PNEUMONET_TEST_MEMORY")
-    if path and not config.pluginmanager.has_plugin("pneumonet-memory-probe"):
+    # Under pytest-xdist the workers run the tests and probe them; the controller runs none.
+    controller = bool(getattr(config.option, "numprocesses", None)) and not os.environ.get("PYTEST_XDIST_WORKER")
+    if path and not controller and not config.pluginmanager.has_plugin("pneumonet-memory-probe"):
         from tests.memory_probe import MemoryProbe
 
         config.pluginmanager.register(MemoryProbe(path), "pneumonet-memory-probe")

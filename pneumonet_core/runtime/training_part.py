@@ -211,28 +211,6 @@ def active_part() -> Path | None:
     return _active
 
 
-def self_check(model_path, scan) -> str:
-    """Load ``model_path`` with TensorFlow (through the part in the app) and explain ``scan``; one line.
-
-    The packaged app's ``--selftest --training``: the Keras model, its custom layers and the
-    gradient Grad-CAM all come from the training part.
-    """
-    import time
-
-    require("the self-test's TensorFlow check")
-    started = time.perf_counter()
-    from pneumonet_core.inference.classifier import Classifier
-
-    classifier = Classifier.load(model_path, runtime="tensorflow", subtype=None)
-    result, heatmap = classifier.explain(scan)
-    if heatmap is None:  # withheld by the guard: the map is still computed, directly
-        heatmap = classifier.heatmap(scan, result)
-    tf = sys.modules["tensorflow"]
-    answer = "result withheld" if result.withheld else f"p={result.probability:.4f} {result.label}"
-    return (f"TensorFlow {tf.__version__} from {active_part() or 'the app itself'}; {classifier.card.name} on "
-            f"TensorFlow: {answer}, Grad-CAM {heatmap.shape[1]}x{heatmap.shape[0]}; {time.perf_counter() - started:.1f} s")
-
-
 class _PartFinder(importlib.abc.MetaPathFinder):
     """Activates the part on the first import of a :data:`TRIGGERS` module; finds nothing itself."""
 
@@ -261,5 +239,4 @@ def uninstall() -> None:
 
 
 __all__ = ["HOW_TO_ADD", "PART_ENV", "STAMP", "TrainingPartMissing", "activate", "active_part", "app_stamp",
-           "bundles_tensorflow", "candidates", "find_part", "install", "is_frozen", "problem", "require", "self_check",
-           "status"]
+           "bundles_tensorflow", "candidates", "find_part", "install", "is_frozen", "problem", "require", "status"]
