@@ -4,7 +4,7 @@ One process, the steps of :func:`~pneumonet_core.inference.litert_runtime.load_l
 classify, taken apart: import, package check, graph read (bundle or cache), interpreter
 creation, first single-film pass, then ``--films`` external films in passes of the
 architecture's size. Prints the resident set (``/proc/self/statm``) and the peak so far
-(``ru_maxrss``) after each, so a change to the loader shows which step it moved.
+(``VmHWM``) after each, so a change to the loader shows which step it moved.
 
     python benchmarks/bench_runtime_memory.py [--model M] [--films 40] [--variant float16]
 
@@ -31,6 +31,12 @@ def rss_mb() -> float:
 
 
 def peak_mb() -> float:
+    """This process's peak resident set: ``VmHWM`` (``ru_maxrss`` would carry a parent's peak
+    over fork and exec, so a benchmark that derived a graph first would show its gigabytes)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
