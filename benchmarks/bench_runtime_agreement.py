@@ -1,8 +1,8 @@
 """Do LiteRT and TensorFlow give the same answers? One model, the films of a labelled folder.
 
-For the TensorFlow path (the Keras model) and each LiteRT variant (``float16``, the
-default; ``dynamic-int8``; ``full-int8`` calibrated on ``--calibration`` training films;
-``float32``), the
+For the TensorFlow path (the Keras model) and each LiteRT variant (``mixed-int8``, the
+default; ``float16``; ``dynamic-int8``; ``full-int8`` calibrated on ``--calibration``
+training films; ``float32``), the
 script classifies every film of ``--folder`` (default: external/, never trained on) and
 prints: the largest |p_LiteRT - p_TF| (calibrated probabilities), both ROC AUCs, the share
 of films with the same decision, the guard flags that differ, and how far each heat map
@@ -13,7 +13,7 @@ It also checks, on the Keras model itself, that CAM from the last feature map an
 dense weights equals the gradient Grad-CAM (the identity the LiteRT heat map rests on).
 
     python benchmarks/bench_runtime_agreement.py --model resources/models/pneumonet-resnet152v2.pneumonet \
-        [--variants float16 dynamic-int8 full-int8 float32] [--out benchmarks/results/bench_runtime_agreement.txt] \\
+        [--variants mixed-int8 float16 dynamic-int8 full-int8 float32] [--out benchmarks/results/bench_runtime_agreement.txt] \\
         [--reference-cache /tmp/agreement_ref.pkl]
 
 ``--reference-cache`` keeps TensorFlow's side (three minutes on 2 cores) in a file, so trying
@@ -116,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=ROOT / "resources/models/pneumonet-resnet152v2.pneumonet")
     parser.add_argument("--folder", type=Path, default=DATA / "external")
-    parser.add_argument("--variants", nargs="+", default=["float16", "dynamic-int8", "full-int8", "float32"])
+    parser.add_argument("--variants", nargs="+",
+                        default=["mixed-int8", "float16", "dynamic-int8", "full-int8", "float32"])
     parser.add_argument("--calibration", type=int, default=64, help="training films that calibrate full-int8")
     parser.add_argument("--maps", type=int, default=12, help="films whose heat maps are compared")
     parser.add_argument("--out", type=Path, default=None)
