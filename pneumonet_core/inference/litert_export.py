@@ -32,8 +32,8 @@ import numpy as np
 #:   layer the guard's features depend on (for ResNet152V2: the stem and the first two
 #:   stages, where the feature maps are largest and quantization error is carried through
 #:   the most blocks) and for the dense head. The guard then reads exactly what it reads in
-#:   float (same flags by construction), the graph is about a quarter of float16's size, and
-#:   a pass takes about half of float16's time (:func:`quantize_after_guard`);
+#:   float (same flags by construction); ResNet152V2's graph weighs 67 MB (float16: 117 MB)
+#:   and a pass takes about half of float16's time (:func:`quantize_after_guard`);
 #: - ``float16``: half the float32 size, computed in float32 (the default before);
 #: - ``dynamic-int8``: every weight int8 (the converter's dynamic-range quantization);
 #: - ``float32``; ``full-int8``: weights and activations, calibrated on representative films.
