@@ -17,7 +17,7 @@ ratio LiteRT / TensorFlow. The issue's targets on an idle 2-core machine: cold c
 40 films <= 5 s, <= 400 MB and <= 0.25x TensorFlow's time; viewer first result <= 3 s and
 next scan <= 0.5 s; throughput >= 1.5x TensorFlow's.
 
-    python benchmarks/bench_runtime.py [--model M] [--films 40] [--repeats 1] [--litert-variant dynamic-int8] \\
+    python benchmarks/bench_runtime.py [--model M] [--films 40] [--repeats 1] [--litert-variant float16] \\
         [--out benchmarks/results/bench_runtime.txt]
 
 Never part of the test suite (minutes: TensorFlow loads ResNet152V2 several times).
@@ -114,7 +114,7 @@ def main() -> int:
     parser.add_argument("--next", type=int, default=4, help="further scans opened in the viewer")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--litert-variant", default=None,
-                        help="the LiteRT graph's variant (default: the runtime's, float16; dynamic-int8 is quicker)")
+                        help="the LiteRT graph's variant (default: the runtime's, mixed-int8; float16 was the default before)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     lines: list[str] = []

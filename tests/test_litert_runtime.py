@@ -100,6 +100,42 @@ def test_same_answers_as_tensorflow_with_the_guard_and_one_pass(lite, keras_cnn,
         assert np.abs(heat - keras_cnn.heatmap(scan, want)).max() < 0.1
 
 
+def test_the_default_graph_is_int8_after_the_guard_layer_and_float_up_to_it(lite, home):
+    """mixed-int8: every convolution the guard's features depend on keeps float32 weights,
+    the head too; the convolutions after the guard layer are int8 (dynamic range)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from pneumonet_core.inference.litert_export import _guard_ancestors
+
+    assert DEFAULT_VARIANT == "mixed-int8"
+    data, meta = litert_cache.from_cache(litert_cache.graph_key(lite.card.hash, DEFAULT_VARIANT))
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    graph = model.subgraphs[0]
+    outputs = {m.name.decode() if isinstance(m.name, bytes) else m.name: m.tensorIndex
+               for m in model.signatureDefs[0].outputs}
+    guard = _guard_ancestors(graph, outputs)
+    kinds = {}
+    for i, op in enumerate(graph.operators):
+        name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+        if name in ("CONV_2D", "FULLY_CONNECTED"):
+            kinds.setdefault((name, i in guard), []).append(graph.tensors[op.inputs[1]].type)
+    assert set(kinds[("CONV_2D", True)]) == {schema.TensorType.FLOAT32}
+    assert all(t == schema.TensorType.FLOAT32 for (name, _), types in kinds.items() if name == "FULLY_CONNECTED"
+               for t in types)
+    int8 = kinds[("CONV_2D", False)].count(schema.TensorType.INT8)
+    assert int8 == meta["int8_weights"] > 0
+
+
+def test_the_guard_reads_float_features_in_the_default_graph(lite, keras_cnn, films):
+    """The layers before the guard are float32, so its features match TensorFlow's closely
+    (int8 activations there would move them by about 1e-2)."""
+    inputs = np.stack([preprocess(s.pixels) for s in films])
+    got, want = lite.guard_features(inputs), keras_cnn.guard_features(inputs)
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, float(np.abs(want).max()))
+
+
 @pytest.mark.parametrize("labels", ["binary", "three"])
 def test_cam_equals_gradient_gradcam_for_the_pooling_dense_head(tmp_path, films, labels):
     import keras

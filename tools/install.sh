@@ -106,12 +106,14 @@ stamp=.venv/.pneumonet-install
 
 # The bundled models' LiteRT graphs, derived once here (TensorFlow, a few minutes) into the
 # checkout's resources/litert, which the app trusts like its own code (as the packaged app's):
-# the first scan then needs no TensorFlow. Again only when a bundled model changed; a test
+# the first scan then needs no TensorFlow. Again only when a bundled model or the way graphs
+# are made (litert_export.py: the default variant, the graph's layout) changed; a test
 # install skips it (the suite runs the TensorFlow path and derives what it checks itself).
 derive_graphs() {
   [ -n "$extras" ] && return 0
   local models_stamp
-  models_stamp=$(sha256sum resources/models/*.pneumonet 2>/dev/null | sha256sum | cut -d' ' -f1)
+  models_stamp=$(sha256sum resources/models/*.pneumonet pneumonet_core/inference/litert_export.py 2>/dev/null \
+    | sha256sum | cut -d' ' -f1)
   [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ] && return 0
   echo "install: deriving the bundled models' LiteRT graphs (once; a few minutes)"
   TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} .venv/bin/python tools/derive_litert.py resources/litert

@@ -2,8 +2,9 @@
 
 TensorFlow is a training framework: importing it, rebuilding ResNet152V2 in Keras and
 tracing the first graph take seconds and a gigabyte before the first answer. The same
-network as a LiteRT flatbuffer (weights int8, dynamic-range quantization, XNNPACK) answers
-the first film in about a second from a couple of hundred megabytes. :class:`LiteClassifier`
+network as a LiteRT flatbuffer (XNNPACK; by default int8 weights with dynamic-range
+quantization after the guard layer, float32 up to it: :data:`~.litert_export.VARIANTS`)
+answers the first film in about a second from about 300 megabytes. :class:`LiteClassifier`
 is a :class:`~pneumonet_core.inference.classifier.Classifier` whose model is that graph:
 ``decide``, the guard, calibration and thresholds are the classifier's own, so the answers
 are the same objects; only the forward pass differs.
