@@ -43,6 +43,8 @@ JAX_WORKER = textwrap.dedent(
 ).replace("CNN_PATH", CNN)
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_jax_backend_trains_and_agrees_with_tensorflow(shared_train_dir, tmp_path):
     paths = [sorted((shared_train_dir / c).glob("*.jpeg"))[5] for c in ("NORMAL", "PNEUMONIA")]
     out = tmp_path / "jax.pneumonet"

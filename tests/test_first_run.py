@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pneumonet_cli.main import main
 from tests.helpers import SHARED_TRAIN
 
@@ -61,6 +63,8 @@ def _run(*args):
                           text=True, env=env, timeout=300)
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_no_library_noise_on_stderr_unless_verbose():
     cnn = str(ROOT / "resources" / "models" / "pneumonet-cnn.pneumonet")
     quiet = _run("classify", str(JPEG), "--model", cnn)

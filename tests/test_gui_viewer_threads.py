@@ -102,6 +102,8 @@ def test_two_quick_opens_end_with_the_second_scans_result(make_window, qtbot, ca
     assert [call[0] for call in slow_classify] == [images["a"].name, images["b"].name]  # a's result was dropped
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_keras_and_tensorflow_are_imported_off_the_gui_thread(tiny_model, images, tmp_path):
     script = textwrap.dedent(f"""
         import sys, threading

@@ -263,6 +263,8 @@ def test_nothing_is_cut_at_1280x720_with_a_normal_film_the_worklist_and_the_batc
     assert "chest X\u2011rays" in about.text()  # never "chest X-" / "rays"
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_layout_holds_at_200_percent_scaling(tmp_path, films, models, shots):
     script = textwrap.dedent(f"""
         import sys

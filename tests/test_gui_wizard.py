@@ -148,6 +148,8 @@ def cli_evaluate(data: Path, model: Path, capsys) -> dict:
 # --- the whole wizard ------------------------------------------------------------------
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_wizard_trains_evaluates_saves_and_the_model_is_usable(make_wizard, qtbot, small_data, isolated_home,
                                                                  tmp_path, shots, capsys):
     from pneumonet_core.models import registry
@@ -350,6 +352,8 @@ def to_training_page(wizard, small_data, qtbot):
     assert wizard.training_page.running, wizard.training_page.log_view.toPlainText()
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qtbot, small_data, tmp_path):
     before = training_dirs()
     wizard = make_wizard()
@@ -370,6 +374,8 @@ def test_closing_or_going_back_stops_training_and_leaves_nothing(make_wizard, qt
     assert model_files(tmp_path) == []
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_a_failing_training_run_reports_the_cli_error_and_writes_nothing(qtbot, tmp_path):
     from pneumonet_core.training.config import TrainConfig
     from pneumonet_gui import workers

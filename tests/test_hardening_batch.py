@@ -41,6 +41,8 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 @pytest.mark.timeout(300)
 def test_sigterm_keeps_the_rows_done_exits_143_and_resume_finishes(many, tiny, tmp_path):
     out = tmp_path / "out.csv"

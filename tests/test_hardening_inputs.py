@@ -206,6 +206,8 @@ MEASURE = textwrap.dedent("""
 """)
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 @pytest.mark.slow
 def test_batch_peak_memory_stays_under_1_5_gb_with_100_megapixel_inputs(tmp_path):
     """Before: a 3.8 GB peak for one 100-megapixel DICOM. Now, with the bundled ResNet152V2 and

@@ -287,6 +287,8 @@ def test_pull_retrieves_from_orthanc_by_patient_date_and_accession_and_classifie
     assert main(["pull", "--from", orthanc.peer_text, "--out", str(tmp_path / "x"), "--model", str(tiny_model)]) == 2
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 def test_listen_command_answers_storescu_and_stops_cleanly_on_sigterm(orthanc, tiny_model, chest_dicom, tmp_path):
     folder = tmp_path / "listen"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}

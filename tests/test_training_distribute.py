@@ -55,6 +55,8 @@ JAX_WORKER = textwrap.dedent(
 )
 
 
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
+@pytest.mark.early
 @pytest.mark.slow
 def test_data_parallel_trains_on_two_devices_and_the_card_says_so(shared_train_dir, tmp_path):
     out = tmp_path / "dp.pneumonet"

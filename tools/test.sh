@@ -6,7 +6,8 @@
 #
 # Two phases, so that the suite is quick without passing its 4 GB memory ceiling:
 #   1. the heavy tests (marked early or own_process: they train ResNet152V2s in child
-#      pytests and start Ray), one at a time, while nothing else runs;
+#      pytests, start Ray, or start a process of about a gigabyte), one at a time, while
+#      nothing else runs;
 #   2. the rest in $PNEUMONET_TEST_WORKERS pytest-xdist workers (2; 0 runs them in process).
 # Arguments that choose tests (a path, -k, -m, --lf, ...) run one plain pytest instead, in
 # process, with exactly those arguments. pytest's cache lives in $TMPDIR, not the checkout.
@@ -24,7 +25,12 @@ export QT_QPA_PLATFORM=offscreen
 export TF_CPP_MIN_LOG_LEVEL=2
 # Tests never touch the user's real settings or models.
 export PNEUMONET_HOME="${PNEUMONET_HOME:-$(mktemp -d)}"
-pytest=(.venv/bin/python -m pytest -q -o cache_dir="${TMPDIR:-/tmp}/pneumonet-pytest-cache")
+pytest=(.venv/bin/python -m pytest -q)
+# pytest's cache in $TMPDIR (for --lf), unless the cache is switched off (CI: -p no:cacheprovider)
+case " $* " in
+  *" no:cacheprovider "*|*" -pno:cacheprovider "*) ;;
+  *) pytest+=(-o cache_dir="${TMPDIR:-/tmp}/pneumonet-pytest-cache") ;;
+esac
 [ "$dry" = 1 ] && pytest=(echo pytest)
 workers="${PNEUMONET_TEST_WORKERS:-2}"
 
