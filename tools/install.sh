@@ -116,7 +116,17 @@ derive_graphs() {
     | sha256sum | cut -d' ' -f1)
   [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ] && return 0
   echo "install: deriving the bundled models' LiteRT graphs (once; a few minutes)"
-  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} .venv/bin/python tools/derive_litert.py resources/litert
+  # TensorFlow's converter logs through absl whatever TF_CPP_MIN_LOG_LEVEL says: its
+  # stderr is shown only when the derivation fails.
+  local log
+  log=$(mktemp)
+  if ! TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} .venv/bin/python tools/derive_litert.py resources/litert 2>"$log"; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "install: deriving the LiteRT graphs failed (above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
   echo "$models_stamp" >resources/litert/.models-sha256
 }
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) ${extras:-none}"

@@ -5,8 +5,12 @@ the hidden imports build.spec adds (every ``pneumonet_core`` module), everything
 training, ``--runtime tensorflow``, gradient Grad-CAM and LiteRT conversion import.
 """
 
+# Deriving a mixed-int8 LiteRT graph for a model installed later rewrites the flatbuffer
+# with TensorFlow's own tools (imported inside a function there: named here as well).
 import keras  # noqa: F401
-import tensorflow  # noqa: F401
+import tensorflow
+import tensorflow.lite.python.schema_py_generated
+import tensorflow.lite.tools.flatbuffer_utils  # noqa: F401
 
 import pneumonet_core.inference.litert_export
 import pneumonet_core.training.trainer  # noqa: F401
