@@ -16,13 +16,12 @@ os.environ.setdefault("PNEUMONET_RUNTIME", "tensorflow")
 # bundled model's tests): most tests check the pneumonia decision alone, and loading the
 # subtype model in each of them would only add seconds.
 os.environ.setdefault("PNEUMONET_SUBTYPE_MODEL", "none")
-# Under pytest-xdist (tools/test.sh runs the light tests in two workers) each worker gets a
-# home of its own: the settings, the active model and LiteRT's cache are files a test may
-# change, and two workers must never see each other's.
-if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PNEUMONET_HOME"):
-    os.environ["PNEUMONET_HOME"] = os.path.join(os.environ["PNEUMONET_HOME"], os.environ["PYTEST_XDIST_WORKER"])
-
 from tests.dicom_factory import make_dicom_from_image as _make_dicom_from_image
+from tests.worker_home import worker_home
+
+# Under pytest-xdist each worker gets a home of its own (tests/worker_home.py).
+if (_home := worker_home(os.environ)) is not None:
+    os.environ["PNEUMONET_HOME"] = _home
 
 
 def pytest_configure(config) -> None:

@@ -44,3 +44,11 @@ def test_arguments_that_choose_tests_run_one_plain_pytest_with_them():
 
 def test_no_workers_runs_the_second_phase_in_process():
     assert commands(workers="0")[1] == "pytest -m not (early or own_process)"
+
+
+def test_each_xdist_worker_gets_a_home_of_its_own():
+    from tests.worker_home import worker_home
+
+    assert worker_home({"PYTEST_XDIST_WORKER": "gw1", "PNEUMONET_HOME": "/tmp/h"}) == os.path.join("/tmp/h", "gw1")
+    assert worker_home({"PNEUMONET_HOME": "/tmp/h"}) is None  # not a worker: the home stays
+    assert worker_home({"PYTEST_XDIST_WORKER": "gw0"}) is None  # no home to divide

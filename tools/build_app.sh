@@ -33,8 +33,10 @@ start=$(date +%s)
 # The LiteRT graphs of the bundled models, derived from them now (TensorFlow, minutes for
 # ResNet152V2): the app then shows a result without loading TensorFlow. build.spec
 # bundles build/litert as resources/litert. Those tools/install.sh derived for these very
-# models (its stamp is the digest of every bundled package) are copied instead.
-models_stamp=$(sha256sum resources/models/*.pneumonet | sha256sum | cut -d' ' -f1)
+# models and this litert_export.py (tools/litert_stamp.sh) are copied instead.
+# shellcheck source=tools/litert_stamp.sh
+. tools/litert_stamp.sh
+models_stamp=$(litert_stamp)
 if [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ]; then
   rm -rf build/litert && mkdir -p build && cp -r resources/litert build/litert && rm -f build/litert/.models-sha256
   echo "build_app: the LiteRT graphs tools/install.sh derived for these models, copied"

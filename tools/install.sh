@@ -109,11 +109,12 @@ stamp=.venv/.pneumonet-install
 # the first scan then needs no TensorFlow. Again only when a bundled model or the way graphs
 # are made (litert_export.py: the default variant, the graph's layout) changed; a test
 # install skips it (the suite runs the TensorFlow path and derives what it checks itself).
+# shellcheck source=tools/litert_stamp.sh
+. tools/litert_stamp.sh
 derive_graphs() {
   [ -n "$extras" ] && return 0
   local models_stamp
-  models_stamp=$(sha256sum resources/models/*.pneumonet pneumonet_core/inference/litert_export.py 2>/dev/null \
-    | sha256sum | cut -d' ' -f1)
+  models_stamp=$(litert_stamp)
   [ "$(cat resources/litert/.models-sha256 2>/dev/null || true)" = "$models_stamp" ] && return 0
   echo "install: deriving the bundled models' LiteRT graphs (once; a few minutes)"
   # TensorFlow's converter logs through absl whatever TF_CPP_MIN_LOG_LEVEL says: its
