@@ -31,16 +31,6 @@ SETTINGS_VERSION = 1
 FOLDS = 5
 
 
-def outputs_and_features(model, inputs: np.ndarray, batch_size: int = 16,
-                         layer: str | None = FEATURE_LAYER) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model outputs and the guard features of packed inputs in one pass (features None without ``layer``)."""
-    from pneumonet_core.runtime.predict import predict_class_probabilities
-
-    if not layer or not has_layer(model, layer):
-        return predict_class_probabilities(model, inputs, batch_size), None
-    return predict_with_features(feature_model(model, layer), inputs, batch_size)
-
-
 def choose_layer(package, layer: str | None = None) -> str | None:
     """The layer to fit on: ``layer``, else the architecture's guard layer, else ``gap``; None if absent."""
     for candidate in (layer,) if layer else (guard_layer(package.card), FEATURE_LAYER):
@@ -125,9 +115,15 @@ def fit_package_guard(package, inputs: np.ndarray, batch_size: int = 16, percent
     orientation model is fitted.
     """
     layer = choose_layer(package, layer)
-    _, features = outputs_and_features(package.model, inputs, batch_size, layer)
-    checks = {name: (x, outputs_and_features(package.model, x, batch_size, layer)[1] if len(x) else None)
-              for name, x in (held_out or {}).items()}
+    # One two-output model for every set: each new Keras model traces its graph again (seconds
+    # for a ResNet152V2). Without a layer there are no features, and no pass is needed.
+    two_outputs = feature_model(package.model, layer) if layer else None
+
+    def features_of(x: np.ndarray) -> np.ndarray | None:
+        return None if two_outputs is None else predict_with_features(two_outputs, x, batch_size)[1]
+
+    features = features_of(inputs)
+    checks = {name: (x, features_of(x) if len(x) else None) for name, x in (held_out or {}).items()}
     settings, reference = fit_guard(inputs, features, percentile, components, fitted_on, checks, layer or "")
     adults = adults or {}
     settings["population"], population = fit_population(inputs, adults.get("inputs"), adults.get("sites"),
