@@ -43,19 +43,24 @@ SHARED_TRAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """The tests marked early (by their rank, 0 first) and own_process run first, the others
-    after them, each in its collected order.
+    """The order of a run: the tests marked own_process, then those marked early (by their
+    rank, 0 first), then the rest, each in its collected order.
 
     Why: what they start (a child pytest training a ResNet152V2, a local Ray) comes on top
-    of pytest's own memory, which only grows over the suite (from about 1 GB after
-    collection to 1.8 GB at the end; issue 28's 4 GB ceiling for the whole tree).
+    of pytest's own memory, which only grows over the suite (issue 28's 4 GB ceiling for the
+    whole tree). Collecting the suite loads no TensorFlow (tests/test_collection.py), so
+    pytest is smallest at first, about 0.4 GB: the own_process children run then, side by
+    side where their sizes allow and beside nothing else (tests/own_process.py), and the
+    tests that load TensorFlow into pytest come after them.
     """
 
     def rank(item) -> int:
+        if item.get_closest_marker("own_process"):
+            return 0
         early = item.get_closest_marker("early")
         if early is not None:
-            return early.kwargs.get("rank", 1)
-        return 1 if item.get_closest_marker("own_process") else 2
+            return 1 + early.kwargs.get("rank", 1)
+        return 3
 
     items.sort(key=rank)
 

@@ -89,7 +89,7 @@ def test_code_running_architectures_are_refused_before_keras_sees_them(tiny, tmp
 
 
 @pytest.mark.slow
-@pytest.mark.own_process("every-architecture")  # builds a ResNet152V2: 0.5 GB TensorFlow keeps
+@pytest.mark.own_process("every-architecture", gb=1.6)  # builds a ResNet152V2: 0.5 GB TensorFlow keeps
 def test_the_models_of_every_approach_pass_the_allow_list():
     from pneumonet_core.models.architectures import ModelSpec, build_model
     from pneumonet_core.models.ensemble import build_ensemble

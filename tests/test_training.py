@@ -8,7 +8,6 @@ import json
 import threading
 
 import h5py
-import keras
 import numpy as np
 import pytest
 
@@ -23,7 +22,7 @@ pytestmark = [
     pytest.mark.slow,  # trains networks: full runs and CI only (tools/test.sh --fast leaves them out)
     # TensorFlow keeps what training took (2.3 GB here) until the process ends: these tests run in
     # child processes (tests/own_process.py), the ResNet152V2 ones in children of their own.
-    pytest.mark.own_process,
+    pytest.mark.own_process(gb=1.9),
 ]
 
 
@@ -87,6 +86,7 @@ def test_cancel_between_batches_writes_nothing(shared_train_dir, tmp_path):
 
 def _resnet_notop_h5(path):
     """A stand-in for Keras' ImageNet file: same name, layout and format, our own numbers."""
+    import keras
     from keras.src.legacy.saving import legacy_h5_format
 
     model = keras.applications.ResNet152V2(include_top=False, weights=None, input_shape=(224, 224, 3))
@@ -97,7 +97,7 @@ def _resnet_notop_h5(path):
     return model
 
 
-@pytest.mark.own_process("resnet-weights")
+@pytest.mark.own_process("resnet-weights", gb=2.3)
 def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch):
     from keras.src.applications import resnet
 
@@ -121,8 +121,10 @@ def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch)
     assert model.get_layer("prediction").trainable
 
 
-@pytest.mark.own_process("resnet-weights")
+@pytest.mark.own_process("resnet-weights", gb=2.3)
 def test_local_weights_file_and_unfreeze_count(tmp_path):
+    import keras
+
     source = keras.applications.ResNet152V2(include_top=False, weights=None, input_shape=(224, 224, 3))
     source.get_layer("conv5_block3_3_conv").kernel.assign(np.full((1, 1, 512, 2048), 0.5, "float32"))
     path = tmp_path / "backbone.weights.h5"
@@ -134,7 +136,7 @@ def test_local_weights_file_and_unfreeze_count(tmp_path):
     assert model.get_layer("post_bn").trainable
 
 
-@pytest.mark.own_process("resnet-weights")
+@pytest.mark.own_process("resnet-weights", gb=2.3)
 def test_backbone_from_an_existing_pneumonet_model(tmp_path):
     bundled = "resources/models/pneumonet-resnet152v2.pneumonet"
     model = build_model(ModelSpec(approach="finetune", weights=bundled, unfreeze=1))
@@ -147,7 +149,7 @@ def test_backbone_from_an_existing_pneumonet_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("approach", [pytest.param(name, marks=pytest.mark.own_process(name))
+@pytest.mark.parametrize("approach", [pytest.param(name, marks=pytest.mark.own_process(name, gb=2.7))
                                       for name in ("transfer", "finetune")])
 def test_resnet_approaches_train_on_real_images(shared_train_dir, tmp_path, approach):
     """ResNet152V2 from random weights (no download here), a few batches, end to end. The

@@ -5,9 +5,10 @@
 #            JAX and Ray, Orthanc, the wizard); CI runs them all.
 #
 # Two phases, so that the suite is quick without passing its 4 GB memory ceiling:
-#   1. the heavy tests (marked early or own_process: they train ResNet152V2s in child
-#      pytests, start Ray, or start a process of about a gigabyte), one at a time, while
-#      nothing else runs;
+#   1. the heavy tests, while nothing else runs: first those marked own_process (child
+#      pytests that train or load ResNet152V2s, side by side where their sizes fit:
+#      tests/own_process.py), then those marked early (Ray, or a process of about a
+#      gigabyte), one at a time;
 #   2. the rest in $PNEUMONET_TEST_WORKERS pytest-xdist workers (2; 0 runs them in process).
 # Arguments that choose tests (a path, -k, -m, --lf, ...) run one plain pytest instead, in
 # process, with exactly those arguments. pytest's cache lives in $TMPDIR, not the checkout.

@@ -23,6 +23,7 @@ from pneumonet_core.ood.population import POPULATION_FILE
 from pneumonet_core.ood.population_fitting import DEFAULT_POPULATION_PERCENTILE, adult_films, fit_population
 from pneumonet_core.ood.reference import DEFAULT_COMPONENTS, METHOD, fit_reference
 from pneumonet_core.ood.tags import CONFIRMED_FEATURE_WEIGHT
+from pneumonet_core.runtime.predict import predict_class_probabilities
 
 #: Fewer fitting films than this give image-statistic limits only, no feature reference.
 MIN_FEATURE_FILMS = 20
@@ -103,28 +104,54 @@ def flag_rate(guard: Guard, inputs: np.ndarray, features: np.ndarray | None) -> 
     return round(float(np.mean(guard.scores(inputs, features) >= FLAG_AT)), 4)
 
 
+class PackagePasses:
+    """A package's forward passes that give its outputs and its guard layer's features at once.
+
+    One two-output model serves every set of films (each new Keras model traces its graph
+    again: seconds for a ResNet152V2), and each set's pass is kept while the set is alive,
+    so the end of a training run measures and fits the guard on one pass per set.
+    """
+
+    def __init__(self, package, batch_size: int = 16, layer: str | None = None) -> None:
+        self.package, self.batch_size = package, batch_size
+        self.layer = choose_layer(package, layer)
+        # Without a layer there are no features: the plain model gives the outputs.
+        self.model = feature_model(package.model, self.layer) if self.layer else None
+        self._done: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+
+    def run(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(outputs (N, classes), features (N, D) or None) of packed model inputs."""
+        kept = self._done.get(id(inputs))
+        if kept is not None and kept[0] is inputs:  # the array itself is held, so its id is its own
+            return kept[1], kept[2]
+        if self.model is None:
+            outputs, features = predict_class_probabilities(self.package.model, inputs, self.batch_size), None
+        else:
+            outputs, features = predict_with_features(self.model, inputs, self.batch_size)
+        self._done[id(inputs)] = (inputs, outputs, features)
+        return outputs, features
+
+    def features(self, inputs: np.ndarray) -> np.ndarray | None:
+        return self.run(inputs)[1] if len(inputs) else None
+
+
 def fit_package_guard(package, inputs: np.ndarray, batch_size: int = 16, percentile: float = DEFAULT_PERCENTILE,
                       components: int = DEFAULT_COMPONENTS, fitted_on: dict | None = None, layer: str | None = None,
                       held_out: dict | None = None, adults: dict | None = None,
-                      population_percentile: float = DEFAULT_POPULATION_PERCENTILE):
+                      population_percentile: float = DEFAULT_POPULATION_PERCENTILE,
+                      passes: PackagePasses | None = None):
     """(card with ``ood`` set, extra files {``ood.npz``: bytes or None, ``population.npz``: bytes}).
 
     ``held_out`` ({name: packed inputs}) are films not fitted on, whose flag rate is recorded.
     ``adults`` ({"inputs", "sites", "sets"}: packed adult films, each one's site, and what
     the sets are) fits the population check's adult-like model; without it only the
-    orientation model is fitted.
+    orientation model is fitted. ``passes`` (of this package and ``layer``) reuses the
+    passes already made on these films.
     """
-    layer = choose_layer(package, layer)
-    # One two-output model for every set: each new Keras model traces its graph again (seconds
-    # for a ResNet152V2). Without a layer there are no features, and no pass is needed.
-    two_outputs = feature_model(package.model, layer) if layer else None
-
-    def features_of(x: np.ndarray) -> np.ndarray | None:
-        return None if two_outputs is None else predict_with_features(two_outputs, x, batch_size)[1]
-
-    features = features_of(inputs)
-    checks = {name: (x, features_of(x) if len(x) else None) for name, x in (held_out or {}).items()}
-    settings, reference = fit_guard(inputs, features, percentile, components, fitted_on, checks, layer or "")
+    passes = passes or PackagePasses(package, batch_size, layer)
+    features = passes.features(inputs)
+    checks = {name: (x, passes.features(x)) for name, x in (held_out or {}).items()}
+    settings, reference = fit_guard(inputs, features, percentile, components, fitted_on, checks, passes.layer or "")
     adults = adults or {}
     settings["population"], population = fit_population(inputs, adults.get("inputs"), adults.get("sites"),
                                                         population_percentile, adults.get("sets"))

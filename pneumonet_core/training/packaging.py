@@ -22,9 +22,9 @@ from pneumonet_core.evaluation.metrics import evaluate_predictions, headline
 from pneumonet_core.models.card import ModelCard
 from pneumonet_core.models.package import load_package, rewrite_package, save_package
 from pneumonet_core.models.threshold import choose_threshold
-from pneumonet_core.ood.fitting import fit_package_guard
+from pneumonet_core.ood.fitting import PackagePasses, fit_package_guard
 from pneumonet_core.ood.guard import REFERENCE_FILE
-from pneumonet_core.runtime.predict import predict_pneumonia
+from pneumonet_core.runtime.predict import pneumonia_probability
 
 
 def new_card(config, spec, split, training: dict) -> ModelCard:
@@ -68,8 +68,10 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
     save_package(model, card, path, compression=config.resolved_compression())
     package = load_package(path)  # measure what ships, not the training weights
     names = package.card.class_names
+    # One pass per set gives the outputs measured here and the features the guard is fitted on.
+    passes = PackagePasses(package, config.batch_size)
     val_items, val_x, val_y = val
-    val_p = predict_pneumonia(package.model, names, val_x, config.batch_size)
+    val_p = pneumonia_probability(passes.run(val_x)[0], names)
     choice = choose_threshold(val_y, val_p, config.threshold_rule)
     card = package.card
     card.threshold, card.threshold_rule = choice.threshold, choice.rule
@@ -79,7 +81,7 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
     test_items, test_x, test_y = test
     test_metrics: dict = {}
     if len(test_x):
-        test_p = predict_pneumonia(package.model, names, test_x, config.batch_size)
+        test_p = pneumonia_probability(passes.run(test_x)[0], names)
         test_metrics = evaluate_predictions(test_y, test_p, choice.threshold, pair)
         card.metrics = headline(test_metrics)
         card.metrics["patients"] = len(split.patients("test"))
@@ -94,6 +96,6 @@ def save_and_measure(model, card: ModelCard, path: Path, config, split, val: tup
                      "patients": len(split.patients("train"))}
         # No adult films here: the adult-like check is fitted by ``pneumonet guard fit --adults``.
         card, extras = fit_package_guard(package, train_x, config.batch_size, fitted_on=fitted_on,
-                                         held_out={"validation": val_x, "test": test_x})
+                                         held_out={"validation": val_x, "test": test_x}, passes=passes)
     card = rewrite_package(path, path, card, extras=extras)
     return card, test_metrics
