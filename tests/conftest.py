@@ -59,8 +59,8 @@ def pytest_collection_modifyitems(config, items) -> None:
             return 0
         early = item.get_closest_marker("early")
         if early is not None:
-            return 1 + early.kwargs.get("rank", 1)
-        return 3
+            return 1 + early.kwargs.get("rank", 2)
+        return 4
 
     items.sort(key=rank)
 

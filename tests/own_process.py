@@ -10,18 +10,18 @@ starts a child process (the command line, Ray, a LiteRT build) adds its own memo
 - ``@pytest.mark.own_process("name")``: the tests of that module with the same name share
   a child of their own (one heavy test alone, or a few that build the same network).
 - ``gb=1.8`` (either form): the child's peak resident memory, as ``PNEUMONET_TEST_MEMORY``
-  measured it. Children with a size run side by side while their sizes add up to at most
-  ``$PNEUMONET_TEST_CHILD_GB`` (3.6: the 4 GB ceiling less the parent, which has not loaded
-  TensorFlow when they run), each started as soon as it fits; a child without one runs alone. Under pytest-xdist every child
-  runs alone (each worker has children of its own).
+  measured it alone. Children with a size run side by side while their sizes add up to at
+  most ``$PNEUMONET_TEST_CHILD_GB`` (3.6: the 4 GB ceiling less the parent, which has not
+  loaded TensorFlow when they run), the largest first; a child without one runs alone.
+  Under pytest-xdist every child runs alone (each worker has children of its own).
 
-When the parent reaches the first marked test it starts the children, in the order of their
-groups' first tests where they fit (``pytest -p no:cacheprovider NODEID...``, same interpreter, same
-environment), then reports each test from its child's own reports (outcome, traceback,
-captured output, durations) as it comes to it, so ``-x``, ``--durations`` and the summary
-work as for any test. A test whose reports stop short (the child crashed or was killed in
-it) fails with the end of the child's output; children still running when the session ends
-are stopped. The child's fixtures are its own: none of the group's fixtures is set up in the
+When the parent reaches the first marked test it starts the children (``pytest -p
+no:cacheprovider NODEID...``, same interpreter, same environment), then reports each test
+from its child's own reports (outcome, traceback, captured output, durations) as it comes
+to it, so ``-x``, ``--durations`` and the summary work as for any test. A test whose
+reports stop short (the child crashed or was killed in it) fails with the end of the
+child's output; children still running when the session ends are stopped. The child's
+fixtures are its own: none of the group's fixtures is set up in the
 parent. ``PNEUMONET_TEST_IN_PROCESS=1`` runs marked tests in process (to debug one).
 """
 
@@ -152,8 +152,8 @@ class OwnProcess:
         self.scheduler.start()
 
     def _schedule(self, children: list[Child]) -> None:
-        """Start each child as soon as it fits beside the running ones, the first that fits first:
-        small children pair up, and a large one waits for the machine to itself."""
+        """Start the largest waiting child that fits beside the running ones, whenever one ends:
+        the large ones run first, alone, and the small ones pair up after them."""
         waiting = list(children)
         while waiting:
             with self.changed:
@@ -169,10 +169,9 @@ class OwnProcess:
             child.done.set()
 
     def _first_fitting(self, waiting: list[Child]) -> Child | None:
-        if not self.running:
-            return waiting[0]
         used = sum(child.size for child in self.running)
-        return next((child for child in waiting if used + child.size <= self.budget), None)
+        fitting = [child for child in waiting if not self.running or used + child.size <= self.budget]
+        return max(fitting, key=lambda child: child.size, default=None)  # the first of equals
 
     def _run(self, child: Child) -> None:
         try:

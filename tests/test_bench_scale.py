@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow  # a benchmark in its own TensorFlow process
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
-@pytest.mark.early
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it;
+# in a child pytest there, beside other children (pytest itself loads no TensorFlow here)
+@pytest.mark.own_process("bench-scale", gb=1.0)
 def test_bench_scale_prints_rates_and_ratios_side_by_side():
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "benchmarks/bench_scale.py", "--tiny", "--images", "8", "--batch-size", "4",

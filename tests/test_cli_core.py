@@ -122,8 +122,9 @@ def test_models_use_switches_the_active_model_for_the_cli(tmp_path, monkeypatch,
     assert json.loads(capsys.readouterr().out)["name"] == "pneumonet-resnet152v2"
 
 
-# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
-@pytest.mark.early
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it;
+# in a child pytest there, beside other children (pytest itself loads no TensorFlow here)
+@pytest.mark.own_process("train-cli", gb=1.2)
 def test_train_cli_writes_a_model_and_jsonl_progress(shared_train_dir, tmp_path):
     out = tmp_path / "cli.pneumonet"
     proc = subprocess.run(

@@ -13,7 +13,7 @@ from pneumonet_core.training.config import TrainConfig
 from pneumonet_core.training.trainer import train
 
 pytestmark = [pytest.mark.slow,  # trains its members
-              pytest.mark.own_process(gb=1.5)]  # in a child pytest: TensorFlow keeps what training took
+              pytest.mark.own_process(gb=1.45)]  # in a child pytest: TensorFlow keeps what training took
 
 
 @pytest.fixture(scope="module")

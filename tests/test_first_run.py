@@ -63,8 +63,9 @@ def _run(*args):
                           text=True, env=env, timeout=300)
 
 
-# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it
-@pytest.mark.early
+# starts a process of 0.8-1.3 GB: in tools/test.sh's first phase, with no xdist worker beside it;
+# in a child pytest there, beside other children (pytest itself loads no TensorFlow here)
+@pytest.mark.own_process("first-run-noise", gb=1.0)
 def test_no_library_noise_on_stderr_unless_verbose():
     cnn = str(ROOT / "resources" / "models" / "pneumonet-cnn.pneumonet")
     quiet = _run("classify", str(JPEG), "--model", cnn)

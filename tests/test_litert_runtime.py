@@ -36,7 +36,7 @@ EXTERNAL = ROOT.parent / "shared" / "data" / "chest_xray" / "external"
 
 # In a child pytest (tests/own_process.py): deriving graphs leaves TensorFlow's converter state
 # in the suite's process.
-pytestmark = pytest.mark.own_process(gb=2.2)
+pytestmark = pytest.mark.own_process(gb=2.1)
 
 
 @pytest.fixture(scope="module")

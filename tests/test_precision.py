@@ -26,7 +26,7 @@ MIN_DECISION_AGREEMENT = 0.99
 
 # The slow tests run in a child pytest (tests/own_process.py): the networks they build in two
 # precisions would stay in the suite's process after this module.
-IN_A_CHILD = pytest.mark.own_process("bfloat16", gb=1.9)
+IN_A_CHILD = pytest.mark.own_process("bfloat16", gb=1.8)
 
 
 def policies(architecture: str) -> dict[str, str]:

@@ -21,7 +21,9 @@ from pneumonet_cli.main import main as cli_main
 from tests.helpers import SHARED_TRAIN
 from tests.test_batch_folder import make_batch_folder, make_split_model
 
-pytestmark = [pytest.mark.slow, pytest.mark.early]  # starts Ray: 2.6 GB of processes beside pytest
+# Starts Ray: 2.6 GB of processes beside pytest, so it runs right after the command line's Ray
+# (tests/test_scale_ray_cli.py), before the other early tests make pytest larger.
+pytestmark = [pytest.mark.slow, pytest.mark.early(rank=1)]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.slow,  # trains networks: full runs and CI only (tools/test.sh --fast leaves them out)
     # TensorFlow keeps what training took (2.3 GB here) until the process ends: these tests run in
     # child processes (tests/own_process.py), the ResNet152V2 ones in children of their own.
-    pytest.mark.own_process(gb=1.9),
+    pytest.mark.own_process(gb=1.85),
 ]
 
 
@@ -97,7 +97,7 @@ def _resnet_notop_h5(path):
     return model
 
 
-@pytest.mark.own_process("resnet-weights", gb=2.3)
+@pytest.mark.own_process("resnet-weights", gb=2.25)
 def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch):
     from keras.src.applications import resnet
 
@@ -121,7 +121,7 @@ def test_imagenet_code_path_loads_the_cached_weights_file(tmp_path, monkeypatch)
     assert model.get_layer("prediction").trainable
 
 
-@pytest.mark.own_process("resnet-weights", gb=2.3)
+@pytest.mark.own_process("resnet-weights", gb=2.25)
 def test_local_weights_file_and_unfreeze_count(tmp_path):
     import keras
 
@@ -136,7 +136,7 @@ def test_local_weights_file_and_unfreeze_count(tmp_path):
     assert model.get_layer("post_bn").trainable
 
 
-@pytest.mark.own_process("resnet-weights", gb=2.3)
+@pytest.mark.own_process("resnet-weights", gb=2.25)
 def test_backbone_from_an_existing_pneumonet_model(tmp_path):
     bundled = "resources/models/pneumonet-resnet152v2.pneumonet"
     model = build_model(ModelSpec(approach="finetune", weights=bundled, unfreeze=1))
@@ -149,7 +149,7 @@ def test_backbone_from_an_existing_pneumonet_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("approach", [pytest.param(name, marks=pytest.mark.own_process(name, gb=2.7))
+@pytest.mark.parametrize("approach", [pytest.param(name, marks=pytest.mark.own_process(name, gb=2.65))
                                       for name in ("transfer", "finetune")])
 def test_resnet_approaches_train_on_real_images(shared_train_dir, tmp_path, approach):
     """ResNet152V2 from random weights (no download here), a few batches, end to end. The
