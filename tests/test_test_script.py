@@ -28,7 +28,7 @@ def commands(*args: str, workers: str | None = None) -> list[str]:
 def test_the_whole_suite_runs_the_heavy_tests_alone_then_the_rest_in_two_workers():
     first, second = commands("-p", "no:cacheprovider", "--durations=15")
     assert first == "pytest -m (early or own_process) -p no:cacheprovider --durations=15"
-    assert second == "pytest -n 2 -m not (early or own_process) -p no:cacheprovider --durations=15"
+    assert second == "pytest -n 2 --dist worksteal -m not (early or own_process) -p no:cacheprovider --durations=15"
 
 
 def test_the_fast_tier_leaves_out_the_slow_tests_in_both_phases():

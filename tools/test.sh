@@ -61,7 +61,8 @@ echo "tools/test.sh: 1/2, the heavy tests, one at a time"
 "${pytest[@]}" -m "(early or own_process)$tier" "$@" || status=$?
 [ $status = 5 ] && status=0  # none of them in this tier
 parallel=()
-[ "$workers" != 0 ] && parallel=(-n "$workers")
+# worksteal: an idle worker takes tests queued for the other, so neither ends long after it
+[ "$workers" != 0 ] && parallel=(-n "$workers" --dist worksteal)
 where="$workers pytest-xdist workers"
 [ "$workers" = 0 ] && where="process"
 echo "tools/test.sh: 2/2, the other tests, in $where"
