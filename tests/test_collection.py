@@ -12,7 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# A property of the whole suite's memory plan, which CI's full run relies on: not the inner loop's.
+pytestmark = pytest.mark.slow
 
 PROBE = """
 import sys
