@@ -57,7 +57,7 @@ fi
 
 start=$(date +%s)
 status=0
-echo "tools/test.sh: 1/2, the heavy tests, one at a time"
+echo "tools/test.sh: 1/2, the heavy tests, with no worker beside them"
 "${pytest[@]}" -m "(early or own_process)$tier" "$@" || status=$?
 [ $status = 5 ] && status=0  # none of them in this tier
 parallel=()
