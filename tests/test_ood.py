@@ -387,3 +387,30 @@ def test_machine_outputs_keep_class_names_while_people_read_words(mixed_run):
     assert "NO PNEUMONIA" in flat and " NORMAL " not in f" {flat} "
     if any(r["label"] == "NORMAL" for r in given):  # the terminal says it once, on stderr
         assert "NORMAL means no pneumonia found. The model assesses pneumonia only" in mixed_run["stderr"]
+
+
+def test_a_training_runs_end_measures_and_fits_the_guard_on_one_pass_per_set(tiny, monkeypatch):
+    """save_and_measure's PackagePasses: the validation and test films give the probabilities
+    and the guard's features in one pass each, the same outputs the plain model gives."""
+    from pneumonet_core.ood.fitting import PackagePasses, fit_package_guard
+    from pneumonet_core.runtime.predict import predict_class_probabilities
+
+    rng = np.random.default_rng(0)
+    train, val, test = (rng.integers(0, 256, (n, 224, 224, 1), dtype=np.uint8) for n in (24, 6, 5))
+    package = tiny.package
+    expected = predict_class_probabilities(package.model, val, 8)
+    passes = PackagePasses(package, 8)
+    calls = []
+    original = passes.model.predict_on_batch
+    monkeypatch.setattr(package.model, "predict_on_batch", lambda x: calls.append("plain"))
+    monkeypatch.setattr(passes.model, "predict_on_batch", lambda x: calls.append(len(x)) or original(x))
+    outputs, features = passes.run(val)
+    np.testing.assert_allclose(outputs, expected, atol=1e-6)
+    assert features is not None and len(features) == 6
+    passes.run(test)
+    assert calls == [8, 8]  # one padded batch each
+    card, extras = fit_package_guard(package, train, 8, held_out={"validation": val, "test": test}, passes=passes)
+    assert calls == [8, 8, 8, 8, 8]  # the training films' three batches, nothing again for the held-out sets
+    assert set(card.ood["held_out_flag_rate"]) == {"validation", "test"} and extras["ood.npz"] is not None
+    passes.run(val.copy())  # another array of the same films: passed again, never mistaken for a kept one
+    assert calls[-1] == 8 and len(calls) == 6

@@ -132,6 +132,7 @@ class PackagePasses:
         return outputs, features
 
     def features(self, inputs: np.ndarray) -> np.ndarray | None:
+        """The guard layer's features of ``inputs`` (None without films or without a layer)."""
         return self.run(inputs)[1] if len(inputs) else None
 
 
